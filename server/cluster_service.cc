@@ -1,0 +1,39 @@
+#include "server/cluster_service.h"
+
+#include "absl/time/clock.h"
+#include "server/version.h"
+
+namespace meshkv {
+
+grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* ctx,
+                                                 const meshkv::v1::StatusRequest*,
+                                                 meshkv::v1::StatusResponse* resp) {
+  const StoreStats stats = node_->store().Stats();
+  const peer::MeshSnapshot mesh = mesh_();
+  resp->set_node_id(identity_.node_id);
+  resp->set_advertise_addr(identity_.advertise_addr);
+  resp->set_cluster(identity_.cluster);
+  resp->set_leasing(identity_.leasing);
+  resp->set_version(kMeshkvVersion);
+  resp->set_revision(stats.revision);
+  resp->set_keys(stats.keys);
+  resp->set_synced(node_->synced());
+  for (const peer::PeerStatus& p : mesh.peers) {
+    meshkv::v1::PeerStatus* out = resp->add_peers();
+    out->set_node_id(p.node_id);
+    out->set_address(p.addr);
+    out->set_state(p.state);
+    out->set_outbound(p.outbound);
+    out->set_rtt_ms(p.rtt_ms);
+    // The mesh keeps monotonic time; clients want the wall clock.
+    if (p.connected_since_ms != 0) {
+      out->set_connected_since_ms(absl::ToUnixMillis(absl::Now()) -
+                                  (mesh.taken_ms - p.connected_since_ms));
+    }
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace meshkv

@@ -1,0 +1,41 @@
+#include "server/convert.h"
+
+#include <string>
+
+namespace meshkv {
+
+grpc::Status ToGrpcStatus(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+void ToValue(const Record& r, meshkv::v1::Value* out) {
+  if (!r.is_mapping()) {
+    out->set_bytes(std::string(r.bytes()));
+    return;
+  }
+  auto* fields = out->mutable_mapping()->mutable_fields();
+  if (r.fields() == nullptr) return;
+  for (const auto& [name, field] : *r.fields()) (*fields)[name] = field.value;
+}
+
+void ToMeta(const Entry& e, meshkv::v1::Meta* out) {
+  out->set_owner(e.owner);
+  out->set_timestamp_ms(e.timestamp_ms);
+  out->set_revision(e.record->revision());
+  out->set_lease_expires_ms(e.lease_expires_ms);
+}
+
+void ToEntry(const Entry& e, bool with_value, meshkv::v1::Entry* out) {
+  out->set_key(std::string(e.record->key()));
+  if (with_value && e.record->live()) ToValue(*e.record, out->mutable_value());
+  ToMeta(e, out->mutable_meta());
+}
+
+void ToEvent(const WatchEvent& e, bool with_prev, meshkv::v1::Event* out) {
+  out->set_type(e.is_delete() ? meshkv::v1::Event::DELETE : meshkv::v1::Event::UPDATE);
+  ToEntry(e.entry, /*with_value=*/true, out->mutable_entry());
+  if (with_prev && e.prev) ToValue(*e.prev, out->mutable_prev_value());
+}
+
+}  // namespace meshkv

@@ -1,0 +1,26 @@
+// Conversions between the store's types and the public API's messages, and
+// between absl::Status and grpc::Status (same codes; converted only here, at
+// the RPC boundary).
+#ifndef MESHKV_SERVER_CONVERT_H_
+#define MESHKV_SERVER_CONVERT_H_
+
+#include "absl/status/status.h"
+#include "grpcpp/support/status.h"
+#include "meshkv/v1/kv.pb.h"
+#include "server/store/record.h"
+#include "server/store/store.h"
+
+namespace meshkv {
+
+grpc::Status ToGrpcStatus(const absl::Status& s);
+
+// The resolved value of a live record.
+void ToValue(const Record& r, meshkv::v1::Value* out);
+void ToMeta(const Entry& e, meshkv::v1::Meta* out);
+// Key and meta always; the value when `with_value` and the record is live.
+void ToEntry(const Entry& e, bool with_value, meshkv::v1::Entry* out);
+void ToEvent(const WatchEvent& e, bool with_prev, meshkv::v1::Event* out);
+
+}  // namespace meshkv
+
+#endif  // MESHKV_SERVER_CONVERT_H_

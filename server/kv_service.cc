@@ -1,0 +1,162 @@
+#include "server/kv_service.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "server/convert.h"
+
+namespace meshkv {
+namespace {
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// Streams a listing page by page. Every page carries the revision of the
+// first, so a client can watch from it; the last page says whether the
+// limit cut the listing short.
+class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListResponse> {
+ public:
+  ListStream(const Store* store, const meshkv::v1::ListRequest& req,
+             const KeyValueServiceOptions& options)
+      : store_(store),
+        prefix_(req.prefix()),
+        after_(req.start_after()),
+        keys_only_(req.keys_only()),
+        remaining_(req.limit() == 0 ? SIZE_MAX : req.limit()),
+        page_entries_(options.list_page_entries),
+        page_bytes_(options.list_page_bytes) {
+    NextPage();
+  }
+
+  // Writes complete one at a time, so reactions never overlap.
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "list stream broken"));
+      return;
+    }
+    NextPage();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void NextPage() {
+    ListPage page = store_->List(prefix_, after_, std::min(page_entries_, remaining_),
+                                 keys_only_ ? SIZE_MAX : page_bytes_);
+    if (revision_ == 0) revision_ = page.revision;
+    response_.Clear();
+    response_.set_revision(revision_);
+    for (const Entry& e : page.entries) ToEntry(e, !keys_only_, response_.add_entries());
+    remaining_ -= page.entries.size();
+    if (!page.entries.empty()) after_ = std::string(page.entries.back().record->key());
+    if (page.more && remaining_ > 0) {
+      StartWrite(&response_);
+      return;
+    }
+    response_.set_more(page.more);
+    StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+
+  const Store* const store_;
+  const std::string prefix_;
+  std::string after_;
+  const bool keys_only_;
+  size_t remaining_;
+  const size_t page_entries_;
+  const size_t page_bytes_;
+  uint64_t revision_ = 0;
+  meshkv::v1::ListResponse response_;
+};
+
+}  // namespace
+
+KeyValueService::KeyValueService(Node* node, KeyValueServiceOptions options,
+                                 const WatchObserver* observer)
+    : node_(node), options_(std::move(options)), observer_(observer) {}
+
+grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
+                                               const meshkv::v1::GetRequest* req,
+                                               meshkv::v1::GetResponse* resp) {
+  if (req->key().empty()) {
+    return Done(ctx, absl::InvalidArgumentError("key must not be empty"));
+  }
+  uint64_t revision = 0;
+  std::optional<Entry> e = node_->store().Get(req->key(), &revision);
+  resp->set_revision(revision);
+  resp->set_found(e.has_value());
+  if (e) ToEntry(*e, /*with_value=*/true, resp->mutable_entry());
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
+                                               const meshkv::v1::SetRequest* req,
+                                               meshkv::v1::SetResponse* resp) {
+  auto r = node_->Write([&](Store& s) { return s.Set(req->key(), req->value()); });
+  if (r.ok()) ToMeta(r->changes[0].entry, resp->mutable_meta());
+  return Done(ctx, r.status());
+}
+
+grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* ctx,
+                                                  const meshkv::v1::DeleteRequest* req,
+                                                  meshkv::v1::DeleteResponse* resp) {
+  auto r = node_->Write([&](Store& s) { return s.Delete(req->key()); });
+  if (r.ok()) {
+    ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_prev());
+    ToMeta(r->changes[0].entry, resp->mutable_meta());
+  }
+  return Done(ctx, r.status());
+}
+
+grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* ctx,
+                                                  const meshkv::v1::UpdateRequest* req,
+                                                  meshkv::v1::UpdateResponse* resp) {
+  std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>> items;
+  items.reserve(req->items_size());
+  for (const meshkv::v1::SetRequest& item : req->items())
+    items.emplace_back(item.key(), &item.value());
+  auto r = node_->Write([&](Store& s) { return s.Update(items); });
+  if (r.ok()) {
+    for (const WriteResult::Change& c : r->changes) ToMeta(c.entry, resp->add_metas());
+  }
+  return Done(ctx, r.status());
+}
+
+grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContext* ctx,
+                                                      const meshkv::v1::ApplyDeltaRequest* req,
+                                                      meshkv::v1::ApplyDeltaResponse* resp) {
+  auto r = node_->Write([&](Store& s) { return s.ApplyDelta(req->key(), req->delta()); });
+  if (r.ok()) ToEntry(r->changes[0].entry, /*with_value=*/true, resp->mutable_entry());
+  return Done(ctx, r.status());
+}
+
+grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
+                                               const meshkv::v1::PopRequest* req,
+                                               meshkv::v1::PopResponse* resp) {
+  auto r = node_->Write([&](Store& s) { return s.Pop(req->key()); });
+  if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+  return Done(ctx, r.status());
+}
+
+grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* ctx,
+                                                   const meshkv::v1::PopItemRequest*,
+                                                   meshkv::v1::PopItemResponse* resp) {
+  auto r = node_->Write([](Store& s) { return s.PopItem(); });
+  if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+  return Done(ctx, r.status());
+}
+
+grpc::ServerWriteReactor<meshkv::v1::ListResponse>* KeyValueService::List(
+    grpc::CallbackServerContext*, const meshkv::v1::ListRequest* req) {
+  return new ListStream(&node_->store(), *req, options_);
+}
+
+grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* KeyValueService::Watch(
+    grpc::CallbackServerContext*, const meshkv::v1::WatchRequest* req) {
+  return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req);
+}
+
+}  // namespace meshkv

@@ -1,0 +1,59 @@
+// KeyValueService: meshkv.v1.KeyValue on the gRPC callback API.
+//
+// Unary RPCs run on gRPC's threads and finish inline: the store answers from
+// memory. List and Watch are server streams with reactors of their own
+// (ListStream below, WatchStream in watch_stream.h). Status codes come from
+// the store's absl::Status, converted only here.
+//
+// Thread-safe; the Node must outlive the service.
+#ifndef MESHKV_SERVER_KV_SERVICE_H_
+#define MESHKV_SERVER_KV_SERVICE_H_
+
+#include "meshkv/v1/kv.grpc.pb.h"
+#include "server/node.h"
+#include "server/watch_stream.h"
+
+namespace meshkv {
+
+struct KeyValueServiceOptions {
+  WatchOptions watch;
+  size_t list_page_entries = 512;
+  size_t list_page_bytes = 1 << 20;
+};
+
+class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
+ public:
+  KeyValueService(Node* node, KeyValueServiceOptions options, const WatchObserver* observer);
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const meshkv::v1::GetRequest* req,
+                                meshkv::v1::GetResponse* resp) override;
+  grpc::ServerUnaryReactor* Set(grpc::CallbackServerContext* ctx, const meshkv::v1::SetRequest* req,
+                                meshkv::v1::SetResponse* resp) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
+                                   const meshkv::v1::DeleteRequest* req,
+                                   meshkv::v1::DeleteResponse* resp) override;
+  grpc::ServerUnaryReactor* Update(grpc::CallbackServerContext* ctx,
+                                   const meshkv::v1::UpdateRequest* req,
+                                   meshkv::v1::UpdateResponse* resp) override;
+  grpc::ServerUnaryReactor* ApplyDelta(grpc::CallbackServerContext* ctx,
+                                       const meshkv::v1::ApplyDeltaRequest* req,
+                                       meshkv::v1::ApplyDeltaResponse* resp) override;
+  grpc::ServerUnaryReactor* Pop(grpc::CallbackServerContext* ctx, const meshkv::v1::PopRequest* req,
+                                meshkv::v1::PopResponse* resp) override;
+  grpc::ServerUnaryReactor* PopItem(grpc::CallbackServerContext* ctx,
+                                    const meshkv::v1::PopItemRequest* req,
+                                    meshkv::v1::PopItemResponse* resp) override;
+  grpc::ServerWriteReactor<meshkv::v1::ListResponse>* List(
+      grpc::CallbackServerContext* ctx, const meshkv::v1::ListRequest* req) override;
+  grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* Watch(
+      grpc::CallbackServerContext* ctx, const meshkv::v1::WatchRequest* req) override;
+
+ private:
+  Node* const node_;  // Not owned.
+  const KeyValueServiceOptions options_;
+  const WatchObserver* const observer_;  // Not owned; may be null.
+};
+
+}  // namespace meshkv
+
+#endif  // MESHKV_SERVER_KV_SERVICE_H_

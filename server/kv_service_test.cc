@@ -1,0 +1,630 @@
+// meshkv.v1.KeyValue end to end in one process: a real MeshkvServer on a
+// port chosen by the kernel, real gRPC clients. Every RPC, every status code
+// of DESIGN.md §2, and Watch under concurrency, slowness and shutdown.
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "meshkv/v1/kv.grpc.pb.h"
+#include "server/server.h"
+#include "server/store/store.h"
+#include "tests/util/metric_value.h"
+#include "tests/util/wait.h"
+
+namespace meshkv {
+namespace {
+
+using ::meshkv::testing::MetricValue;
+using ::meshkv::testing::WaitFor;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+namespace v1 = ::meshkv::v1;
+
+v1::Value Bytes(absl::string_view b) {
+  v1::Value v;
+  v.set_bytes(std::string(b));
+  return v;
+}
+
+class KvServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(Config()); }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  static ServerConfig Config() {
+    ServerConfig c;
+    c.node_id = "node-a";
+    c.grpc_addr = "127.0.0.1:0";
+    c.mesh_addr = "127.0.0.1:0";
+    c.metrics_addr = "";  // read through server_->metrics() instead
+    return c;
+  }
+
+  void Start(const ServerConfig& config) {
+    if (server_) server_->Shutdown();
+    auto s = MeshkvServer::Start(config);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    channel_ = grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
+    stub_ = v1::KeyValue::NewStub(channel_);
+  }
+
+  // A second node's write, delivered as the mesh would: node-b now owns key.
+  void RemoteSet(const std::string& key, const std::string& value) {
+    StoreOptions o;
+    o.node_id = "node-b";
+    Store other(o, Clock::Real());
+    auto w = other.Set(key, Bytes(value));
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(server_->node().ApplyRemote(w->replicate[0]).ok());
+  }
+
+  grpc::Status Set(const std::string& key, const v1::Value& value, v1::SetResponse* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::SetRequest req;
+    req.set_key(key);
+    *req.mutable_value() = value;
+    v1::SetResponse resp;
+    grpc::Status s = stub_->Set(&ctx, req, &resp);
+    if (out) *out = resp;
+    return s;
+  }
+
+  v1::GetResponse Get(const std::string& key, grpc::Status* status = nullptr) {
+    grpc::ClientContext ctx;
+    v1::GetRequest req;
+    req.set_key(key);
+    v1::GetResponse resp;
+    grpc::Status s = stub_->Get(&ctx, req, &resp);
+    if (status) *status = s;
+    EXPECT_TRUE(status != nullptr || s.ok()) << s.error_message();
+    return resp;
+  }
+
+  // All pages of a listing.
+  std::vector<v1::ListResponse> List(const v1::ListRequest& req, grpc::Status* status = nullptr) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->List(&ctx, req);
+    std::vector<v1::ListResponse> pages;
+    v1::ListResponse page;
+    while (reader->Read(&page)) pages.push_back(page);
+    grpc::Status s = reader->Finish();
+    if (status) *status = s;
+    EXPECT_TRUE(status != nullptr || s.ok()) << s.error_message();
+    return pages;
+  }
+
+  static std::vector<std::string> Keys(const std::vector<v1::ListResponse>& pages) {
+    std::vector<std::string> keys;
+    for (const auto& p : pages) {
+      for (const auto& e : p.entries()) keys.push_back(e.key());
+    }
+    return keys;
+  }
+
+  double Metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+    return MetricValue(server_->metrics().Collect(), name, labels);
+  }
+
+  std::unique_ptr<MeshkvServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::KeyValue::Stub> stub_;
+};
+
+// Reads a watch stream on its own thread and records what arrives.
+class WatchReader {
+ public:
+  WatchReader(v1::KeyValue::Stub* stub, v1::WatchRequest req) {
+    reader_ = stub->Watch(&ctx_, req);
+    v1::WatchResponse created;
+    created_ = reader_->Read(&created) && created.created();
+    start_revision_ = created.revision();
+    thread_ = std::thread([this] {
+      v1::WatchResponse r;
+      while (reader_->Read(&r)) {
+        absl::MutexLock lock(&mu_);
+        for (const auto& e : r.events()) events_.push_back(e);
+      }
+      grpc::Status s = reader_->Finish();
+      absl::MutexLock lock(&mu_);
+      status_ = s;
+      done_ = true;
+    });
+  }
+  ~WatchReader() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+  bool created() const { return created_; }
+  uint64_t start_revision() const { return start_revision_; }
+  std::vector<v1::Event> events() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  size_t size() {
+    absl::MutexLock lock(&mu_);
+    return events_.size();
+  }
+  bool WaitForEvents(size_t n) {
+    return WaitFor([&] { return size() >= n; }, absl::Seconds(20));
+  }
+  bool WaitForEnd(grpc::Status* status) {
+    bool ended = WaitFor(
+        [&] {
+          absl::MutexLock lock(&mu_);
+          return done_;
+        },
+        absl::Seconds(20));
+    absl::MutexLock lock(&mu_);
+    *status = status_;
+    return ended;
+  }
+
+ private:
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> reader_;
+  bool created_ = false;
+  uint64_t start_revision_ = 0;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<v1::Event> events_ ABSL_GUARDED_BY(mu_);
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+v1::WatchRequest WatchFrom(uint64_t start, const std::string& prefix = "", bool prev = false) {
+  v1::WatchRequest r;
+  r.set_start_revision(start);
+  r.set_prefix(prefix);
+  r.set_prev_value(prev);
+  return r;
+}
+
+// --- Get / Set -----------------------------------------------------------------
+
+TEST_F(KvServiceTest, SetThenGetReturnsTheValueAndMeta) {
+  v1::SetResponse set;
+  ASSERT_TRUE(Set("k", Bytes("v"), &set).ok());
+  EXPECT_EQ(set.meta().owner(), "node-a");
+  EXPECT_EQ(set.meta().revision(), 1u);
+  EXPECT_GT(set.meta().lease_expires_ms(), set.meta().timestamp_ms());
+  v1::GetResponse got = Get("k");
+  ASSERT_TRUE(got.found());
+  EXPECT_EQ(got.entry().key(), "k");
+  EXPECT_EQ(got.entry().value().bytes(), "v");
+  EXPECT_EQ(got.entry().meta().owner(), "node-a");
+  EXPECT_EQ(got.revision(), 1u);
+  EXPECT_FALSE(Get("absent").found());
+}
+
+TEST_F(KvServiceTest, BadArgumentsAreInvalidArgumentAndChangeNothing) {
+  grpc::Status s;
+  Get("", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Set("", Bytes("v")).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Set(std::string(4097, 'k'), Bytes("v")).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Set(std::string(4096, 'k'), Bytes("v")).ok());
+  EXPECT_EQ(Set("big", Bytes(std::string((1 << 20) + 1, 'x'))).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Set("big", Bytes(std::string(1 << 20, 'x'))).ok());
+  grpc::Status unset = Set("k", v1::Value());
+  EXPECT_EQ(unset.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(unset.error_message(), HasSubstr("value"));
+  EXPECT_EQ(Get("k").revision(), 2u);  // only the two valid sets
+}
+
+// --- Delete / Update / ApplyDelta / Pop / PopItem ----------------------------------
+
+TEST_F(KvServiceTest, DeleteReturnsThePreviousEntryAndNotFoundWhenAbsent) {
+  ASSERT_TRUE(Set("k", Bytes("v")).ok());
+  grpc::ClientContext ctx;
+  v1::DeleteRequest req;
+  req.set_key("k");
+  v1::DeleteResponse resp;
+  ASSERT_TRUE(stub_->Delete(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.prev().value().bytes(), "v");
+  EXPECT_EQ(resp.meta().revision(), 2u);
+  EXPECT_FALSE(Get("k").found());
+  grpc::ClientContext again;
+  EXPECT_EQ(stub_->Delete(&again, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(KvServiceTest, LeaseOfAnotherNodeRefusesEveryWriteAndNamesOwnerAndExpiry) {
+  RemoteSet("theirs", "b");
+  grpc::Status s = Set("theirs", Bytes("a"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("node-b"));
+  EXPECT_THAT(s.error_message(), HasSubstr("until 20"));
+
+  v1::UpdateRequest update;
+  auto* mine = update.add_items();
+  mine->set_key("mine");
+  *mine->mutable_value() = Bytes("1");
+  auto* theirs = update.add_items();
+  theirs->set_key("theirs");
+  *theirs->mutable_value() = Bytes("2");
+  grpc::ClientContext c1;
+  v1::UpdateResponse ur;
+  EXPECT_EQ(stub_->Update(&c1, update, &ur).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_FALSE(Get("mine").found());  // all or nothing
+
+  grpc::ClientContext c2, c3, c4;
+  v1::DeleteRequest del;
+  del.set_key("theirs");
+  v1::DeleteResponse dr;
+  EXPECT_EQ(stub_->Delete(&c2, del, &dr).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  v1::PopRequest pop;
+  pop.set_key("theirs");
+  v1::PopResponse pr;
+  EXPECT_EQ(stub_->Pop(&c3, pop, &pr).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  v1::ApplyDeltaRequest delta;
+  delta.set_key("theirs");
+  v1::ApplyDeltaResponse ar;
+  EXPECT_EQ(stub_->ApplyDelta(&c4, delta, &ar).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Get("theirs").entry().value().bytes(), "b");
+  EXPECT_EQ(Metric("meshkv_lease_refused_total"), 5);
+}
+
+TEST_F(KvServiceTest, UpdateWritesEveryItem) {
+  v1::UpdateRequest update;
+  for (const char* k : {"array", "number"}) {
+    auto* item = update.add_items();
+    item->set_key(k);
+    *item->mutable_value() = Bytes(k);
+  }
+  grpc::ClientContext ctx;
+  v1::UpdateResponse resp;
+  ASSERT_TRUE(stub_->Update(&ctx, update, &resp).ok());
+  ASSERT_EQ(resp.metas_size(), 2);
+  EXPECT_EQ(resp.metas(1).revision(), 2u);
+  EXPECT_EQ(Get("number").entry().value().bytes(), "number");
+}
+
+TEST_F(KvServiceTest, ApplyDeltaCreatesMergesAndRefusesBytes) {
+  v1::ApplyDeltaRequest req;
+  req.set_key("m");
+  (*req.mutable_delta()->mutable_fields())["a"] = "1";
+  v1::ApplyDeltaResponse resp;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub_->ApplyDelta(&c1, req, &resp).ok());
+  req.mutable_delta()->mutable_fields()->clear();
+  (*req.mutable_delta()->mutable_fields())["b"] = "2";
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub_->ApplyDelta(&c2, req, &resp).ok());
+  const auto& fields = resp.entry().value().mapping().fields();
+  const std::map<std::string, std::string> got(fields.begin(), fields.end());
+  EXPECT_THAT(got, ElementsAre(Pair("a", "1"), Pair("b", "2")));
+
+  ASSERT_TRUE(Set("raw", Bytes("x")).ok());
+  req.set_key("raw");
+  grpc::ClientContext c3;
+  grpc::Status s = stub_->ApplyDelta(&c3, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Get("raw").entry().value().bytes(), "x");
+}
+
+TEST_F(KvServiceTest, PopAndPopItem) {
+  ASSERT_TRUE(Set("b", Bytes("2")).ok());
+  ASSERT_TRUE(Set("a", Bytes("1")).ok());
+  RemoteSet("0-theirs", "x");  // first in key order, but not ours to delete
+  v1::PopRequest pop;
+  pop.set_key("b");
+  v1::PopResponse popped;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub_->Pop(&c1, pop, &popped).ok());
+  EXPECT_EQ(popped.entry().value().bytes(), "2");
+  grpc::ClientContext c2;
+  EXPECT_EQ(stub_->Pop(&c2, pop, &popped).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  v1::PopItemResponse item;
+  grpc::ClientContext c3;
+  ASSERT_TRUE(stub_->PopItem(&c3, v1::PopItemRequest(), &item).ok());
+  EXPECT_EQ(item.entry().key(), "a");
+  grpc::ClientContext c4;
+  EXPECT_EQ(stub_->PopItem(&c4, v1::PopItemRequest(), &item).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Get("0-theirs").found());
+}
+
+// --- List ----------------------------------------------------------------------------
+
+TEST_F(KvServiceTest, ListStreamsInKeyOrderWithPrefixKeysOnlyLimitAndResume) {
+  for (const char* k : {"b/2", "a", "b/1", "c"}) ASSERT_TRUE(Set(k, Bytes(k)).ok());
+  v1::ListRequest all;
+  auto pages = List(all);
+  EXPECT_THAT(Keys(pages), ElementsAre("a", "b/1", "b/2", "c"));
+  EXPECT_EQ(pages.back().revision(), 4u);
+  EXPECT_FALSE(pages.back().more());
+  EXPECT_EQ(pages[0].entries(0).value().bytes(), "a");
+
+  v1::ListRequest prefix;
+  prefix.set_prefix("b/");
+  prefix.set_keys_only(true);
+  pages = List(prefix);
+  EXPECT_THAT(Keys(pages), ElementsAre("b/1", "b/2"));
+  EXPECT_FALSE(pages[0].entries(0).has_value());
+  EXPECT_EQ(pages[0].entries(0).meta().owner(), "node-a");
+
+  v1::ListRequest limited;
+  limited.set_limit(2);
+  pages = List(limited);
+  EXPECT_THAT(Keys(pages), ElementsAre("a", "b/1"));
+  EXPECT_TRUE(pages.back().more());
+  limited.set_start_after("b/1");
+  pages = List(limited);
+  EXPECT_THAT(Keys(pages), ElementsAre("b/2", "c"));
+  EXPECT_FALSE(pages.back().more());
+
+  v1::ListRequest none;
+  none.set_prefix("zzz");
+  pages = List(none);
+  ASSERT_EQ(pages.size(), 1u);  // one empty page still carries the revision
+  EXPECT_EQ(pages[0].revision(), 4u);
+}
+
+TEST_F(KvServiceTest, ListOfManyKeysSpansPagesAndKeepsOneRevision) {
+  for (int i = 0; i < 1500; ++i) ASSERT_TRUE(Set(absl::StrCat("k", 10000 + i), Bytes("v")).ok());
+  auto pages = List(v1::ListRequest());
+  EXPECT_GE(pages.size(), 3u);
+  std::vector<std::string> keys = Keys(pages);
+  ASSERT_EQ(keys.size(), 1500u);
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+  for (const auto& p : pages) EXPECT_EQ(p.revision(), 1500u);
+}
+
+// --- Watch -------------------------------------------------------------------------------
+
+TEST_F(KvServiceTest, WatchDeliversUpdatesAndDeletesWithPrevValue) {
+  WatchReader w(stub_.get(), WatchFrom(0, "w/", /*prev=*/true));
+  ASSERT_TRUE(w.created());
+  ASSERT_TRUE(Set("w/a", Bytes("1")).ok());
+  ASSERT_TRUE(Set("other", Bytes("x")).ok());
+  ASSERT_TRUE(Set("w/a", Bytes("2")).ok());
+  grpc::ClientContext ctx;
+  v1::DeleteRequest del;
+  del.set_key("w/a");
+  v1::DeleteResponse dr;
+  ASSERT_TRUE(stub_->Delete(&ctx, del, &dr).ok());
+  ASSERT_TRUE(w.WaitForEvents(3));
+  std::vector<v1::Event> events = w.events();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].type(), v1::Event::UPDATE);
+  EXPECT_EQ(events[0].entry().value().bytes(), "1");
+  EXPECT_FALSE(events[0].has_prev_value());
+  EXPECT_EQ(events[1].entry().value().bytes(), "2");
+  EXPECT_EQ(events[1].prev_value().bytes(), "1");
+  EXPECT_EQ(events[2].type(), v1::Event::DELETE);
+  EXPECT_EQ(events[2].entry().key(), "w/a");
+  EXPECT_EQ(events[2].entry().meta().owner(), "node-a");
+  EXPECT_EQ(events[2].prev_value().bytes(), "2");
+  EXPECT_EQ(events[2].entry().meta().revision(), 4u);
+}
+
+TEST_F(KvServiceTest, WatchReplaysFromAStartRevision) {
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(Set("k", Bytes(absl::StrCat(i))).ok());
+  WatchReader w(stub_.get(), WatchFrom(2));
+  ASSERT_TRUE(w.created());
+  EXPECT_EQ(w.start_revision(), 2u);
+  ASSERT_TRUE(w.WaitForEvents(3));
+  std::vector<v1::Event> events = w.events();
+  EXPECT_EQ(events[0].entry().value().bytes(), "3");
+  EXPECT_EQ(events[2].entry().value().bytes(), "5");
+}
+
+TEST_F(KvServiceTest, WatchFromBeforeTheHistoryIsOutOfRange) {
+  ServerConfig c = Config();
+  c.watch_history = 10;
+  Start(c);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(Set("k", Bytes(absl::StrCat(i))).ok());
+  grpc::ClientContext ctx;
+  auto reader = stub_->Watch(&ctx, WatchFrom(5));
+  v1::WatchResponse r;
+  EXPECT_FALSE(reader->Read(&r));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(s.error_message(), HasSubstr("list again"));
+}
+
+TEST_F(KvServiceTest, WatchSeesEveryChangeOnceInOrderUnderConcurrentWriters) {
+  WatchReader w(stub_.get(), WatchFrom(0));
+  ASSERT_TRUE(w.created());
+  constexpr int kWriters = 4, kEach = 300;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kWriters; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        EXPECT_TRUE(Set(absl::StrCat("w", t, "/", i % 17), Bytes(absl::StrCat(i))).ok());
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_TRUE(w.WaitForEvents(kWriters * kEach)) << w.size();
+  std::vector<v1::Event> events = w.events();
+  ASSERT_EQ(events.size(), static_cast<size_t>(kWriters * kEach));
+  for (size_t i = 0; i < events.size(); ++i) {
+    // Revisions 1..N, each exactly once, in order.
+    ASSERT_EQ(events[i].entry().meta().revision(), i + 1);
+  }
+}
+
+TEST_F(KvServiceTest, ListThenWatchLosesNothing) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      Set(absl::StrCat("k", i % 50), Bytes(absl::StrCat(i)));
+      if (i % 7 == 0) {
+        grpc::ClientContext ctx;
+        v1::DeleteRequest del;
+        del.set_key(absl::StrCat("k", (i * 3) % 50));
+        v1::DeleteResponse dr;
+        stub_->Delete(&ctx, del, &dr);
+      }
+    }
+  });
+  ASSERT_TRUE(WaitFor([&] { return Get("k1").revision() > 200; }));
+  // The client's view: a listing, then the changes after its revision.
+  auto pages = List(v1::ListRequest());
+  std::map<std::string, std::string> view;
+  for (const auto& p : pages) {
+    for (const auto& e : p.entries()) view[e.key()] = e.value().bytes();
+  }
+  WatchReader w(stub_.get(), WatchFrom(pages[0].revision()));
+  ASSERT_TRUE(WaitFor([&] { return Get("k1").revision() > pages[0].revision() + 300; }));
+  stop = true;
+  writer.join();
+  const uint64_t last = Get("k1").revision();
+  ASSERT_TRUE(w.WaitForEvents(last - pages[0].revision()));
+  for (const v1::Event& e : w.events()) {
+    if (e.type() == v1::Event::DELETE) {
+      view.erase(e.entry().key());
+    } else {
+      view[e.entry().key()] = e.entry().value().bytes();
+    }
+  }
+  std::map<std::string, std::string> truth;
+  for (const auto& p : List(v1::ListRequest())) {
+    for (const auto& e : p.entries()) truth[e.key()] = e.value().bytes();
+  }
+  EXPECT_EQ(view, truth);
+}
+
+TEST_F(KvServiceTest, SlowWatcherIsCutOffWhileWritesAndOtherWatchersGoOn) {
+  ServerConfig c = Config();
+  c.watch_max_lag = 200;
+  Start(c);
+  // The slow watcher registers, then never reads while the writes go on.
+  grpc::ClientContext slow_ctx;
+  auto slow = stub_->Watch(&slow_ctx, WatchFrom(0));
+  v1::WatchResponse created;
+  ASSERT_TRUE(slow->Read(&created));
+  WatchReader fast(stub_.get(), WatchFrom(0));
+  ASSERT_TRUE(fast.created());
+
+  const std::string value(4096, 'v');
+  int written = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < 100; ++i, ++written) {
+          EXPECT_TRUE(Set(absl::StrCat("k", written % 100), Bytes(value)).ok());
+        }
+        return Metric("meshkv_watch_cut_off_total") >= 1;
+      },
+      absl::Seconds(60), absl::Milliseconds(0)));
+  // Writes go on after the cut, and the fast watcher sees every one of them.
+  for (int i = 0; i < 100; ++i, ++written) ASSERT_TRUE(Set("after", Bytes("x")).ok());
+  ASSERT_TRUE(fast.WaitForEvents(written));
+  std::vector<v1::Event> events = fast.events();
+  for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].entry().meta().revision(), i + 1);
+
+  // The slow client, reading at last, gets what was buffered, then the cut.
+  v1::WatchResponse r;
+  while (slow->Read(&r)) {
+  }
+  grpc::Status s = slow->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("behind"));
+  EXPECT_TRUE(WaitFor([&] { return Metric("meshkv_watch_streams") == 1; }));
+}
+
+// --- Health, reflection, metrics, shutdown ---------------------------------------------------
+
+TEST_F(KvServiceTest, HealthReportsServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  for (const char* service : {"", "meshkv.v1.KeyValue"}) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+}
+
+TEST_F(KvServiceTest, ReflectionListsTheServices) {
+  // ServerReflectionRequest{list_services: ""} is field 7, empty string.
+  const char kListServices[] = {0x3a, 0x00};
+  grpc::GenericStub generic(channel_);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  auto call = generic.PrepareCall(
+      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  grpc::Slice slice(kListServices, sizeof(kListServices));
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_THAT(bytes, HasSubstr("meshkv.v1.KeyValue"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+  ctx.TryCancel();
+  call->Finish(nullptr, reinterpret_cast<void*>(4));
+  grpc::Status ignored;
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+TEST_F(KvServiceTest, RequestsAreCountedByMethodAndCode) {
+  ASSERT_TRUE(Set("k", Bytes("v")).ok());
+  Get("k");
+  grpc::ClientContext ctx;
+  v1::DeleteRequest del;
+  del.set_key("absent");
+  v1::DeleteResponse dr;
+  stub_->Delete(&ctx, del, &dr);
+  EXPECT_EQ(Metric("meshkv_grpc_requests_total",
+                   {{"service", "meshkv.v1.KeyValue"}, {"method", "Set"}, {"code", "OK"}}),
+            1);
+  EXPECT_EQ(
+      Metric("meshkv_grpc_requests_total",
+             {{"service", "meshkv.v1.KeyValue"}, {"method", "Delete"}, {"code", "NOT_FOUND"}}),
+      1);
+  EXPECT_EQ(Metric("meshkv_grpc_request_duration_seconds", {{"method", "Get"}}), 1);
+  EXPECT_EQ(Metric("meshkv_store_keys"), 1);
+  EXPECT_EQ(Metric("meshkv_leases_active", {{"owner", "self"}}), 1);
+}
+
+TEST_F(KvServiceTest, ShutdownEndsWatchesCleanlyAndStopsServing) {
+  WatchReader w(stub_.get(), WatchFrom(0));
+  ASSERT_TRUE(w.created());
+  ASSERT_TRUE(Set("k", Bytes("v")).ok());
+  ASSERT_TRUE(w.WaitForEvents(1));
+  server_->Shutdown();
+  grpc::Status s;
+  ASSERT_TRUE(w.WaitForEnd(&s));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("shutting down"));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::GetRequest req;
+  req.set_key("k");
+  v1::GetResponse resp;
+  EXPECT_FALSE(stub_->Get(&ctx, req, &resp).ok());
+}
+
+}  // namespace
+}  // namespace meshkv

@@ -1,0 +1,208 @@
+// meshkv-server: parse flags, start the node, wait for SIGTERM, shut down.
+//
+// Every flag has a MESHKV_* environment equivalent (--node-id and
+// MESHKV_NODE_ID); a flag on the command line wins over the environment.
+// Flags are spelled with dashes, as in DESIGN.md; underscores work too.
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
+#include "server/dashed_flags.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/version.h"
+
+ABSL_FLAG(std::string, node_id, "",
+          "Stable node ID. A node restarted with the same ID keeps its leases. "
+          "Default: the advertised mesh address.");
+ABSL_FLAG(std::string, grpc_addr, "0.0.0.0:50051", "Where the gRPC API listens (host:port).");
+ABSL_FLAG(std::string, mesh_addr, "0.0.0.0:4444",
+          "Where the peer-to-peer mesh listens (host:port, raw TCP).");
+ABSL_FLAG(std::string, advertise_addr, "",
+          "host:port other nodes dial to reach this one. Default: --mesh-addr, with this "
+          "host's name when it listens on 0.0.0.0.");
+ABSL_FLAG(std::vector<std::string>, join, {},
+          "Comma-separated mesh addresses (host:port) of seed nodes to join.");
+ABSL_FLAG(std::string, metrics_addr, "0.0.0.0:9464",
+          "Where Prometheus metrics are served, at /metrics. Empty: no metrics endpoint.");
+ABSL_FLAG(std::string, cluster, "meshkv",
+          "Cluster name. Nodes of different clusters refuse each other.");
+ABSL_FLAG(bool, leasing, true,
+          "Leasing: a key written at one node cannot be changed at another until its lease "
+          "lapses. Every node of a cluster must agree.");
+ABSL_FLAG(absl::Duration, lease_duration, absl::Hours(1),
+          "How long a write leases its key to the node where it entered (e.g. 1h, 90s).");
+ABSL_FLAG(absl::Duration, tombstone_retention, absl::Hours(24),
+          "How long deleted keys are remembered, so that stale writes cannot bring them back.");
+ABSL_FLAG(uint64_t, max_key_bytes, 4096, "Largest key accepted, in bytes.");
+ABSL_FLAG(uint64_t, max_value_bytes, 1 << 20, "Largest value accepted, in bytes.");
+ABSL_FLAG(uint64_t, watch_history, 100000,
+          "Changes kept in memory for Watch to replay from a start revision.");
+ABSL_FLAG(uint64_t, watch_max_lag, 10000,
+          "A watcher that stops reading is cut off (RESOURCE_EXHAUSTED) this many revisions "
+          "behind.");
+ABSL_FLAG(absl::Duration, initial_sync_timeout, absl::Seconds(10),
+          "A node with --join serves once it has synced with a peer, or alone after this long "
+          "if no peer answers.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM, how long in-flight RPCs may take to finish.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Least severe log level shown: debug, info, warning, error.");
+ABSL_FLAG(std::string, info_file, "",
+          "Write the node ID and bound addresses here as JSON once listening (for scripts).");
+
+namespace meshkv {
+namespace {
+
+constexpr char kUsage[] =
+    "meshkv-server: a node of meshkv, a replicated key-value service.\n"
+    "\n"
+    "Every node holds the whole dictionary in memory, serves the gRPC KeyValue API and\n"
+    "replicates writes to every other node over a TCP mesh.\n"
+    "\n"
+    "Usage: meshkv-server [flags]\n"
+    "  e.g. meshkv-server --node-id=n1 --mesh-addr=127.0.0.1:4444 --join=10.0.0.2:4444\n"
+    "\n"
+    "Flags (each also read from the environment variable shown; the command line wins):\n";
+
+bool IsOurs(const absl::CommandLineFlag& f) {
+  return absl::EndsWith(f.Filename(), "server/main.cc");
+}
+
+std::string Dashed(absl::string_view name) { return absl::StrReplaceAll(name, {{"_", "-"}}); }
+std::string EnvName(absl::string_view name) {
+  return absl::StrCat("MESHKV_", absl::AsciiStrToUpper(name));
+}
+
+std::vector<absl::CommandLineFlag*> OurFlags() {
+  std::vector<absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (IsOurs(*flag)) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(), [](auto* a, auto* b) { return a->Name() < b->Name(); });
+  return flags;
+}
+
+void PrintUsage() {
+  std::string out = kUsage;
+  for (absl::CommandLineFlag* f : OurFlags()) {
+    absl::StrAppend(&out, "  --", Dashed(f->Name()), "  (", EnvName(f->Name()), ", default \"",
+                    f->DefaultValue(), "\")\n      ", f->Help(), "\n");
+  }
+  absl::StrAppend(&out,
+                  "  --version\n      Print the version and exit.\n"
+                  "  --help\n      Print this help and exit.\n"
+                  "\nSIGTERM or SIGINT: stop accepting, finish in-flight RPCs, end watches, "
+                  "exit 0.\n");
+  std::fputs(out.c_str(), stdout);
+}
+
+// Applies MESHKV_* variables; the command line, parsed afterwards, wins.
+bool ApplyEnvironment() {
+  for (absl::CommandLineFlag* f : OurFlags()) {
+    const char* value = std::getenv(EnvName(f->Name()).c_str());
+    if (value == nullptr) continue;
+    std::string error;
+    if (!f->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "meshkv-server: %s=%s: %s\n", EnvName(f->Name()).c_str(), value,
+                   error.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+
+ServerConfig ConfigFromFlags() {
+  ServerConfig c;
+  c.node_id = absl::GetFlag(FLAGS_node_id);
+  c.grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
+  c.mesh_addr = absl::GetFlag(FLAGS_mesh_addr);
+  c.advertise_addr = absl::GetFlag(FLAGS_advertise_addr);
+  for (const std::string& seed : absl::GetFlag(FLAGS_join)) {
+    if (!seed.empty()) c.join.push_back(seed);
+  }
+  c.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
+  c.cluster = absl::GetFlag(FLAGS_cluster);
+  c.leasing = absl::GetFlag(FLAGS_leasing);
+  c.lease_duration = absl::GetFlag(FLAGS_lease_duration);
+  c.tombstone_retention = absl::GetFlag(FLAGS_tombstone_retention);
+  c.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
+  c.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  c.watch_history = absl::GetFlag(FLAGS_watch_history);
+  c.watch_max_lag = absl::GetFlag(FLAGS_watch_max_lag);
+  c.initial_sync_timeout = absl::GetFlag(FLAGS_initial_sync_timeout);
+  c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  c.info_file = absl::GetFlag(FLAGS_info_file);
+  return c;
+}
+
+int Main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "-help") {
+      PrintUsage();
+      return 0;
+    }
+    if (arg == "--version") {
+      std::printf("meshkv-server %s\n", kMeshkvVersion);
+      return 0;
+    }
+  }
+  if (!ApplyEnvironment()) return 2;
+  std::vector<std::string> storage;
+  std::vector<char*> args = Undash(argc, argv, &storage);
+  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "meshkv-server: unexpected argument \"%s\"; see --help\n", rest[1]);
+    return 2;
+  }
+  absl::StatusOr<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    std::fprintf(stderr, "meshkv-server: --log-level: %s\n",
+                 std::string(level.status().message()).c_str());
+    return 2;
+  }
+  SetLogLevel(*level);
+
+  // Block the stop signals in every thread; this one waits for them below.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  const ServerConfig config = ConfigFromFlags();
+  absl::StatusOr<std::unique_ptr<MeshkvServer>> server = MeshkvServer::Start(config);
+  if (!server.ok()) {
+    LogError("cannot start", {{"error", server.status().ToString()}});
+    return 1;
+  }
+  SetLogNode((*server)->node_id());
+  LogInfo("started", {{"version", kMeshkvVersion},
+                      {"grpc", (*server)->grpc_address()},
+                      {"cluster", config.cluster},
+                      {"leasing", config.leasing ? "on" : "off"}});
+  int sig = 0;
+  sigwait(&stop, &sig);
+  LogInfo("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace meshkv
+
+int main(int argc, char** argv) { return meshkv::Main(argc, argv); }

@@ -1,0 +1,220 @@
+#include "server/server.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "server/log.h"
+#include "server/mesh_metrics.h"
+#include "server/store/status_macros.h"
+#include "server/store_metrics.h"
+
+namespace meshkv {
+namespace {
+
+// This host's name, for advertising an address that listens everywhere.
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
+// host:port other nodes dial: as configured, else the mesh's listening
+// address with the port it bound (and this host's name for 0.0.0.0).
+absl::StatusOr<std::string> AdvertiseAddr(const ServerConfig& c, int bound_port) {
+  if (!c.advertise_addr.empty()) return c.advertise_addr;
+  auto hp = SplitHostPort(c.mesh_addr);
+  if (!hp.ok()) return hp.status();
+  const bool anywhere = hp->first.empty() || hp->first == "0.0.0.0" || hp->first == "::";
+  return absl::StrCat(anywhere ? HostName() : hp->first, ":", bound_port);
+}
+
+void LogFromMesh(peer::MeshLogLevel level, const std::string& msg,
+                 std::vector<std::pair<std::string, std::string>> fields) {
+  const LogLevel l = static_cast<LogLevel>(level);
+  if (!LogEnabled(l)) return;
+  // LogFields holds views: at most four fields, as the mesh sends.
+  std::pair<absl::string_view, absl::string_view> f[4];
+  const size_t n = std::min<size_t>(fields.size(), 4);
+  for (size_t i = 0; i < n; ++i) f[i] = {fields[i].first, fields[i].second};
+  switch (n) {
+    case 0:
+      return Log(l, msg);
+    case 1:
+      return Log(l, msg, {f[0]});
+    case 2:
+      return Log(l, msg, {f[0], f[1]});
+    case 3:
+      return Log(l, msg, {f[0], f[1], f[2]});
+    default:
+      return Log(l, msg, {f[0], f[1], f[2], f[3]});
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerConfig& config,
+                                                                  const Clock* clock) {
+  absl::StatusOr<std::unique_ptr<peer::MeshDriver>> mesh = peer::MeshDriver::Bind(config.mesh_addr);
+  if (!mesh.ok()) return mesh.status();
+  absl::StatusOr<std::string> advertise = AdvertiseAddr(config, (*mesh)->port());
+  if (!advertise.ok()) return advertise.status();
+  const std::string node_id = config.node_id.empty() ? *advertise : config.node_id;
+  std::unique_ptr<MeshkvServer> server(
+      new MeshkvServer(config, clock, node_id, *advertise, std::move(*mesh)));
+  if (!config.metrics_addr.empty()) {
+    MESHKV_RETURN_IF_ERROR(server->metrics_->Serve(config.metrics_addr));
+  }
+  MESHKV_RETURN_IF_ERROR(server->StartGrpc());
+  server->SetServing(false);
+  server->StartMesh(clock);
+  MESHKV_RETURN_IF_ERROR(server->WriteInfoFile());
+  return server;
+}
+
+MeshkvServer::MeshkvServer(const ServerConfig& config, const Clock* clock, std::string node_id,
+                           std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh)
+    : config_(config),
+      node_id_(std::move(node_id)),
+      advertise_addr_(std::move(advertise_addr)),
+      mesh_(std::move(mesh)),
+      metrics_(std::make_unique<Metrics>()) {
+  StoreOptions store;
+  store.node_id = node_id_;
+  store.leasing = config.leasing;
+  store.lease_duration = config.lease_duration;
+  store.tombstone_retention = config.tombstone_retention;
+  store.max_key_bytes = config.max_key_bytes;
+  store.max_value_bytes = config.max_value_bytes;
+  store.history_max_events = config.watch_history;
+  Metrics* metrics = metrics_.get();
+  node_ = std::make_unique<Node>(
+      std::move(store), clock,
+      [metrics, clock](const meshkv::mesh::v1::Record& r, peer::ApplySource source) {
+        // Lag of flooded writes only: anti-entropy may carry old records.
+        if (source != peer::ApplySource::kWrite) return;
+        const uint64_t hlc = std::max(r.version().hlc(), r.delta_version().hlc());
+        metrics->ObserveReplicationLag(
+            static_cast<double>(clock->NowMs() - HybridClock::WallMs(hlc)) / 1000.0);
+      });
+  metrics_->AddCollector(StoreCollector(&node_->store()));
+  peer::MeshDriver* driver = mesh_.get();
+  metrics_->AddCollector(MeshCollector([driver] { return driver->Snapshot(); }));
+  node_->SetReplicationSink([driver](std::vector<meshkv::mesh::v1::Record> records) {
+    driver->Broadcast(std::move(records));
+  });
+  KeyValueServiceOptions kv;
+  kv.watch.max_lag = config.watch_max_lag;
+  kv_service_ = std::make_unique<KeyValueService>(node_.get(), kv, metrics_->watch_observer());
+  cluster_service_ = std::make_unique<ClusterService>(
+      ClusterService::Identity{node_id_, advertise_addr_, config.cluster, config.leasing},
+      node_.get(), [driver] { return driver->Snapshot(); });
+}
+
+void MeshkvServer::StartMesh(const Clock* clock) {
+  peer::MeshOptions o;
+  o.node_id = node_id_;
+  o.advertise_addr = advertise_addr_;
+  o.cluster = config_.cluster;
+  o.leasing = config_.leasing;
+  o.seeds = config_.join;
+  o.incarnation_ms = clock->NowMs();
+  o.initial_sync_timeout_ms = absl::ToInt64Milliseconds(config_.initial_sync_timeout);
+  o.rng_seed = std::random_device()();
+  // A whole record must fit in a frame, with room to spare.
+  o.max_frame_bytes =
+      std::max<size_t>(o.max_frame_bytes, 4 * (config_.max_value_bytes + config_.max_key_bytes));
+  // With no seeds there is nothing to learn: serve before Start() returns,
+  // not whenever the mesh thread gets round to saying so.
+  if (config_.join.empty()) MarkSynced();
+  mesh_->Start(std::move(o), &node_->replica(), LogFromMesh, [this] { MarkSynced(); });
+}
+
+void MeshkvServer::MarkSynced() {
+  if (node_->SetSynced()) return;  // already
+  SetServing(true);
+  LogInfo("serving: initial sync complete", {{"keys", absl::StrCat(node_->store().Stats().keys)}});
+}
+
+MeshkvServer::~MeshkvServer() { Shutdown(); }
+
+absl::Status MeshkvServer::StartGrpc() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // gRPC's health service uses its own encoding; reference the generated
+  // messages so that reflection can describe grpc.health.v1 too (unused
+  // objects of a static library are not linked otherwise).
+  (void)grpc::health::v1::HealthCheckResponse::descriptor();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  // A request carries at most a few values of the maximum size.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::max<size_t>(4 << 20, 4 * (config_.max_value_bytes + config_.max_key_bytes))));
+  builder.RegisterService(kv_service_.get());
+  builder.RegisterService(cluster_service_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(metrics_->InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", config_.grpc_addr));
+  }
+  return absl::OkStatus();
+}
+
+void MeshkvServer::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
+  // The empty name is the node as a whole, what probes ask about.
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(meshkv::v1::KeyValue::service_full_name(), serving);
+}
+
+std::string MeshkvServer::grpc_address() const {
+  auto hp = SplitHostPort(config_.grpc_addr);
+  std::string host = hp.ok() ? hp->first : "127.0.0.1";
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "[::1]";
+  return absl::StrCat(host, ":", grpc_port_);
+}
+
+absl::Status MeshkvServer::WriteInfoFile() const {
+  if (config_.info_file.empty()) return absl::OkStatus();
+  const std::string tmp = config_.info_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "{\"node_id\": \"" << node_id_ << "\", \"grpc\": \"" << grpc_address()
+        << "\", \"mesh\": \"" << advertise_addr_ << "\", \"metrics_port\": " << metrics_port()
+        << "}\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), config_.info_file.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", config_.info_file));
+  }
+  return absl::OkStatus();
+}
+
+void MeshkvServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  LogInfo("shutting down");
+  SetServing(false);
+  node_->watches().Shutdown();
+  grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                         absl::ToChronoMilliseconds(config_.shutdown_grace));
+  grpc_server_->Wait();
+  // Every acknowledged write is in the mesh's inbox by now: send them, then
+  // tell the peers, so they notice at once rather than after a timeout.
+  mesh_->Shutdown(absl::Seconds(5));
+  LogInfo("stopped");
+}
+
+}  // namespace meshkv

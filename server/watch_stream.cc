@@ -1,0 +1,137 @@
+#include "server/watch_stream.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/convert.h"
+
+namespace meshkv {
+
+WatchStream* WatchStream::Start(const Store* store, WatchHub* hub, const WatchOptions& options,
+                                const WatchObserver* observer,
+                                const meshkv::v1::WatchRequest& request) {
+  auto* stream = new WatchStream(store, hub, options, observer, request);
+  stream->Begin();
+  return stream;
+}
+
+WatchStream::WatchStream(const Store* store, WatchHub* hub, const WatchOptions& options,
+                         const WatchObserver* observer, const meshkv::v1::WatchRequest& request)
+    : store_(store),
+      hub_(hub),
+      options_(options),
+      observer_(observer),
+      prefix_(request.prefix()),
+      start_revision_(request.start_revision()),
+      prev_value_(request.prev_value()) {}
+
+void WatchStream::Begin() {
+  if (observer_ && observer_->on_stream_count) observer_->on_stream_count(+1);
+  // Register before reading the revision to start from, so that no change
+  // falls between the two.
+  const bool added = hub_->Add(this);
+  absl::MutexLock lock(&mu_);
+  registered_ = added;
+  if (!added) {
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+    return;
+  }
+  if (finished_) return;  // cancelled or shut down since Add()
+  cursor_ = start_revision_ != 0 ? start_revision_ : store_->revision();
+  std::vector<WatchEvent> none;
+  uint64_t through;
+  absl::Status in_range = store_->ReadEvents(cursor_, prefix_, 0, 0, &none, &through);
+  if (!in_range.ok()) {
+    FinishLocked(ToGrpcStatus(in_range));
+    return;
+  }
+  response_.set_created(true);
+  response_.set_revision(cursor_);
+  writing_ = true;
+  StartWrite(&response_);
+  begun_ = true;
+}
+
+void WatchStream::PumpLocked() {
+  if (writing_ || finished_) return;
+  std::vector<WatchEvent> events;
+  uint64_t through = cursor_;
+  absl::Status s = store_->ReadEvents(cursor_, prefix_, options_.max_batch,
+                                      options_.max_batch_bytes, &events, &through);
+  if (!s.ok()) {
+    // The history moved past a live stream: it fell behind.
+    if (observer_ && observer_->on_cut_off) observer_->on_cut_off();
+    FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "watcher fell behind the change history; list and watch again"));
+    return;
+  }
+  cursor_ = through;
+  if (events.empty()) return;
+  response_.Clear();
+  response_.set_revision(through);
+  for (const WatchEvent& e : events) ToEvent(e, prev_value_, response_.add_events());
+  if (observer_ && observer_->on_events_sent) observer_->on_events_sent(events.size());
+  writing_ = true;
+  StartWrite(&response_);
+}
+
+void WatchStream::FinishLocked(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  Finish(status);
+}
+
+void WatchStream::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  writing_ = false;
+  if (!ok) {
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watch stream broken"));
+    return;
+  }
+  PumpLocked();
+}
+
+void WatchStream::OnAdvance(uint64_t head) {
+  absl::MutexLock lock(&mu_);
+  // Until Begin() has set the cursor, the created response's completion
+  // will catch up instead.
+  if (finished_ || !begun_) return;
+  if (writing_) {
+    // The stream may have read past `head` already: notifications trail the
+    // history they announce.
+    const uint64_t lag = head > cursor_ ? head - cursor_ : 0;
+    if (lag > options_.max_lag) {
+      if (observer_ && observer_->on_cut_off) observer_->on_cut_off();
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("watcher is ", lag, " revisions behind (limit ",
+                                    options_.max_lag, "); read faster, or list and watch again")));
+    }
+    return;
+  }
+  PumpLocked();
+}
+
+void WatchStream::OnShutdown() {
+  absl::MutexLock lock(&mu_);
+  FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+}
+
+void WatchStream::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
+}
+
+void WatchStream::OnDone() {
+  bool registered;
+  {
+    absl::MutexLock lock(&mu_);
+    registered = registered_;
+  }
+  // After Remove() returns the dispatcher will not call this stream again.
+  if (registered) hub_->Remove(this);
+  if (observer_ && observer_->on_stream_count) observer_->on_stream_count(-1);
+  delete this;
+}
+
+}  // namespace meshkv
