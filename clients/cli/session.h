@@ -1,0 +1,71 @@
+// Session: what every command needs to talk to one node and report the
+// outcome -- the channel and stubs, the per-request deadline, the output
+// streams, and the mapping from RPC status to message and exit code.
+//
+//   Session session(inv.global, std::cout, std::cerr, isatty(STDOUT_FILENO));
+//   grpc::ClientContext ctx;
+//   session.SetDeadline(&ctx);
+//   grpc::Status s = session.kv().Get(&ctx, req, &resp);
+//   if (!s.ok()) return session.Fail(s);   // "meshkv: CODE: message", exit 1 or 3
+//
+// The channel is created on first use, so a command can prepare (e.g. block
+// signals) before gRPC starts its threads. Single-threaded use only.
+#ifndef MESHKV_CLIENTS_CLI_SESSION_H_
+#define MESHKV_CLIENTS_CLI_SESSION_H_
+
+#include <memory>
+#include <ostream>
+
+#include "absl/strings/string_view.h"
+#include "clients/cli/args.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+#include "meshkv/v1/cluster.grpc.pb.h"
+#include "meshkv/v1/kv.grpc.pb.h"
+
+namespace meshkv::cli {
+
+class Session {
+ public:
+  // `out_is_terminal`: whether `out` is a terminal (decides a cosmetic
+  // trailing newline).
+  Session(GlobalOptions options, std::ostream& out, std::ostream& err,
+          bool out_is_terminal = false);
+
+  meshkv::v1::KeyValue::Stub& kv();
+  grpc::health::v1::Health::Stub& health();
+  meshkv::v1::Cluster::Stub& cluster();
+
+  // Applies --timeout to one request.
+  void SetDeadline(grpc::ClientContext* ctx) const;
+
+  // Prints `meshkv: CODE: message` on stderr and returns the exit code:
+  // kExitNotFound for NOT_FOUND, kExitRpcError for anything else. Transport
+  // failures (UNAVAILABLE, DEADLINE_EXCEEDED) name the address.
+  int Fail(const grpc::Status& status);
+  // The same for an outcome the server reports without an error status
+  // (e.g. Get with found=false).
+  int Fail(grpc::StatusCode code, absl::string_view message);
+
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+  bool out_is_terminal() const { return out_is_terminal_; }
+
+ private:
+  std::shared_ptr<grpc::Channel> Channel();
+
+  const GlobalOptions options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  const bool out_is_terminal_;
+  std::shared_ptr<grpc::Channel> channel_;  // created on first use
+  std::unique_ptr<meshkv::v1::KeyValue::Stub> kv_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::unique_ptr<meshkv::v1::Cluster::Stub> cluster_;
+};
+
+}  // namespace meshkv::cli
+
+#endif  // MESHKV_CLIENTS_CLI_SESSION_H_
