@@ -1,0 +1,400 @@
+#include "tests/sim/simulator.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "peer/frame.h"
+
+namespace meshkv::sim {
+namespace {
+
+constexpr int64_t kEpochMs = 1'700'000'000'000;  // simulated wall clock at t=0
+constexpr int64_t kTickMs = 100;
+constexpr size_t kChunkBytes = 64 << 10;  // bytes a simulated socket write takes
+
+}  // namespace
+
+Simulator::Simulator(SimOptions options) : options_(std::move(options)), rng_(options_.seed) {
+  for (int i = 0; i < options_.nodes; ++i) {
+    auto n = std::make_unique<Node>();
+    n->id = Addr(i);
+    n->skew_ms = std::uniform_int_distribution<int64_t>(-options_.max_clock_skew_ms,
+                                                        options_.max_clock_skew_ms)(rng_);
+    nodes_.push_back(std::move(n));
+  }
+  // Nodes come up one after another, as an operator would start them.
+  for (int i = 0; i < options_.nodes; ++i) At(i * 20, [this, i] { StartNode(i); });
+}
+
+Simulator::~Simulator() = default;
+
+void Simulator::At(int64_t at, std::function<void()> fn) {
+  events_.push(Event{std::max(at, now_), order_++, std::move(fn)});
+}
+
+void Simulator::Run(absl::Duration d) {
+  const int64_t until = now_ + absl::ToInt64Milliseconds(d);
+  while (!events_.empty() && events_.top().at <= until) {
+    // Moved out, not copied: events carry the bytes they deliver. The
+    // element is popped right after, so its moved-from state is never read.
+    Event e = std::move(const_cast<Event&>(events_.top()));
+    events_.pop();
+    now_ = e.at;
+    for (auto& n : nodes_) {
+      if (n->clock) n->clock->SetMs(kEpochMs + now_ + n->skew_ms);
+    }
+    e.run();
+  }
+  now_ = until;
+}
+
+void Simulator::StartNode(int i) {
+  Node& n = *nodes_[i];
+  n.clock = std::make_unique<ManualClock>(kEpochMs + now_ + n.skew_ms);
+  StoreOptions so;
+  so.node_id = n.id;
+  so.leasing = options_.leasing;
+  so.lease_duration = absl::Seconds(20);  // ownership changes hands within a run
+  n.store = std::make_unique<Store>(so, n.clock.get());
+  n.replica = std::make_unique<StoreReplica>(n.store.get());
+  peer::MeshOptions mo;
+  mo.node_id = n.id;
+  mo.advertise_addr = Addr(i);
+  mo.cluster = "sim";
+  mo.leasing = options_.leasing;
+  mo.incarnation_ms = kEpochMs + now_ + n.skew_ms;
+  mo.anti_entropy_ms = options_.anti_entropy_ms;
+  mo.shuffle_ms = options_.shuffle_ms;
+  mo.rng_seed = rng_();
+  for (int s = 0; s < options_.seeds_per_node && i > 0; ++s) {
+    mo.seeds.push_back(Addr(std::uniform_int_distribution<int>(0, i - 1)(rng_)));
+  }
+  peer::MeshLogFn log;
+  if (std::getenv("MESHKV_SIM_LOG") != nullptr) {
+    log = [this, i](peer::MeshLogLevel level, const std::string& msg,
+                    std::vector<std::pair<std::string, std::string>> fields) {
+      if (level < peer::MeshLogLevel::kInfo) return;
+      std::string line = absl::StrCat(now_, " node-", i, " ", msg);
+      for (const auto& [k, v] : fields) absl::StrAppend(&line, " ", k, "=", v);
+      std::fprintf(stderr, "%s\n", line.c_str());
+    };
+  }
+  n.mesh = std::make_unique<peer::Mesh>(mo, n.replica.get(), std::move(log));
+  n.mesh->Start(now_ * 1000);
+  Pump(i);
+  At(now_ + kTickMs, [this, i, life = n.life] { Tick(i, life); });
+}
+
+void Simulator::Tick(int i, int life) {
+  if (nodes_[i]->life != life) return;  // restarted: that life's timer ends
+  nodes_[i]->mesh->Tick(now_ * 1000);
+  Pump(i);
+  At(now_ + kTickMs, [this, i, life] { Tick(i, life); });
+}
+
+void Simulator::Pump(int i) {
+  Node& n = *nodes_[i];
+  for (;;) {
+    std::vector<peer::Command> commands = n.mesh->TakeCommands();
+    std::vector<peer::ConnId> writable = n.mesh->TakeWritable();
+    if (commands.empty() && writable.empty()) return;
+    for (const peer::Command& c : commands) {
+      if (c.kind == peer::Command::kDial) {
+        Dial(i, c.conn, c.addr);
+      } else {
+        CloseEnd(End{i, c.conn, n.life});
+      }
+    }
+    for (peer::ConnId conn : writable) {
+      auto it = link_of_.find(End{i, conn, n.life});
+      if (it == link_of_.end()) continue;
+      StartSending(it->second, it->second->a.node == i && it->second->a.conn == conn ? 0 : 1);
+    }
+  }
+}
+
+int64_t Simulator::Latency() {
+  return std::uniform_int_distribution<int64_t>(options_.min_latency_ms,
+                                                options_.max_latency_ms)(rng_);
+}
+
+bool Simulator::Cut(int a, int b) const {
+  return !side_.empty() && (side_.count(a) != side_.count(b));
+}
+
+void Simulator::Dial(int from, peer::ConnId conn, const std::string& addr) {
+  int target = -1;
+  absl::string_view s = addr;
+  if (!absl::ConsumePrefix(&s, "node-") || !absl::ConsumeSuffix(&s, ":4444") ||
+      !absl::SimpleAtoi(s, &target) || target < 0 || target >= nodes() || !nodes_[target]->mesh) {
+    At(now_ + Latency(), [this, from, conn, life = nodes_[from]->life] {
+      if (nodes_[from]->life != life) return;
+      nodes_[from]->mesh->ConnectFailed(conn, "no such host", now_ * 1000);
+      Pump(from);
+    });
+    return;
+  }
+  // Across a cut the SYN is lost: the dial hangs until the core gives up.
+  if (Cut(from, target)) return;
+  const End a{from, conn, nodes_[from]->life};
+  At(now_ + 2 * Latency(), [this, a, target] {
+    if (!Alive(a) || Cut(a.node, target) || !nodes_[target]->mesh) return;
+    auto link = std::make_unique<Link>();
+    link->a = a;
+    link->b = End{target, nodes_[target]->mesh->Accepted(Addr(a.node), now_ * 1000),
+                  nodes_[target]->life};
+    link->free_at[0] = link->free_at[1] = now_;
+    link_of_[link->a] = link.get();
+    link_of_[link->b] = link.get();
+    links_.push_back(std::move(link));
+    nodes_[a.node]->mesh->Connected(a.conn, now_ * 1000);
+    Pump(a.node);
+    Pump(target);
+  });
+}
+
+void Simulator::StartSending(Link* link, int dir) {
+  if (link->sending[dir]) return;
+  const End from = dir == 0 ? link->a : link->b;
+  const End to = dir == 0 ? link->b : link->a;
+  if (!Alive(from)) return;
+  std::string out = nodes_[from.node]->mesh->TakeOutput(from.conn, kChunkBytes);
+  if (out.empty()) return;
+  link->sending[dir] = true;
+  const int64_t start = std::max(now_, link->free_at[dir]);
+  const int64_t done = start + static_cast<int64_t>(out.size() / options_.bytes_per_ms);
+  link->free_at[dir] = done;
+
+  // Faults at frame granularity: the sender's queue drops a write batch, or
+  // one arrives twice. Frames are whole within one output chunk only by
+  // luck, so a frame that straddles chunks passes untouched.
+  std::string delivered;
+  peer::FrameDecoder tap(SIZE_MAX);
+  tap.Feed(out);
+  peer::FrameType type;
+  absl::string_view body;
+  size_t consumed = 0;
+  while (tap.Next(&type, &body)) {
+    const absl::string_view frame(out.data() + consumed, peer::kFrameHeaderBytes + body.size());
+    consumed += frame.size();
+    if (type == peer::FrameType::kWriteBatch) {
+      if (std::bernoulli_distribution(options_.drop_write_frame)(rng_)) continue;
+      if (std::bernoulli_distribution(options_.duplicate_write_frame)(rng_)) {
+        delivered.append(frame.data(), frame.size());
+      }
+    }
+    delivered.append(frame.data(), frame.size());
+  }
+  delivered.append(out, consumed, std::string::npos);
+
+  // Later chunks never overtake earlier ones: TCP.
+  const int64_t arrive = std::max(done + Latency(), link->arrived_at[dir]);
+  link->arrived_at[dir] = arrive;
+  At(done, [this, link, dir, from] {
+    if (!Alive(from) || link_of_.find(from) == link_of_.end()) return;
+    link->sending[dir] = false;
+    StartSending(link, dir);
+  });
+  // Bytes in flight still arrive after the sender closes (TCP delivers
+  // data before the FIN); only the receiver's own close discards them.
+  At(arrive, [this, link, from, to, bytes = std::move(delivered)] {
+    if (!Alive(to) || link_of_.find(to) == link_of_.end() || link->broken) return;
+    if (Cut(from.node, to.node)) {
+      link->broken = true;
+      return;
+    }
+    nodes_[to.node]->mesh->Received(to.conn, bytes, now_ * 1000);
+    Pump(to.node);
+  });
+}
+
+void Simulator::CloseEnd(const End& end) {
+  auto it = link_of_.find(end);
+  if (it != link_of_.end()) {
+    Link* link = it->second;
+    const End other = link->a.node == end.node && link->a.conn == end.conn ? link->b : link->a;
+    // A graceful close: what is queued (a goodbye) still goes out.
+    std::string rest;
+    for (std::string s; !(s = nodes_[end.node]->mesh->TakeOutput(end.conn, SIZE_MAX)).empty();) {
+      rest += s;
+    }
+    // Only this end stops; the other keeps receiving what is in flight,
+    // then this end's last bytes and the close.
+    link_of_.erase(end);
+    if (!Cut(end.node, other.node) && !link->broken) {
+      const int dir = link->a.node == end.node && link->a.conn == end.conn ? 0 : 1;
+      const int64_t arrive =
+          std::max(std::max(now_, link->free_at[dir]) + Latency(), link->arrived_at[dir]);
+      link->arrived_at[dir] = arrive;
+      At(arrive, [this, end, other, rest = std::move(rest)] {
+        if (!Alive(other) || Cut(end.node, other.node) || link_of_.erase(other) == 0) return;
+        if (!rest.empty()) nodes_[other.node]->mesh->Received(other.conn, rest, now_ * 1000);
+        nodes_[other.node]->mesh->Closed(other.conn, now_ * 1000);
+        Pump(other.node);
+      });
+    }
+  }
+  nodes_[end.node]->mesh->Closed(end.conn, now_ * 1000);
+}
+
+void Simulator::Partition(const std::vector<int>& side) { side_ = {side.begin(), side.end()}; }
+
+void Simulator::Heal() { side_.clear(); }
+
+void Simulator::Restart(int i) {
+  Node& n = *nodes_[i];
+  // Peers see the connections reset.
+  std::vector<End> ends;
+  for (const auto& [end, link] : link_of_) {
+    if (end.node == i) ends.push_back(end);
+  }
+  for (const End& end : ends) {
+    Link* link = link_of_[end];
+    const End other = link->a.node == i ? link->b : link->a;
+    link_of_.erase(link->a);
+    link_of_.erase(link->b);
+    if (Cut(i, other.node)) continue;
+    At(now_ + Latency(), [this, other] {
+      if (!Alive(other)) return;
+      nodes_[other.node]->mesh->Closed(other.conn, now_ * 1000);
+      Pump(other.node);
+    });
+  }
+  ++n.life;
+  n.mesh.reset();
+  n.replica.reset();
+  n.store.reset();
+  StartNode(i);
+}
+
+void Simulator::ResetRandomConnection() {
+  if (link_of_.empty()) return;
+  auto it = link_of_.begin();
+  std::advance(it, std::uniform_int_distribution<size_t>(0, link_of_.size() - 1)(rng_));
+  const End a = it->first;
+  Link* link = it->second;
+  const End b = link->a.node == a.node && link->a.conn == a.conn ? link->b : link->a;
+  link_of_.erase(link->a);
+  link_of_.erase(link->b);
+  for (const End& e : {a, b}) {
+    nodes_[e.node]->mesh->Closed(e.conn, now_ * 1000);
+    Pump(e.node);
+  }
+}
+
+void Simulator::RandomWrite() {
+  const int writers = options_.writers > 0 ? options_.writers : nodes();
+  const int i = std::uniform_int_distribution<int>(0, writers - 1)(rng_);
+  Node& n = *nodes_[i];
+  if (!n.mesh || !n.mesh->synced()) {
+    ++writes_refused_;  // the node answers UNAVAILABLE until synced
+    return;
+  }
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); };
+  const std::string key = absl::StrCat("k", pick(options_.keys));
+  const std::string value = absl::StrCat("v", pick(100000));
+  absl::StatusOr<WriteResult> r;
+  switch (pick(8)) {
+    case 0:
+    case 1:
+    case 2: {
+      meshkv::v1::Value v;
+      v.set_bytes(value);
+      r = n.store->Set(key, v);
+      break;
+    }
+    case 3: {
+      meshkv::v1::Value v;
+      (*v.mutable_mapping()->mutable_fields())[absl::StrCat("f", pick(3))] = value;
+      r = n.store->Set(key, v);
+      break;
+    }
+    case 4: {
+      meshkv::v1::Mapping delta;
+      (*delta.mutable_fields())[absl::StrCat("f", pick(3))] = value;
+      r = n.store->ApplyDelta(key, delta);
+      break;
+    }
+    case 5:
+      r = n.store->Delete(key);
+      break;
+    case 6:
+      r = n.store->Pop(key);
+      break;
+    default: {
+      meshkv::v1::Value one, two;
+      one.set_bytes(value);
+      two.set_bytes(value + "'");
+      const std::string other = absl::StrCat("k", pick(options_.keys));
+      if (other == key) return;
+      r = n.store->Update({{key, &one}, {other, &two}});
+    }
+  }
+  if (!r.ok()) {
+    ++writes_refused_;
+    return;
+  }
+  ++writes_done_;
+  n.mesh->Broadcast(std::move(r->replicate), now_ * 1000);
+  Pump(i);
+}
+
+void Simulator::WriteRandomly(double per_ms, absl::Duration d) {
+  const int64_t span = absl::ToInt64Milliseconds(d);
+  const int64_t count = static_cast<int64_t>(per_ms * static_cast<double>(span));
+  for (int64_t k = 0; k < count; ++k) {
+    At(now_ + std::uniform_int_distribution<int64_t>(0, span - 1)(rng_), [this] { RandomWrite(); });
+  }
+  Run(d);
+}
+
+bool Simulator::RunUntilConverged(absl::Duration limit) {
+  const int64_t until = now_ + absl::ToInt64Milliseconds(limit);
+  while (now_ < until) {
+    Run(absl::Milliseconds(250));
+    bool same = true;
+    const std::vector<uint64_t> first = nodes_[0]->store->BucketDigests();
+    for (const auto& n : nodes_) {
+      same = same && n->mesh->synced() && n->store->BucketDigests() == first;
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+uint64_t Simulator::Total(uint64_t peer::MeshStats::*counter) const {
+  uint64_t total = 0;
+  for (const auto& n : nodes_) total += n->mesh->Snapshot(now_ * 1000).stats.*counter;
+  return total;
+}
+
+uint64_t Simulator::WriteFrames() const {
+  uint64_t frames = 0;
+  for (const auto& n : nodes_) {
+    for (const auto& [id, c] : n->mesh->Snapshot(now_ * 1000).counters) {
+      frames += c.frames_sent[static_cast<int>(peer::FrameType::kWriteBatch)];
+    }
+  }
+  return frames;
+}
+
+std::string Simulator::Dump(int i) const {
+  const Store& s = *nodes_[i]->store;
+  std::string out;
+  for (uint32_t b = 0; b < Store::kBuckets; ++b) {
+    std::vector<meshkv::mesh::v1::Record> records;
+    std::string last;
+    s.ExportBucket(b, "", SIZE_MAX, &records, &last);
+    for (const auto& r : records) out += r.ShortDebugString() + "\n";
+  }
+  for (const Entry& e : s.List("", "", SIZE_MAX).entries) {
+    absl::StrAppend(&out, "live ", e.record->key(), " owner=", e.owner, "\n");
+  }
+  return out;
+}
+
+}  // namespace meshkv::sim

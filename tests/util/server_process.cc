@@ -1,0 +1,100 @@
+#include "tests/util/server_process.h"
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "tests/util/wait.h"
+
+namespace meshkv::testing {
+namespace {
+
+bool HasFlag(const std::vector<std::string>& flags, const std::string& name) {
+  for (const std::string& f : flags) {
+    if (absl::StartsWith(f, absl::StrCat("--", name, "="))) return true;
+  }
+  return false;
+}
+
+// The value of "key": "value" (or "key": number) in a flat JSON object.
+std::string JsonField(const std::string& json, const std::string& key) {
+  std::smatch m;
+  const std::regex re("\"" + key + "\": *\"?([^\",}]*)\"?");
+  return std::regex_search(json, m, re) ? m[1].str() : "";
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(std::vector<std::string> flags, std::map<std::string, std::string> env,
+                             std::vector<std::string> launcher)
+    : flags_(std::move(flags)), env_(std::move(env)), launcher_(std::move(launcher)) {}
+
+ServerProcess::~ServerProcess() {
+  process_.reset();
+  std::error_code ignored;
+  if (!info_dir_.empty()) std::filesystem::remove_all(info_dir_, ignored);
+}
+
+absl::Status ServerProcess::Start(absl::Duration timeout) {
+  if (info_dir_.empty()) info_dir_ = TempDir();
+  const std::string info_file = info_dir_ + "/info.json";
+  std::filesystem::remove(info_file);
+  std::vector<std::string> argv = launcher_;
+  argv.push_back(BinPath("meshkv-server"));
+  for (const char* name : {"grpc-addr", "mesh-addr", "metrics-addr"}) {
+    if (!HasFlag(flags_, name)) argv.push_back(absl::StrCat("--", name, "=127.0.0.1:0"));
+  }
+  argv.insert(argv.end(), flags_.begin(), flags_.end());
+  argv.push_back("--info-file=" + info_file);
+  process_ = std::make_unique<Subprocess>(argv, env_);
+  if (absl::Status s = process_->Start(); !s.ok()) return s;
+  std::string json;
+  const bool listening = WaitFor(
+      [&] {
+        std::ifstream in(info_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        json = ss.str();
+        return !json.empty() || !process_->running();
+      },
+      timeout);
+  if (!listening || json.empty()) {
+    return absl::UnavailableError(absl::StrCat("meshkv-server did not start; its log:\n", Logs()));
+  }
+  node_id_ = JsonField(json, "node_id");
+  grpc_addr_ = JsonField(json, "grpc");
+  mesh_addr_ = JsonField(json, "mesh");
+  absl::SimpleAtoi(JsonField(json, "metrics_port"), &metrics_port_);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
+  return grpc::CreateChannel(grpc_addr_, grpc::InsecureChannelCredentials());
+}
+
+absl::Status ServerProcess::WaitServing(absl::Duration timeout) {
+  auto health = grpc::health::v1::Health::NewStub(Channel());
+  const bool serving = WaitFor(
+      [&] {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+        grpc::health::v1::HealthCheckResponse resp;
+        return health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok() &&
+               resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      timeout, absl::Milliseconds(20));
+  if (!serving) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(node_id_, " did not become SERVING; its log:\n", Logs()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace meshkv::testing
