@@ -67,6 +67,12 @@ TEST(PartitionTest, BothSidesWriteDuringACutAndConvergeAfterHealing) {
   ASSERT_TRUE(a.Set("contested", "n0 first").ok());
   // Both sides accept a write to the same new key: neither knows of the
   // other's lease. The later write must win everywhere after healing.
+  // "Later" is by hybrid clock, whose physical part counts milliseconds:
+  // within one millisecond the smaller node ID (n0) would win the tie, so
+  // n2 writes only once the wall clock has moved past n0's write.
+  const int64_t first_ms = a.Get("contested")->meta().timestamp_ms();
+  ASSERT_TRUE(WaitFor([&] { return absl::ToUnixMillis(absl::Now()) > first_ms; },
+                      absl::Seconds(1)));
   ASSERT_TRUE(c.Set("contested", "n2 later").ok());
   ASSERT_TRUE(b.WaitValue("left", "from n0"));
   // The cut is real: nothing crosses it.
