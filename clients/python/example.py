@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""meshkv Python client example: watch a prefix, write a few keys, print the events.
+
+It watches a prefix, writes three keys under it, reads one back, deletes one,
+prints the events the watch delivers and exits. The stubs are generated, not
+committed:
+
+    bash clients/python/generate.sh /tmp/meshkv-py
+    PYTHONPATH=/tmp/meshkv-py /usr/bin/python3 clients/python/example.py --addr=127.0.0.1:50051
+
+Output (revisions vary):
+
+    watching "example/" after revision 0
+    set example/a = "1" (revision 1)
+    set example/b = "2" (revision 2)
+    set example/c = "3" (revision 3)
+    get example/a = "1" (owner n1, revision 1)
+    delete example/b (revision 4)
+    event UPDATE example/a = "1" (revision 1)
+    event UPDATE example/b = "2" (revision 2)
+    event UPDATE example/c = "3" (revision 3)
+    event DELETE example/b (revision 4)
+
+(the same lines as the Go example, clients/go/cmd/meshkv-example)
+"""
+
+import argparse
+import json
+import sys
+
+import grpc
+
+try:
+    from meshkv.v1 import kv_pb2, kv_pb2_grpc
+except ImportError as e:  # pragma: no cover - a usage error, explained
+    sys.exit(f"example.py: cannot import the meshkv stubs ({e}); generate them with "
+             "clients/python/generate.sh DIR and run with PYTHONPATH=DIR")
+
+
+def quote(data):
+    """Double-quotes text (or UTF-8 bytes) as the Go example's %q does for printable text."""
+    if isinstance(data, bytes):
+        data = data.decode(errors="replace")
+    return json.dumps(data, ensure_ascii=False)
+
+
+def describe(value):
+    """Renders a value: quoted bytes, or a mapping's fields."""
+    if value.WhichOneof("kind") == "mapping":
+        return "mapping {" + ", ".join(f"{quote(k)}: {quote(v)}" for k, v in sorted(value.mapping.fields.items())) + "}"
+    return quote(value.bytes)
+
+
+def run(addr, prefix, timeout, out=sys.stdout):
+    with grpc.insecure_channel(addr) as channel:
+        kv = kv_pb2_grpc.KeyValueStub(channel)
+
+        # Start the watch first and wait for its "created" response: from then
+        # on every change under the prefix is delivered, so none of ours is missed.
+        watch = kv.Watch(kv_pb2.WatchRequest(prefix=prefix.encode()), timeout=timeout)
+        try:
+            created = next(watch)
+            if not created.created:
+                raise RuntimeError("watch: first response is not created=true")
+            print(f"watching {quote(prefix)} after revision {created.revision}", file=out)
+
+            writes = 0
+            for name, value in (("a", "1"), ("b", "2"), ("c", "3")):
+                key = prefix + name
+                resp = kv.Set(kv_pb2.SetRequest(key=key.encode(), value=kv_pb2.Value(bytes=value.encode())),
+                              timeout=timeout)
+                writes += 1
+                print(f"set {key} = {quote(value)} (revision {resp.meta.revision})", file=out)
+
+            got = kv.Get(kv_pb2.GetRequest(key=(prefix + "a").encode()), timeout=timeout)
+            if not got.found:
+                raise RuntimeError(f"get {prefix}a: not found")
+            e = got.entry
+            print(f"get {e.key.decode()} = {describe(e.value)} (owner {e.meta.owner}, revision {e.meta.revision})",
+                  file=out)
+
+            deleted = kv.Delete(kv_pb2.DeleteRequest(key=(prefix + "b").encode()), timeout=timeout)
+            writes += 1
+            print(f"delete {prefix}b (revision {deleted.meta.revision})", file=out)
+
+            # The events of our writes, in revision order (a response may batch several).
+            seen = 0
+            while seen < writes:
+                for ev in next(watch).events:
+                    seen += 1
+                    e = ev.entry
+                    if ev.type == kv_pb2.Event.UPDATE:
+                        print(f"event UPDATE {e.key.decode()} = {describe(e.value)} (revision {e.meta.revision})",
+                              file=out)
+                    else:
+                        print(f"event DELETE {e.key.decode()} (revision {e.meta.revision})", file=out)
+        finally:
+            watch.cancel()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--addr", default="127.0.0.1:50051", help="meshkv-server gRPC address (host:port)")
+    parser.add_argument("--prefix", default="example/", help="key prefix to watch and write under")
+    parser.add_argument("--timeout", type=float, default=10.0, help="give up after this many seconds")
+    args = parser.parse_args()
+    try:
+        run(args.addr, args.prefix, args.timeout)
+    except grpc.RpcError as e:
+        sys.exit(f"example.py: {e.code().name}: {e.details()}")
+    except (RuntimeError, StopIteration) as e:
+        sys.exit(f"example.py: {e or 'watch ended early'}")
+
+
+if __name__ == "__main__":
+    main()
