@@ -1,5 +1,6 @@
 #include "server/store/record.h"
 
+#include <cassert>
 #include <cstring>
 #include <new>
 
@@ -24,17 +25,20 @@ void Record::Unref() const {
 }
 
 RecordPtr Record::Make(Init init) {
+  assert(init.key.size() <= kMaxKeyBytes);
   void* mem = ::operator new(sizeof(Record) + init.key.size() + init.bytes.size());
   Record* r = new (mem) Record();
   r->kind_ = init.kind;
-  r->key_size_ = static_cast<uint32_t>(init.key.size());
+  r->key_size_ = static_cast<uint16_t>(init.key.size());
   r->bytes_size_ = static_cast<uint32_t>(init.bytes.size());
   r->origin_ = init.version.origin;
   r->hlc_ = init.version.hlc;
-  r->delta_origin_ = init.delta_version.origin;
-  r->delta_hlc_ = init.delta_version.hlc;
   r->revision_ = init.revision;
-  r->fields_ = std::move(init.fields);
+  if (init.fields != nullptr || !init.delta_version.zero()) {
+    FieldMap fields;
+    if (init.fields != nullptr) fields = std::move(*init.fields);
+    r->mapping_.reset(new MappingPart{init.delta_version, std::move(fields)});
+  }
   if (!init.key.empty()) std::memcpy(r->data(), init.key.data(), init.key.size());
   if (!init.bytes.empty()) {
     std::memcpy(r->data() + init.key.size(), init.bytes.data(), init.bytes.size());
@@ -44,16 +48,17 @@ RecordPtr Record::Make(Init init) {
 
 size_t Record::ValueBytes() const {
   size_t n = bytes_size_;
-  if (fields_ != nullptr) {
-    for (const auto& [name, field] : *fields_) n += name.size() + field.value.size();
+  if (const FieldMap* fields = this->fields()) {
+    for (const auto& [name, field] : *fields) n += name.size() + field.value.size();
   }
   return n;
 }
 
 size_t Record::ApproximateBytes() const {
   size_t n = sizeof(Record) + key_size_ + bytes_size_;
-  if (fields_ != nullptr) {
-    for (const auto& [name, field] : *fields_) {
+  if (mapping_ != nullptr) n += sizeof(MappingPart);
+  if (const FieldMap* fields = this->fields()) {
+    for (const auto& [name, field] : *fields) {
       n += sizeof(FieldMap::value_type) + name.size() + field.value.size();
     }
   }

@@ -80,9 +80,13 @@ class Record {
     Version version;
     Version delta_version;
     absl::string_view bytes;
-    std::unique_ptr<const FieldMap> fields;  // null or non-empty
+    std::unique_ptr<FieldMap> fields;  // null or non-empty
     uint64_t revision = 0;
   };
+  // Longest key a record can hold (its length is stored in 16 bits).
+  static constexpr size_t kMaxKeyBytes = 0xffff;
+
+  // `init.key` must be at most kMaxKeyBytes long.
   static RecordPtr Make(Init init);
 
   Record(const Record&) = delete;
@@ -92,18 +96,24 @@ class Record {
   // Kind of the newest whole-value write (kNone: there was none).
   Kind kind() const { return kind_; }
   Version version() const { return {hlc_, origin_}; }
-  Version delta_version() const { return {delta_hlc_, delta_origin_}; }
+  Version delta_version() const {
+    return mapping_ != nullptr ? mapping_->delta_version : Version{};
+  }
   absl::string_view bytes() const { return {data() + key_size_, bytes_size_}; }
   // Base fields and newer field writes; null when there are none.
-  const FieldMap* fields() const { return fields_.get(); }
+  const FieldMap* fields() const {
+    return mapping_ != nullptr && !mapping_->fields.empty() ? &mapping_->fields : nullptr;
+  }
   // Node-local revision at which this state became visible.
   uint64_t revision() const { return revision_; }
 
   // Resolved view.
   bool live() const { return is_mapping() || kind_ == Kind::kBytes; }
-  bool is_mapping() const { return kind_ == Kind::kMapping || delta_hlc_ != 0; }
+  bool is_mapping() const { return kind_ == Kind::kMapping || !delta_version().zero(); }
   // The version that names the key's owner and timestamp: the newest write.
-  Version current_version() const { return delta_hlc_ != 0 ? delta_version() : version(); }
+  Version current_version() const {
+    return delta_version().zero() ? version() : delta_version();
+  }
 
   // Memory held by this record, approximately; for accounting.
   size_t ApproximateBytes() const;
@@ -117,16 +127,22 @@ class Record {
   char* data() { return reinterpret_cast<char*>(this + 1); }
   void Unref() const;
 
+  // What only mappings need lives out of line, so that a bytes record (the
+  // common case, a million of them in a big store) pays one pointer for it.
+  struct MappingPart {
+    Version delta_version;
+    FieldMap fields;
+  };
+
+  // 40 bytes: every byte of the header is paid once per key.
   mutable std::atomic<uint32_t> refs_{1};
   Kind kind_ = Kind::kNone;
-  uint32_t key_size_ = 0;
+  uint16_t key_size_ = 0;  // keys are at most kMaxKeyBytes
   uint32_t bytes_size_ = 0;
   uint32_t origin_ = 0;
-  uint32_t delta_origin_ = 0;
   uint64_t hlc_ = 0;
-  uint64_t delta_hlc_ = 0;
   uint64_t revision_ = 0;
-  std::unique_ptr<const FieldMap> fields_;
+  std::unique_ptr<const MappingPart> mapping_;  // null for bytes values
   // Followed by key bytes, then value bytes.
 };
 

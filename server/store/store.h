@@ -58,7 +58,7 @@ struct StoreOptions {
   // Tombstones are kept this long so that stale writes cannot resurrect a
   // deleted key; a node partitioned for longer may resurrect it.
   absl::Duration tombstone_retention = absl::Hours(24);
-  size_t max_key_bytes = 4096;
+  size_t max_key_bytes = 4096;  // at most Record::kMaxKeyBytes
   size_t max_value_bytes = 1 << 20;
   size_t history_max_events = 100000;
   size_t history_max_bytes = 64 << 20;
