@@ -8,6 +8,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/grpc.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -156,6 +157,9 @@ absl::Status MeshkvServer::StartGrpc() {
   (void)grpc::health::v1::HealthCheckResponse::descriptor();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  // gRPC sets SO_REUSEPORT by default: a second node started on a busy port
+  // would silently share it and take half the clients. Fail instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // A request carries at most a few values of the maximum size.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::max<size_t>(4 << 20, 4 * (config_.max_value_bytes + config_.max_key_bytes))));
@@ -205,6 +209,8 @@ absl::Status MeshkvServer::WriteInfoFile() const {
 void MeshkvServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  // Start() failed before gRPC served: nothing runs yet, nothing to stop.
+  if (grpc_server_ == nullptr) return;
   LogInfo("shutting down");
   SetServing(false);
   node_->watches().Shutdown();

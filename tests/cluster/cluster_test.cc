@@ -199,6 +199,32 @@ TEST_F(ClusterTest, MismatchedNodesAreRefusedAndTheClusterGoesOn) {
   for (ServerProcess* n : {&n0, &n1, &red, &open}) EXPECT_TRUE(n->running());
 }
 
+// A second node started on ports the first one holds exits at once with a
+// clear message, rather than sharing the gRPC port (gRPC's SO_REUSEPORT
+// default would) or crashing on the way out.
+TEST_F(ClusterTest, ANodeOnBusyPortsExitsWithAClearError) {
+  ServerProcess& n0 = StartNode({"--node-id=node0"});
+  const std::string metrics = absl::StrCat("127.0.0.1:", n0.metrics_port());
+  const struct {
+    std::vector<std::string> flags;
+    std::string message;
+  } cases[] = {
+      {{"--grpc-addr=" + n0.grpc_addr()}, "cannot listen for gRPC on " + n0.grpc_addr()},
+      {{"--mesh-addr=" + n0.mesh_addr()}, "cannot listen for the mesh on " + n0.mesh_addr()},
+      {{"--metrics-addr=" + metrics}, "cannot serve metrics on " + metrics},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> flags = c.flags;
+    flags.push_back("--node-id=node1");
+    ServerProcess n1(flags);
+    EXPECT_FALSE(n1.Start().ok());
+    EXPECT_EQ(n1.Wait(absl::Seconds(10)), 1) << n1.Logs();
+    EXPECT_THAT(n1.Logs(), HasSubstr(c.message));
+  }
+  Client c0(n0);
+  EXPECT_TRUE(c0.Set("k", "still serving").ok());
+}
+
 // The peers of `node` as its Cluster/Status reports them.
 std::vector<std::string> PeersOf(const ServerProcess& node) {
   auto stub = v1::Cluster::NewStub(node.Channel());
