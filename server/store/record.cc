@@ -24,20 +24,29 @@ void Record::Unref() const {
   }
 }
 
+Record::~Record() {
+  if (has_mapping_) delete mapping();
+}
+
 RecordPtr Record::Make(Init init) {
   assert(init.key.size() <= kMaxKeyBytes);
-  void* mem = ::operator new(sizeof(Record) + init.key.size() + init.bytes.size());
-  Record* r = new (mem) Record();
+  const bool has_mapping = init.fields != nullptr || !init.delta_version.zero();
+  const size_t tail =
+      (has_mapping ? sizeof(MappingPart*) : 0) + init.key.size() + init.bytes.size();
+  static_assert(sizeof(Record) == 32, "the header is paid once per key: keep it small");
+  static_assert(sizeof(Record) % alignof(MappingPart*) == 0, "the tail starts aligned");
+  Record* r = new (::operator new(sizeof(Record) + tail)) Record();
   r->kind_ = init.kind;
+  r->has_mapping_ = has_mapping;
   r->key_size_ = static_cast<uint16_t>(init.key.size());
   r->bytes_size_ = static_cast<uint32_t>(init.bytes.size());
   r->origin_ = init.version.origin;
   r->hlc_ = init.version.hlc;
   r->revision_ = init.revision;
-  if (init.fields != nullptr || !init.delta_version.zero()) {
-    FieldMap fields;
-    if (init.fields != nullptr) fields = std::move(*init.fields);
-    r->mapping_.reset(new MappingPart{init.delta_version, std::move(fields)});
+  if (has_mapping) {
+    auto* part = new MappingPart{init.delta_version, {}};
+    if (init.fields != nullptr) part->fields = std::move(*init.fields);
+    std::memcpy(r->tail(), &part, sizeof(part));
   }
   if (!init.key.empty()) std::memcpy(r->data(), init.key.data(), init.key.size());
   if (!init.bytes.empty()) {
@@ -56,7 +65,7 @@ size_t Record::ValueBytes() const {
 
 size_t Record::ApproximateBytes() const {
   size_t n = sizeof(Record) + key_size_ + bytes_size_;
-  if (mapping_ != nullptr) n += sizeof(MappingPart);
+  if (has_mapping_) n += sizeof(MappingPart*) + sizeof(MappingPart);
   if (const FieldMap* fields = this->fields()) {
     for (const auto& [name, field] : *fields) {
       n += sizeof(FieldMap::value_type) + name.size() + field.value.size();

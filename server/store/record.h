@@ -97,12 +97,12 @@ class Record {
   Kind kind() const { return kind_; }
   Version version() const { return {hlc_, origin_}; }
   Version delta_version() const {
-    return mapping_ != nullptr ? mapping_->delta_version : Version{};
+    return has_mapping_ ? mapping()->delta_version : Version{};
   }
   absl::string_view bytes() const { return {data() + key_size_, bytes_size_}; }
   // Base fields and newer field writes; null when there are none.
   const FieldMap* fields() const {
-    return mapping_ != nullptr && !mapping_->fields.empty() ? &mapping_->fields : nullptr;
+    return has_mapping_ && !mapping()->fields.empty() ? &mapping()->fields : nullptr;
   }
   // Node-local revision at which this state became visible.
   uint64_t revision() const { return revision_; }
@@ -122,28 +122,35 @@ class Record {
 
  private:
   friend class RecordPtr;
-  Record() = default;
-  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
-  char* data() { return reinterpret_cast<char*>(this + 1); }
-  void Unref() const;
-
   // What only mappings need lives out of line, so that a bytes record (the
-  // common case, a million of them in a big store) pays one pointer for it.
+  // common case, a million of them in a big store) does not pay for it.
   struct MappingPart {
     Version delta_version;
     FieldMap fields;
   };
 
-  // 40 bytes: every byte of the header is paid once per key.
+  Record() = default;
+  ~Record();
+  // The tail: [MappingPart* when has_mapping_] key bytes, value bytes.
+  const char* tail() const { return reinterpret_cast<const char*>(this + 1); }
+  char* tail() { return reinterpret_cast<char*>(this + 1); }
+  const MappingPart* mapping() const {
+    return *reinterpret_cast<const MappingPart* const*>(tail());
+  }
+  const char* data() const { return tail() + (has_mapping_ ? sizeof(MappingPart*) : 0); }
+  char* data() { return tail() + (has_mapping_ ? sizeof(MappingPart*) : 0); }
+  void Unref() const;
+
+  // 32 bytes, so that a record of a 16-byte key and a 100-byte value fits a
+  // 160-byte malloc chunk: every byte here is paid once per key.
   mutable std::atomic<uint32_t> refs_{1};
   Kind kind_ = Kind::kNone;
+  bool has_mapping_ = false;
   uint16_t key_size_ = 0;  // keys are at most kMaxKeyBytes
   uint32_t bytes_size_ = 0;
   uint32_t origin_ = 0;
   uint64_t hlc_ = 0;
   uint64_t revision_ = 0;
-  std::unique_ptr<const MappingPart> mapping_;  // null for bytes values
-  // Followed by key bytes, then value bytes.
 };
 
 // A write to merge: decoded from a wire record, origins interned, payload
