@@ -19,12 +19,16 @@ bool WatchHub::Add(Stream* s) {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return false;
   streams_.insert(s);
+  absl::MutexLock count(&notify_mu_);
+  ++watching_;
   return true;
 }
 
 void WatchHub::Remove(Stream* s) {
   absl::MutexLock lock(&mu_);
-  streams_.erase(s);
+  if (streams_.erase(s) == 0) return;
+  absl::MutexLock count(&notify_mu_);
+  --watching_;
 }
 
 void WatchHub::Notify(uint64_t revision) {
@@ -50,8 +54,10 @@ void WatchHub::Run() {
     uint64_t head;
     {
       absl::MutexLock lock(&notify_mu_);
-      auto woken = [&]()
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(notify_mu_) { return stop_ || head_ > seen; };
+      // With nobody watching, writes do not wake this thread at all.
+      auto woken = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(notify_mu_) {
+        return stop_ || (watching_ > 0 && head_ > seen);
+      };
       notify_mu_.Await(absl::Condition(&woken));
       if (stop_) return;
       head = head_;

@@ -10,7 +10,8 @@
 //
 // Concurrency: mu_ guards the stream set and is held while the dispatcher
 // calls streams, so Remove() returning means the hub will not call that
-// stream again. Lock order: WatchHub::mu_ before a stream's own lock.
+// stream again. Lock order: WatchHub::mu_ before a stream's own lock;
+// notify_mu_ is innermost.
 //
 // Thread-safe.
 #ifndef MESHKV_SERVER_WATCH_HUB_H_
@@ -59,6 +60,7 @@ class WatchHub {
 
   absl::Mutex notify_mu_;
   uint64_t head_ ABSL_GUARDED_BY(notify_mu_) = 0;
+  size_t watching_ ABSL_GUARDED_BY(notify_mu_) = 0;  // streams_.size(), for Run()
   bool stop_ ABSL_GUARDED_BY(notify_mu_) = false;
 
   std::thread dispatcher_;  // last: starts after the fields above exist
