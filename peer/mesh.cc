@@ -282,7 +282,7 @@ void Mesh::Broadcast(std::vector<wire::Record> records, int64_t now_us) {
         Enqueue(*c, w);
       }
     }
-    Remember(w);
+    Remember(std::move(w));
   }
   Finish();
 }
@@ -607,7 +607,7 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
         Enqueue(*other, w);
       }
     }
-    Remember(w);
+    Remember(std::move(w));
   }
 }
 
@@ -658,14 +658,16 @@ void Mesh::OnGraft(Connection& c, const wire::Graft& graft, int64_t now) {
   if (!first_held) StartSync(c, now);
 }
 
-void Mesh::Remember(const wire::Write& w) {
-  recent_bytes_ += w.ByteSizeLong();
-  recent_[w.origin()].push_back(w);
-  recent_order_.push_back(w.origin());
+void Mesh::Remember(wire::Write w) {
+  const size_t bytes = w.ByteSizeLong();
+  recent_bytes_ += bytes;
+  recent_order_.emplace_back(w.origin(), bytes);
+  recent_[w.origin()].push_back(std::move(w));
   while (!recent_order_.empty() && (recent_order_.size() > options_.recent_writes ||
                                     recent_bytes_ > options_.recent_write_bytes)) {
-    auto it = recent_.find(recent_order_.front());
-    recent_bytes_ -= it->second.front().ByteSizeLong();
+    const auto& [origin, oldest_bytes] = recent_order_.front();
+    auto it = recent_.find(origin);
+    recent_bytes_ -= oldest_bytes;
     it->second.pop_front();
     if (it->second.empty()) recent_.erase(it);
     recent_order_.pop_front();

@@ -150,7 +150,7 @@ class Mesh {
   // Writes.
   void Enqueue(Connection& c, const meshkv::mesh::v1::Write& w);
   // Keeps `w` to answer grafts, within the cache's bounds.
-  void Remember(const meshkv::mesh::v1::Write& w);
+  void Remember(meshkv::mesh::v1::Write w);
   // A link is gone: for each origin whose writes came first over it, ask
   // every other neighbour to push that origin's writes again, until its
   // tree re-forms.
@@ -189,9 +189,10 @@ class Mesh {
   // Per origin, the connection its writes came over first: its tree parent.
   absl::flat_hash_map<std::string, ConnId> parent_;
   // Recent writes, to answer grafts: per origin in arrival order, and the
-  // origins of all of them in arrival order, oldest first, for eviction.
+  // origin and size of all of them in arrival order, oldest first, for
+  // eviction (an origin's writes leave its deque in the same order).
   absl::flat_hash_map<std::string, std::deque<meshkv::mesh::v1::Write>> recent_;
-  std::deque<std::string> recent_order_;
+  std::deque<std::pair<std::string, size_t>> recent_order_;
   size_t recent_bytes_ = 0;
   MeshStats stats_;
   std::vector<Command> commands_;
