@@ -7,7 +7,8 @@
 # Builds meshkv-server, meshkv-bench and meshkv-bench-baseline (Release) in
 # build-bench/, installs gnuplot if it is missing and apt-get can, runs
 # compare.py (meshkv vs etcd vs the no-op ceiling) and profile.py (perf hot
-# spots of meshkv-server). Results: scripts/bench/results/ (results.md,
+# spots of meshkv-server), then renders docs/benchmarks.md from
+# scripts/bench/benchmarks.md.in. Results: scripts/bench/results/ (results.md,
 # results.json, *.png, profile_*.txt). Arguments go to compare.py.
 # Environment: BUILD_DIR, OUT_DIR, PROFILE=0 to skip profiling, FROM_HEAD=1 to
 # build the committed HEAD (exported to a temporary directory) rather than the
@@ -54,5 +55,8 @@ mkdir -p "$OUT"
 /usr/bin/python3 "$ROOT/scripts/bench/compare.py" --bin-dir "$BUILD/bin" --out "$OUT" "$@"
 if [ "${PROFILE:-1}" = 1 ]; then
   /usr/bin/python3 "$ROOT/scripts/bench/profile.py" --bin-dir "$BUILD/bin" --out "$OUT"
+fi
+if [ "$OUT" = "$ROOT/scripts/bench/results" ]; then
+  /usr/bin/python3 "$ROOT/scripts/bench/render_doc.py" --results "$OUT"
 fi
 echo "results in $OUT"
