@@ -503,6 +503,28 @@ TEST_F(KvServiceTest, ListThenWatchLosesNothing) {
   EXPECT_EQ(view, truth);
 }
 
+// Tombstones of keys this node never had are in the history but no watcher
+// sees them; more of them than one batch (512) must not hold back what
+// follows until some later write wakes the stream.
+TEST_F(KvServiceTest, WatchReplayReadsPastChangesNobodyCanSee) {
+  ASSERT_TRUE(Set("first", Bytes("1")).ok());  // revision 1: replay after it
+  StoreOptions o;
+  o.node_id = "node-b";
+  Store other(o, Clock::Real());
+  for (int i = 0; i < 600; ++i) {
+    const std::string key = absl::StrCat("never-here/", i);
+    ASSERT_TRUE(other.Set(key, Bytes("x")).ok());
+    auto deleted = other.Delete(key);
+    ASSERT_TRUE(deleted.ok());
+    ASSERT_TRUE(server_->node().ApplyRemote(deleted->replicate[0]).ok());
+  }
+  RemoteSet("visible", "v");
+  WatchReader w(stub_.get(), WatchFrom(1));
+  ASSERT_TRUE(w.created());
+  ASSERT_TRUE(w.WaitForEvents(1));
+  EXPECT_EQ(w.events()[0].entry().key(), "visible");
+}
+
 TEST_F(KvServiceTest, SlowWatcherIsCutOffWhileWritesAndOtherWatchersGoOn) {
   ServerConfig c = Config();
   c.watch_max_lag = 200;
