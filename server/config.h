@@ -32,9 +32,18 @@ struct ServerConfig {
   // With seeds: serve alone after this long if no peer has answered.
   absl::Duration initial_sync_timeout = absl::Seconds(10);
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // How often the store does a step of maintenance: count lapsed leases,
+  // collect expired tombstones of one of its 256 buckets. Not a flag: tests
+  // shorten it.
+  absl::Duration maintain_every = absl::Milliseconds(100);
   // When set, the bound addresses are written here as JSON once listening.
   std::string info_file;
 };
+
+// Flag values that cannot work (a zero history, a lease that never lapses,
+// limits past what a record or a gRPC message can hold): INVALID_ARGUMENT
+// naming the flag.
+absl::Status ValidateConfig(const ServerConfig& config);
 
 // Splits "host:port"; the host may be a bracketed IPv6 literal.
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr);

@@ -525,6 +525,33 @@ TEST_F(KvServiceTest, WatchReplayReadsPastChangesNobodyCanSee) {
   EXPECT_EQ(w.events()[0].entry().key(), "visible");
 }
 
+// The server runs the store's maintenance by itself: lapsed leases are
+// counted, expired tombstones collected.
+TEST_F(KvServiceTest, MaintenanceCountsLapsedLeasesAndCollectsTombstones) {
+  ServerConfig c = Config();
+  c.lease_duration = absl::Seconds(1);
+  c.tombstone_retention = absl::Milliseconds(1);
+  c.maintain_every = absl::Milliseconds(1);  // a pass over all buckets: ~0.3 s
+  Start(c);
+  ASSERT_TRUE(Set("leased", Bytes("v")).ok());
+  ASSERT_TRUE(Set("deleted", Bytes("v")).ok());
+  grpc::ClientContext ctx;
+  v1::DeleteRequest req;
+  req.set_key("deleted");
+  v1::DeleteResponse resp;
+  ASSERT_TRUE(stub_->Delete(&ctx, req, &resp).ok());
+  const Store& store = server_->node().store();
+  constexpr int kSelf = static_cast<int>(LeaseOwner::kSelf);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        StoreStats s = store.Stats();
+        return s.tombstones == 0 && s.leases_expired[kSelf] == 1 && s.leases_active[kSelf] == 0;
+      },
+      absl::Seconds(10)));
+  EXPECT_EQ(store.Stats().keys, 1u);
+  EXPECT_EQ(Get("leased").entry().value().bytes(), "v");  // the value stays, unleased
+}
+
 TEST_F(KvServiceTest, SlowWatcherIsCutOffWhileWritesAndOtherWatchersGoOn) {
   ServerConfig c = Config();
   c.watch_max_lag = 200;

@@ -77,6 +77,7 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
   }
   MESHKV_RETURN_IF_ERROR(server->StartGrpc());
   server->SetServing(false);
+  server->maintainer_ = std::thread([s = server.get()] { s->MaintainLoop(); });
   server->StartMesh(clock);
   MESHKV_RETURN_IF_ERROR(server->WriteInfoFile());
   return server;
@@ -146,7 +147,22 @@ void MeshkvServer::MarkSynced() {
   LogInfo("serving: initial sync complete", {{"keys", absl::StrCat(node_->store().Stats().keys)}});
 }
 
-MeshkvServer::~MeshkvServer() { Shutdown(); }
+MeshkvServer::~MeshkvServer() {
+  Shutdown();
+  // The metrics endpoint reads the store and the mesh when scraped: stop it
+  // before they go.
+  metrics_.reset();
+}
+
+void MeshkvServer::MaintainLoop() {
+  absl::MutexLock lock(&maintain_mu_);
+  while (!maintain_mu_.AwaitWithTimeout(absl::Condition(&stop_maintaining_),
+                                        config_.maintain_every)) {
+    maintain_mu_.Unlock();
+    node_->store().Maintain();
+    maintain_mu_.Lock();
+  }
+}
 
 absl::Status MeshkvServer::StartGrpc() {
   grpc::EnableDefaultHealthCheckService(true);
@@ -217,6 +233,11 @@ void MeshkvServer::Shutdown() {
   grpc_server_->Shutdown(std::chrono::system_clock::now() +
                          absl::ToChronoMilliseconds(config_.shutdown_grace));
   grpc_server_->Wait();
+  {
+    absl::MutexLock lock(&maintain_mu_);
+    stop_maintaining_ = true;
+  }
+  maintainer_.join();
   // Every acknowledged write is in the mesh's inbox by now: send them, then
   // tell the peers, so they notice at once rather than after a timeout.
   mesh_->Shutdown(absl::Seconds(5));

@@ -15,8 +15,10 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/server.h"
 #include "peer/asio_driver.h"
 #include "server/cluster_service.h"
@@ -59,6 +61,8 @@ class MeshkvServer {
   void SetServing(bool serving);
   // The first sync is done: accept writes, report SERVING. Once.
   void MarkSynced();
+  // Runs Store::Maintain every config_.maintain_every until stopped.
+  void MaintainLoop();
 
   const ServerConfig config_;
   const std::string node_id_;
@@ -71,6 +75,9 @@ class MeshkvServer {
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   bool shut_down_ = false;
+  absl::Mutex maintain_mu_;
+  bool stop_maintaining_ ABSL_GUARDED_BY(maintain_mu_) = false;
+  std::thread maintainer_;
 };
 
 }  // namespace meshkv
