@@ -5,9 +5,9 @@
 // to be the only node writing it until `timestamp + lease duration`. Leases
 // are never stored: they follow from records. The tracker keeps, for leases
 // held by this node and by others, how many lapse in each second; Advance()
-// moves the seconds that have passed into the expired totals. Removing a
-// lease that already lapsed is a no-op, so callers need not know whether it
-// did.
+// moves the seconds that have passed into the expired totals. Callers remove
+// only leases that are still running (replaced or deleted before they
+// lapsed); a lease whose second Advance() has passed is ignored by Remove().
 //
 // Not thread-safe: the store guards it.
 #ifndef MESHKV_SERVER_STORE_LEASE_TRACKER_H_

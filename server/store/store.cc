@@ -171,6 +171,13 @@ absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, RecordPtr* next_o
     newest = std::max(newest, v.hlc);
     f.fields.push_back({field.name(), field.value(), v});
   }
+  const int64_t ahead_ms = HybridClock::WallMs(newest) - clock_->NowMs();
+  if (ahead_ms > absl::ToInt64Milliseconds(options_.max_clock_ahead)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record of \"", absl::CHexEscape(f.key), "\" is ", ahead_ms,
+        " ms ahead of this node's clock (limit ", absl::FormatDuration(options_.max_clock_ahead),
+        "); it will be accepted once the clocks agree"));
+  }
   hlc_.Observe(newest);
 
   const Bucket& bucket = buckets_[BucketOf(f.key)];
@@ -226,7 +233,9 @@ void Store::AccountLeaseLocked(const Record* next, const Record* prev) {
   if (!options_.leasing) return;
   const int64_t now = clock_->NowMs();
   const bool prev_held = prev != nullptr && prev->live() && LeaseExpiryMs(*prev) > now;
-  if (prev != nullptr && prev->live()) leases_.Remove(OwnerOf(*prev), LeaseExpiryMs(*prev));
+  // The tracker holds exactly the leases added below, while they run: one
+  // that lapsed before it was replaced stays for Advance() to count.
+  if (prev_held) leases_.Remove(OwnerOf(*prev), LeaseExpiryMs(*prev));
   if (!next->live() || LeaseExpiryMs(*next) <= now) return;
   const LeaseOwner owner = OwnerOf(*next);
   leases_.Add(owner, LeaseExpiryMs(*next));
@@ -443,9 +452,7 @@ absl::Status Store::ReadEvents(uint64_t after, absl::string_view prefix, size_t 
 absl::StatusOr<bool> Store::Merge(const wire::Record& record) {
   absl::MutexLock lock(&mu_);
   RecordPtr next, prev;
-  absl::StatusOr<bool> changed = MergeLocked(record, &next, &prev);
-  if (changed.ok()) ++(*changed ? stats_.remote_applied : stats_.remote_stale);
-  return changed;
+  return MergeLocked(record, &next, &prev);
 }
 
 std::vector<uint64_t> Store::BucketDigests() const {

@@ -58,6 +58,11 @@ struct StoreOptions {
   // Tombstones are kept this long so that stale writes cannot resurrect a
   // deleted key; a node partitioned for longer may resurrect it.
   absl::Duration tombstone_retention = absl::Hours(24);
+  // A replicated version whose wall time is further ahead of this node's
+  // clock than this is refused (INVALID_ARGUMENT), and anti-entropy brings
+  // it once this clock has caught up: one node with a clock far ahead (or a
+  // hostile peer) cannot drag every node's hybrid clock into the future.
+  absl::Duration max_clock_ahead = absl::Minutes(1);
   size_t max_key_bytes = 4096;  // at most Record::kMaxKeyBytes
   size_t max_value_bytes = 1 << 20;
   size_t history_max_events = 100000;
@@ -109,8 +114,6 @@ struct StoreStats {
   uint64_t leases_renewed[2] = {0, 0};
   uint64_t leases_expired[2] = {0, 0};
   uint64_t lease_refusals = 0;  // local writes refused by a lease
-  uint64_t remote_applied = 0;  // Merge calls that changed state
-  uint64_t remote_stale = 0;    // Merge calls that changed nothing
 };
 
 class Store {

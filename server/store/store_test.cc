@@ -458,6 +458,33 @@ TEST_F(StoreTest, ExportedStateMergedElsewhereGivesEqualDigests) {
   EXPECT_EQ(a_.BucketKeys(bucket), b_.BucketKeys(bucket));
 }
 
+// A node whose clock runs far ahead (or a hostile peer) must not drag this
+// node's hybrid clock into the future: its record waits until the clocks agree.
+TEST_F(StoreTest, ARecordFromTooFarAheadIsRefusedUntilTheClockCatchesUp) {
+  ManualClock ahead{kStartMs + 2 * 60 * 1000};
+  Store c(Options("node-c"), &ahead);
+  auto w = c.Set("k", BytesValue("from the future"));
+  ASSERT_TRUE(w.ok());
+  EXPECT_THAT(a_.Merge(w->replicate[0]),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ahead of this node's clock")));
+  EXPECT_FALSE(a_.Get("k").has_value());
+  EXPECT_EQ(a_.revision(), 0u);
+  // This node's own writes still carry its own time.
+  ASSERT_TRUE(a_.Set("mine", BytesValue("now")).ok());
+  EXPECT_EQ(a_.Get("mine")->timestamp_ms, kStartMs);
+
+  clock_.Advance(absl::Minutes(1) + absl::Seconds(1));
+  EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(true));
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "from the future");
+
+  // The largest hybrid clock reading there is: refused, nothing overflows.
+  meshkv::mesh::v1::Record hostile = w->replicate[0];
+  hostile.set_key("hostile");
+  hostile.mutable_version()->set_hlc(~uint64_t{0});
+  EXPECT_THAT(a_.Merge(hostile), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_TRUE(a_.Set("hostile", BytesValue("still writable")).ok());
+}
+
 TEST_F(StoreTest, TombstonesAreCollectedAfterTheRetention) {
   StoreOptions o = Options("node-a");
   o.tombstone_retention = absl::Hours(1);
