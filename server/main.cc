@@ -20,9 +20,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/config.h"
 #include "server/dashed_flags.h"
 #include "server/log.h"
-#include "server/store/record.h"
 #include "server/server.h"
 #include "server/version.h"
 
@@ -48,7 +48,7 @@ ABSL_FLAG(absl::Duration, lease_duration, absl::Hours(1),
           "How long a write leases its key to the node where it entered (e.g. 1h, 90s).");
 ABSL_FLAG(absl::Duration, tombstone_retention, absl::Hours(24),
           "How long deleted keys are remembered, so that stale writes cannot bring them back.");
-ABSL_FLAG(uint64_t, max_key_bytes, 4096, "Largest key accepted, in bytes (at most 65535).");
+ABSL_FLAG(uint64_t, max_key_bytes, 4096, "Largest key accepted, in bytes (1 to 65535).");
 ABSL_FLAG(uint64_t, max_value_bytes, 1 << 20, "Largest value accepted, in bytes.");
 ABSL_FLAG(uint64_t, watch_history, 100000,
           "Changes kept in memory for Watch to replay from a start revision.");
@@ -187,9 +187,8 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   const ServerConfig config = ConfigFromFlags();
-  if (config.max_key_bytes == 0 || config.max_key_bytes > Record::kMaxKeyBytes) {
-    std::fprintf(stderr, "meshkv-server: --max-key-bytes must be between 1 and %zu\n",
-                 Record::kMaxKeyBytes);
+  if (absl::Status valid = ValidateConfig(config); !valid.ok()) {
+    std::fprintf(stderr, "meshkv-server: %s\n", std::string(valid.message()).c_str());
     return 2;
   }
 #ifdef NDEBUG
