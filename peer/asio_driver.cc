@@ -116,7 +116,8 @@ void MeshDriver::Accept() {
       }
       return;
     }
-    s->sock.set_option(tcp::no_delay(true));
+    asio::error_code ignored;  // a socket the peer already reset: reading will tell
+    s->sock.set_option(tcp::no_delay(true), ignored);
     const ConnId id = mesh_->Accepted(Endpoint(s->sock), Now());
     sockets_[id] = s;
     Read(id);
@@ -213,7 +214,8 @@ void MeshDriver::Dial(ConnId id, const std::string& addr) {
             s->sock, results,
             [this, id, s, proceed](const asio::error_code& ec, const tcp::endpoint&) {
               if (!proceed(ec)) return;
-              s->sock.set_option(tcp::no_delay(true));
+              asio::error_code ignored;  // as on accept
+              s->sock.set_option(tcp::no_delay(true), ignored);
               mesh_->Connected(id, Now());
               Read(id);
               Pump();
@@ -278,9 +280,13 @@ void MeshDriver::Drop(ConnId id) {
 
 MeshSnapshot MeshDriver::Snapshot() {
   if (!running_) return MeshSnapshot();
-  std::promise<MeshSnapshot> p;
-  std::future<MeshSnapshot> f = p.get_future();
-  asio::post(*io_, [this, &p] { p.set_value(mesh_->Snapshot(Now())); });
+  // Shared with the handler, and waited for with a deadline: Shutdown() may
+  // stop the loop between the check above and the handler running, and a
+  // metrics scrape must not hang the process on its way out.
+  auto p = std::make_shared<std::promise<MeshSnapshot>>();
+  std::future<MeshSnapshot> f = p->get_future();
+  asio::post(*io_, [this, p] { p->set_value(mesh_->Snapshot(Now())); });
+  if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return MeshSnapshot();
   return f.get();
 }
 
