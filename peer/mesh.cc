@@ -70,10 +70,6 @@ struct Mesh::Connection {
   // Origins this peer's last heartbeat showed ahead of us, and how far: if
   // the next one still does, we graft.
   absl::flat_hash_map<std::string, uint64_t> suspect;
-  // Origins we grafted this peer for, and the last seq asked: its answer
-  // resends writes we may hold already, and those duplicates are no reason
-  // to prune the link the graft just repaired.
-  absl::flat_hash_map<std::string, uint64_t> grafted_upto;
 
   std::optional<SyncSession> initiated;   // our anti-entropy session
   std::optional<SyncSession> responding;  // theirs
@@ -576,16 +572,11 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
   for (wire::Write& w : *batch.mutable_writes()) {
     ++stats_.writes_received;
     const SeqTracker::Sighting sighting = seen_.See(w.origin(), w.origin_seq());
-    bool graft_resend = false;
-    if (auto g = c.grafted_upto.find(w.origin()); g != c.grafted_upto.end()) {
-      graft_resend = w.origin_seq() <= g->second;
-      if (!graft_resend) c.grafted_upto.erase(g);  // past the graft: live again
-    }
     if (sighting != SeqTracker::Sighting::kNew) {
       ++stats_.duplicates_dropped;
       // It came another way first: this link is not in the origin's tree.
       // (A covered write may have been on its way during a sync: no proof.)
-      if (sighting == SeqTracker::Sighting::kDuplicate && !graft_resend &&
+      if (sighting == SeqTracker::Sighting::kDuplicate &&
           c.pruned_by_us.insert(w.origin()).second) {
         wire::Prune prune;
         prune.set_origin(w.origin());
@@ -644,7 +635,6 @@ void Mesh::OnPing(Connection& c, const wire::Ping& ping) {
       Send(c, FrameType::kGraft, graft);
       ++stats_.grafts_sent;
       c.pruned_by_us.erase(mark.origin());
-      c.grafted_upto[mark.origin()] = mark.seq();
       c.suspect.erase(it);
     } else {
       c.suspect[mark.origin()] = mark.seq();
