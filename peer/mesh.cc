@@ -58,6 +58,7 @@ struct Mesh::Connection {
   // Known after the peer's Hello.
   std::string peer_id;
   std::string peer_addr;
+  bool peer_synced = false;  // as its Hello said
 
   // Writes gathered during the current input, sent as one frame.
   wire::WriteBatch batch;
@@ -491,6 +492,7 @@ void Mesh::OnHello(Connection& c, const wire::Hello& hello, int64_t now) {
   }
   c.peer_id = hello.node_id();
   c.peer_addr = hello.advertise_addr();
+  c.peer_synced = hello.synced();
   if (Duplicate(c)) {
     if (c.outbound) PeerAt(c.addr).node_id = c.peer_id;
     Close(c, wire::Goodbye::DUPLICATE, "another connection between us is kept", now);
@@ -789,6 +791,7 @@ void Mesh::SendHello(Connection& c) {
   hello.set_advertise_addr(options_.advertise_addr);
   hello.set_buckets(replica_->buckets());
   hello.set_incarnation(static_cast<uint64_t>(options_.incarnation_ms));
+  hello.set_synced(synced_);
   Send(c, FrameType::kHello, hello);
 }
 
@@ -885,6 +888,13 @@ void Mesh::Backoff(Peer& p, int64_t now, bool refused) {
   p.next_attempt_ms = now + static_cast<int64_t>(static_cast<double>(p.backoff_ms) * jitter);
 }
 
+bool Mesh::SyncedPeerConnected() const {
+  for (const auto& [id, c] : conns_) {
+    if (c->state == Connection::State::kEstablished && c->peer_synced) return true;
+  }
+  return false;
+}
+
 int Mesh::Established() const {
   int n = 0;
   for (const auto& [id, c] : conns_) n += c->state == Connection::State::kEstablished;
@@ -955,7 +965,10 @@ void Mesh::EndSync(Connection& c, SyncSession::Role role, bool completed) {
     ++stats_.sync_rounds_completed;
     // The peer's state as of its marks is merged: what it had seen, we have.
     for (const auto& [origin, seq] : s->peer_marks()) seen_.Adopt(origin, seq);
-    if (!synced_) {
+    // A peer that is itself still joining may hold little: its session
+    // counts only when no synced peer is in sight (a cluster starting
+    // together), else the node would serve without the cluster's state.
+    if (!synced_ && (c.peer_synced || !SyncedPeerConnected())) {
       synced_ = true;
       Log(MeshLogLevel::kInfo, "initial sync complete",
           {{"peer", c.peer_id}, {"buckets_differing", absl::StrCat(s->buckets_differing())}});

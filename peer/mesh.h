@@ -170,6 +170,7 @@ class Mesh {
   void EndSync(Connection& c, SyncSession::Role role, bool completed);
   void Shuffle(int64_t now);
   int Established() const;
+  bool SyncedPeerConnected() const;
 
   void Log(MeshLogLevel level, const std::string& msg,
            std::vector<std::pair<std::string, std::string>> fields = {}) const;
