@@ -7,8 +7,8 @@
 // connection, which the driver takes when the socket can take them. The
 // core never blocks, reads no clock (every input carries the driver's
 // monotonic time in microseconds; timers work in ms, round-trip times are
-// timed in us and kept in fractional ms) and draws randomness from a seeded generator, so the same inputs give
-// the same outputs.
+// timed in us and kept in fractional ms) and draws randomness from a seeded generator, so the same
+// inputs give the same outputs.
 //
 // What it does (DESIGN.md §3, docs/mesh.md):
 //   - handshake: Hello both ways; a mismatch of protocol, cluster, leasing

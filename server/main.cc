@@ -126,7 +126,6 @@ bool ApplyEnvironment() {
   return true;
 }
 
-
 ServerConfig ConfigFromFlags() {
   ServerConfig c;
   c.node_id = absl::GetFlag(FLAGS_node_id);

@@ -156,8 +156,8 @@ MeshkvServer::~MeshkvServer() {
 
 void MeshkvServer::MaintainLoop() {
   absl::MutexLock lock(&maintain_mu_);
-  while (!maintain_mu_.AwaitWithTimeout(absl::Condition(&stop_maintaining_),
-                                        config_.maintain_every)) {
+  while (
+      !maintain_mu_.AwaitWithTimeout(absl::Condition(&stop_maintaining_), config_.maintain_every)) {
     maintain_mu_.Unlock();
     node_->store().Maintain();
     maintain_mu_.Lock();

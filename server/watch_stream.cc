@@ -61,8 +61,8 @@ void WatchStream::PumpLocked() {
   // events after them would wait for the next unrelated write.
   do {
     const uint64_t from = cursor_;
-    absl::Status s = store_->ReadEvents(from, prefix_, options_.max_batch,
-                                        options_.max_batch_bytes, &events, &through);
+    absl::Status s = store_->ReadEvents(from, prefix_, options_.max_batch, options_.max_batch_bytes,
+                                        &events, &through);
     if (!s.ok()) {
       // The history moved past a live stream: it fell behind.
       if (observer_ && observer_->on_cut_off) observer_->on_cut_off();

@@ -47,9 +47,9 @@ struct BenchConfig {
   // Where watch-latency watches; empty: the last of addrs.
   std::string watch_addr;
 
-  int connections = 4;       // gRPC channels, each its own TCP connection
-  int inflight = 16;         // outstanding requests per connection
-  int threads = 0;           // completion-queue threads; 0: min(connections, cores)
+  int connections = 4;  // gRPC channels, each its own TCP connection
+  int inflight = 16;    // outstanding requests per connection
+  int threads = 0;      // completion-queue threads; 0: min(connections, cores)
 
   size_t key_size = 16;
   size_t value_size = 100;

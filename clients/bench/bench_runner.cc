@@ -47,8 +47,8 @@ int WaitServing(const BenchConfig& config, const std::string& json_path, bool qu
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("meshkv.bench.attempt", ++attempt);
-    return grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(
-        config.addrs.front(), grpc::InsecureChannelCredentials(), args));
+    return grpc::health::v1::Health::NewStub(
+        grpc::CreateCustomChannel(config.addrs.front(), grpc::InsecureChannelCredentials(), args));
   };
   auto stub = connect();
   bool serving = false;
@@ -57,8 +57,7 @@ int WaitServing(const BenchConfig& config, const std::string& json_path, bool qu
     grpc::ClientContext ctx;
     // Waits for the connection (this thread drives it) for a short while.
     ctx.set_wait_for_ready(true);
-    ctx.set_deadline(
-        absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(200))));
+    ctx.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(200))));
     grpc::health::v1::HealthCheckRequest request;
     grpc::health::v1::HealthCheckResponse response;
     const grpc::Status status = stub->Check(&ctx, request, &response);
@@ -149,10 +148,10 @@ int RunBench(BenchConfig config, const std::string& json_path, bool quiet) {
       // by the stamp, so set it before any write can be sent.
       const int64_t start = NowNs();
       const int64_t measure_start = start + absl::ToInt64Nanoseconds(config.warmup);
-      listener.SetWindow(measure_start, config.requests > 0
-                                            ? INT64_MAX
-                                            : measure_start +
-                                                  absl::ToInt64Nanoseconds(config.duration));
+      listener.SetWindow(measure_start,
+                         config.requests > 0
+                             ? INT64_MAX
+                             : measure_start + absl::ToInt64Nanoseconds(config.duration));
       run = gen.Run(Workload::kSet, /*stamp_values=*/true, start);
       watch.expected = run->stamped_ok;
       listener.WaitForEvents(watch.expected, absl::Seconds(5));

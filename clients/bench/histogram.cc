@@ -59,7 +59,8 @@ uint64_t LatencyHistogram::ValueAtPercentile(double percentile) const {
   if (percentile <= 0) return min_;
   percentile = std::min(percentile, 100.0);
   // The rank of the value wanted, 1-based: at least one.
-  uint64_t rank = static_cast<uint64_t>(std::ceil(percentile / 100.0 * static_cast<double>(count_)));
+  uint64_t rank =
+      static_cast<uint64_t>(std::ceil(percentile / 100.0 * static_cast<double>(count_)));
   rank = std::clamp<uint64_t>(rank, 1, count_);
   uint64_t seen = 0;
   for (size_t i = 0; i < kBuckets; ++i) {

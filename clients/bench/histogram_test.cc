@@ -57,7 +57,8 @@ TEST(LatencyHistogramTest, MergeEqualsRecordingEverythingInOne) {
   EXPECT_EQ(a.count(), all.count());
   EXPECT_EQ(a.min(), all.min());
   EXPECT_EQ(a.max(), all.max());
-  for (double p : {1.0, 50.0, 99.0, 99.99}) EXPECT_EQ(a.ValueAtPercentile(p), all.ValueAtPercentile(p));
+  for (double p : {1.0, 50.0, 99.0, 99.99})
+    EXPECT_EQ(a.ValueAtPercentile(p), all.ValueAtPercentile(p));
 }
 
 TEST(LatencyHistogramTest, DistributionIsOrderedAndEndsAtMax) {

@@ -238,8 +238,8 @@ bool Worker::Issue(Slot* s, int64_t intended_ns) {
       } else {
         request = protocol_->EncodeSet(key, value_);
       }
-      s->unary = s->conn->generic->PrepareUnaryCall(s->ctx.get(), protocol_->set_method(), request,
-                                                    &cq_);
+      s->unary =
+          s->conn->generic->PrepareUnaryCall(s->ctx.get(), protocol_->set_method(), request, &cq_);
       s->unary->StartCall();
       s->unary->Finish(&s->response, &s->status, s);
       break;
@@ -308,8 +308,8 @@ void Worker::Complete(Slot* s) {
       ++stats_.errors;
       ++stats_.errors_by_code[std::min<size_t>(s->status.error_code(), 16)];
       if (stats_.first_error.empty()) {
-        stats_.first_error = absl::StrCat("code ", s->status.error_code(), ": ",
-                                          s->status.error_message());
+        stats_.first_error =
+            absl::StrCat("code ", s->status.error_code(), ": ", s->status.error_message());
       }
     }
   }

@@ -9,12 +9,23 @@ namespace meshkv::bench {
 namespace {
 
 const char* CodeName(size_t code) {
-  static const char* const kNames[] = {
-      "OK",           "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",     "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",    "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   return code < sizeof(kNames) / sizeof(kNames[0]) ? kNames[code] : "?";
 }
 
@@ -214,9 +225,9 @@ std::string ReportText(const Report& r) {
   }
   if (r.run != nullptr) {
     const RunStats& s = *r.run;
-    absl::StrAppendFormat(&out, "%d requests in %.2f s: %.0f/s, %d errors%s\n", s.ops, s.seconds,
-                          s.throughput(), s.errors,
-                          s.first_error.empty() ? "" : absl::StrCat(" (first: ", s.first_error, ")"));
+    absl::StrAppendFormat(
+        &out, "%d requests in %.2f s: %.0f/s, %d errors%s\n", s.ops, s.seconds, s.throughput(),
+        s.errors, s.first_error.empty() ? "" : absl::StrCat(" (first: ", s.first_error, ")"));
     if (s.unsent > 0) {
       absl::StrAppendFormat(&out, "%d scheduled requests never sent: the target rate was not met\n",
                             s.unsent);

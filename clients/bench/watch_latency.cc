@@ -50,8 +50,8 @@ absl::Status WatchListener::Start(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return created_ || ended_; };
   if (!mu_.AwaitWithTimeout(absl::Condition(&ready), timeout)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("watch at ", config_.watch_addr, " not created within ", absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "watch at ", config_.watch_addr, " not created within ", absl::FormatDuration(timeout)));
   }
   if (!created_) {
     return absl::UnavailableError(

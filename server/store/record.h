@@ -96,9 +96,7 @@ class Record {
   // Kind of the newest whole-value write (kNone: there was none).
   Kind kind() const { return kind_; }
   Version version() const { return {hlc_, origin_}; }
-  Version delta_version() const {
-    return has_mapping_ ? mapping()->delta_version : Version{};
-  }
+  Version delta_version() const { return has_mapping_ ? mapping()->delta_version : Version{}; }
   absl::string_view bytes() const { return {data() + key_size_, bytes_size_}; }
   // Base fields and newer field writes; null when there are none.
   const FieldMap* fields() const {
@@ -111,9 +109,7 @@ class Record {
   bool live() const { return is_mapping() || kind_ == Kind::kBytes; }
   bool is_mapping() const { return kind_ == Kind::kMapping || !delta_version().zero(); }
   // The version that names the key's owner and timestamp: the newest write.
-  Version current_version() const {
-    return delta_version().zero() ? version() : delta_version();
-  }
+  Version current_version() const { return delta_version().zero() ? version() : delta_version(); }
 
   // Memory held by this record, approximately; for accounting.
   size_t ApproximateBytes() const;

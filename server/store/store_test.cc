@@ -465,8 +465,8 @@ TEST_F(StoreTest, ARecordFromTooFarAheadIsRefusedUntilTheClockCatchesUp) {
   Store c(Options("node-c"), &ahead);
   auto w = c.Set("k", BytesValue("from the future"));
   ASSERT_TRUE(w.ok());
-  EXPECT_THAT(a_.Merge(w->replicate[0]),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ahead of this node's clock")));
+  EXPECT_THAT(a_.Merge(w->replicate[0]), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("ahead of this node's clock")));
   EXPECT_FALSE(a_.Get("k").has_value());
   EXPECT_EQ(a_.revision(), 0u);
   // This node's own writes still carry its own time.

@@ -151,8 +151,9 @@ void MeasureFanOut(int n) {
     batched += Scrape(node->metrics_port(), "meshkv_replication_batch_size_sum");
   }
   auto pct = [&](double p) {
-    return farthest.empty() ? -1 : farthest[std::min(farthest.size() - 1,
-                                                     static_cast<size_t>(p * farthest.size()))];
+    return farthest.empty()
+               ? -1
+               : farthest[std::min(farthest.size() - 1, static_cast<size_t>(p * farthest.size()))];
   };
   std::printf(
       "N=%d: %.1f connections per node; write_batch frames per write %.2f (target <= %d), bytes "
@@ -177,7 +178,8 @@ void MeasureCatchUp(int keys) {
   }
   const double load_s = std::chrono::duration<double>(Clock::now() - load_start).count();
   const auto start = Clock::now();
-  ServerProcess fresh({"--node-id=fresh", "--log-level=warning", "--join=" + c.nodes[0]->mesh_addr()});
+  ServerProcess fresh(
+      {"--node-id=fresh", "--log-level=warning", "--join=" + c.nodes[0]->mesh_addr()});
   if (!fresh.Start().ok()) std::abort();
   const auto listening = Clock::now();
   if (!fresh.WaitServing(absl::Seconds(120)).ok()) std::abort();

@@ -71,8 +71,8 @@ TEST(PartitionTest, BothSidesWriteDuringACutAndConvergeAfterHealing) {
   // within one millisecond the smaller node ID (n0) would win the tie, so
   // n2 writes only once the wall clock has moved past n0's write.
   const int64_t first_ms = a.Get("contested")->meta().timestamp_ms();
-  ASSERT_TRUE(WaitFor([&] { return absl::ToUnixMillis(absl::Now()) > first_ms; },
-                      absl::Seconds(1)));
+  ASSERT_TRUE(
+      WaitFor([&] { return absl::ToUnixMillis(absl::Now()) > first_ms; }, absl::Seconds(1)));
   ASSERT_TRUE(c.Set("contested", "n2 later").ok());
   ASSERT_TRUE(b.WaitValue("left", "from n0"));
   // The cut is real: nothing crosses it.
