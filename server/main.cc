@@ -49,7 +49,7 @@ ABSL_FLAG(absl::Duration, lease_duration, absl::Hours(1),
 ABSL_FLAG(absl::Duration, tombstone_retention, absl::Hours(24),
           "How long deleted keys are remembered, so that stale writes cannot bring them back.");
 ABSL_FLAG(uint64_t, max_key_bytes, 4096, "Largest key accepted, in bytes (1 to 65535).");
-ABSL_FLAG(uint64_t, max_value_bytes, 1 << 20, "Largest value accepted, in bytes.");
+ABSL_FLAG(uint64_t, max_value_bytes, 1 << 20, "Largest value accepted, in bytes (at most 64 MiB).");
 ABSL_FLAG(uint64_t, watch_history, 100000,
           "Changes kept in memory for Watch to replay from a start revision.");
 ABSL_FLAG(uint64_t, watch_max_lag, 10000,
