@@ -32,6 +32,9 @@ using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 namespace v1 = ::meshkv::v1;
 
+// The revision of an empty store; the first change is kR0 + 1.
+constexpr uint64_t kR0 = Store::kEmptyRevision;
+
 v1::Value Bytes(absl::string_view b) {
   v1::Value v;
   v.set_bytes(std::string(b));
@@ -200,14 +203,14 @@ TEST_F(KvServiceTest, SetThenGetReturnsTheValueAndMeta) {
   v1::SetResponse set;
   ASSERT_TRUE(Set("k", Bytes("v"), &set).ok());
   EXPECT_EQ(set.meta().owner(), "node-a");
-  EXPECT_EQ(set.meta().revision(), 1u);
+  EXPECT_EQ(set.meta().revision(), kR0 + 1);
   EXPECT_GT(set.meta().lease_expires_ms(), set.meta().timestamp_ms());
   v1::GetResponse got = Get("k");
   ASSERT_TRUE(got.found());
   EXPECT_EQ(got.entry().key(), "k");
   EXPECT_EQ(got.entry().value().bytes(), "v");
   EXPECT_EQ(got.entry().meta().owner(), "node-a");
-  EXPECT_EQ(got.revision(), 1u);
+  EXPECT_EQ(got.revision(), kR0 + 1);
   EXPECT_FALSE(Get("absent").found());
 }
 
@@ -225,7 +228,7 @@ TEST_F(KvServiceTest, BadArgumentsAreInvalidArgumentAndChangeNothing) {
   grpc::Status unset = Set("k", v1::Value());
   EXPECT_EQ(unset.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(unset.error_message(), HasSubstr("value"));
-  EXPECT_EQ(Get("k").revision(), 2u);  // only the two valid sets
+  EXPECT_EQ(Get("k").revision(), kR0 + 2);  // only the two valid sets
 }
 
 // --- Delete / Update / ApplyDelta / Pop / PopItem ----------------------------------
@@ -238,7 +241,7 @@ TEST_F(KvServiceTest, DeleteReturnsThePreviousEntryAndNotFoundWhenAbsent) {
   v1::DeleteResponse resp;
   ASSERT_TRUE(stub_->Delete(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.prev().value().bytes(), "v");
-  EXPECT_EQ(resp.meta().revision(), 2u);
+  EXPECT_EQ(resp.meta().revision(), kR0 + 2);
   EXPECT_FALSE(Get("k").found());
   grpc::ClientContext again;
   EXPECT_EQ(stub_->Delete(&again, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
@@ -291,7 +294,7 @@ TEST_F(KvServiceTest, UpdateWritesEveryItem) {
   v1::UpdateResponse resp;
   ASSERT_TRUE(stub_->Update(&ctx, update, &resp).ok());
   ASSERT_EQ(resp.metas_size(), 2);
-  EXPECT_EQ(resp.metas(1).revision(), 2u);
+  EXPECT_EQ(resp.metas(1).revision(), kR0 + 2);
   EXPECT_EQ(Get("number").entry().value().bytes(), "number");
 }
 
@@ -348,7 +351,7 @@ TEST_F(KvServiceTest, ListStreamsInKeyOrderWithPrefixKeysOnlyLimitAndResume) {
   v1::ListRequest all;
   auto pages = List(all);
   EXPECT_THAT(Keys(pages), ElementsAre("a", "b/1", "b/2", "c"));
-  EXPECT_EQ(pages.back().revision(), 4u);
+  EXPECT_EQ(pages.back().revision(), kR0 + 4);
   EXPECT_FALSE(pages.back().more());
   EXPECT_EQ(pages[0].entries(0).value().bytes(), "a");
 
@@ -374,7 +377,7 @@ TEST_F(KvServiceTest, ListStreamsInKeyOrderWithPrefixKeysOnlyLimitAndResume) {
   none.set_prefix("zzz");
   pages = List(none);
   ASSERT_EQ(pages.size(), 1u);  // one empty page still carries the revision
-  EXPECT_EQ(pages[0].revision(), 4u);
+  EXPECT_EQ(pages[0].revision(), kR0 + 4);
 }
 
 TEST_F(KvServiceTest, ListOfManyKeysSpansPagesAndKeepsOneRevision) {
@@ -384,7 +387,7 @@ TEST_F(KvServiceTest, ListOfManyKeysSpansPagesAndKeepsOneRevision) {
   std::vector<std::string> keys = Keys(pages);
   ASSERT_EQ(keys.size(), 1500u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
-  for (const auto& p : pages) EXPECT_EQ(p.revision(), 1500u);
+  for (const auto& p : pages) EXPECT_EQ(p.revision(), kR0 + 1500);
 }
 
 // --- Watch -------------------------------------------------------------------------------
@@ -412,14 +415,14 @@ TEST_F(KvServiceTest, WatchDeliversUpdatesAndDeletesWithPrevValue) {
   EXPECT_EQ(events[2].entry().key(), "w/a");
   EXPECT_EQ(events[2].entry().meta().owner(), "node-a");
   EXPECT_EQ(events[2].prev_value().bytes(), "2");
-  EXPECT_EQ(events[2].entry().meta().revision(), 4u);
+  EXPECT_EQ(events[2].entry().meta().revision(), kR0 + 4);
 }
 
 TEST_F(KvServiceTest, WatchReplaysFromAStartRevision) {
   for (int i = 1; i <= 5; ++i) ASSERT_TRUE(Set("k", Bytes(absl::StrCat(i))).ok());
-  WatchReader w(stub_.get(), WatchFrom(2));
+  WatchReader w(stub_.get(), WatchFrom(kR0 + 2));
   ASSERT_TRUE(w.created());
-  EXPECT_EQ(w.start_revision(), 2u);
+  EXPECT_EQ(w.start_revision(), kR0 + 2);
   ASSERT_TRUE(w.WaitForEvents(3));
   std::vector<v1::Event> events = w.events();
   EXPECT_EQ(events[0].entry().value().bytes(), "3");
@@ -432,7 +435,7 @@ TEST_F(KvServiceTest, WatchFromBeforeTheHistoryIsOutOfRange) {
   Start(c);
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(Set("k", Bytes(absl::StrCat(i))).ok());
   grpc::ClientContext ctx;
-  auto reader = stub_->Watch(&ctx, WatchFrom(5));
+  auto reader = stub_->Watch(&ctx, WatchFrom(kR0 + 5));
   v1::WatchResponse r;
   EXPECT_FALSE(reader->Read(&r));
   grpc::Status s = reader->Finish();
@@ -457,8 +460,8 @@ TEST_F(KvServiceTest, WatchSeesEveryChangeOnceInOrderUnderConcurrentWriters) {
   std::vector<v1::Event> events = w.events();
   ASSERT_EQ(events.size(), static_cast<size_t>(kWriters * kEach));
   for (size_t i = 0; i < events.size(); ++i) {
-    // Revisions 1..N, each exactly once, in order.
-    ASSERT_EQ(events[i].entry().meta().revision(), i + 1);
+    // Revisions kR0 + 1..N, each exactly once, in order.
+    ASSERT_EQ(events[i].entry().meta().revision(), kR0 + i + 1);
   }
 }
 
@@ -503,11 +506,24 @@ TEST_F(KvServiceTest, ListThenWatchLosesNothing) {
   EXPECT_EQ(view, truth);
 }
 
+// A node that never changed still reports a revision Watch can start from:
+// 0 would mean "from now" and lose a write landing between the two calls.
+TEST_F(KvServiceTest, ListOfAnEmptyNodeThenWatchLosesNothing) {
+  std::vector<v1::ListResponse> pages = List(v1::ListRequest());
+  ASSERT_FALSE(pages.empty());
+  const uint64_t listed = pages.back().revision();
+  EXPECT_NE(listed, 0u);
+  ASSERT_TRUE(Set("first", Bytes("1")).ok());  // lands between List and Watch
+  WatchReader w(stub_.get(), WatchFrom(listed));
+  ASSERT_TRUE(w.WaitForEvents(1));
+  EXPECT_EQ(w.events()[0].entry().key(), "first");
+}
+
 // Tombstones of keys this node never had are in the history but no watcher
 // sees them; more of them than one batch (512) must not hold back what
 // follows until some later write wakes the stream.
 TEST_F(KvServiceTest, WatchReplayReadsPastChangesNobodyCanSee) {
-  ASSERT_TRUE(Set("first", Bytes("1")).ok());  // revision 1: replay after it
+  ASSERT_TRUE(Set("first", Bytes("1")).ok());  // revision kR0 + 1: replay after it
   StoreOptions o;
   o.node_id = "node-b";
   Store other(o, Clock::Real());
@@ -519,7 +535,7 @@ TEST_F(KvServiceTest, WatchReplayReadsPastChangesNobodyCanSee) {
     ASSERT_TRUE(server_->node().ApplyRemote(deleted->replicate[0]).ok());
   }
   RemoteSet("visible", "v");
-  WatchReader w(stub_.get(), WatchFrom(1));
+  WatchReader w(stub_.get(), WatchFrom(kR0 + 1));
   ASSERT_TRUE(w.created());
   ASSERT_TRUE(w.WaitForEvents(1));
   EXPECT_EQ(w.events()[0].entry().key(), "visible");
@@ -578,7 +594,7 @@ TEST_F(KvServiceTest, SlowWatcherIsCutOffWhileWritesAndOtherWatchersGoOn) {
   for (int i = 0; i < 100; ++i, ++written) ASSERT_TRUE(Set("after", Bytes("x")).ok());
   ASSERT_TRUE(fast.WaitForEvents(written));
   std::vector<v1::Event> events = fast.events();
-  for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].entry().meta().revision(), i + 1);
+  for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].entry().meta().revision(), kR0 + i + 1);
 
   // The slow client, reading at last, gets what was buffered, then the cut.
   v1::WatchResponse r;

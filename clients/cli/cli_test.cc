@@ -366,7 +366,7 @@ TEST_F(CliTest, StatusShowsTheNodeAndItsPeers) {
   ASSERT_THAT(Cli({"set", "k", "v"}), Succeeds("OK\n"));
   const RunResult joined = Cli({"status"});
   ASSERT_EQ(joined.exit_code, 0) << joined.err;
-  EXPECT_THAT(joined.out, HasSubstr("revision 1, 1 keys"));
+  EXPECT_THAT(joined.out, HasSubstr("revision 2, 1 keys"));
   EXPECT_THAT(joined.out, HasSubstr("peers     1"));
   EXPECT_THAT(joined.out,
               ::testing::ContainsRegex("cli-peer +127\\.0\\.0\\.1:[0-9]+ +established +in"));

@@ -438,7 +438,7 @@ class WatchTest(ServerTest):
     def test_watch(self):
         self.set("w/old", "before the watch")
         w, created = self.watch(prefix=b"w/", prev_value=True)
-        self.assertEqual(created, 1, "the watch starts after the node's revision")
+        self.assertEqual(created, 2, "the watch starts after the node's revision (empty: 1)")
 
         m1 = self.set("w/a", "1")
         self.set("other/x", "outside the prefix")
@@ -495,7 +495,7 @@ class WatchHistoryTest(ServerTest):
             next(call)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.OUT_OF_RANGE, cm.exception.details())
         # Recent revisions are still served.
-        w, _ = self.watch(start_revision=19)
+        w, _ = self.watch(start_revision=20)  # h/19 is revision 21: the empty store is 1
         w.expect("UPDATE h/19=x")
 
 
@@ -508,16 +508,16 @@ class ExampleTest(ServerTest):
             capture_output=True, text=True, timeout=60)
         self.assertEqual(proc.returncode, 0, f"example.py failed:\n{proc.stdout}{proc.stderr}")
         self.assertEqual(proc.stdout.splitlines(), [
-            'watching "demo/" after revision 1',
-            'set demo/a = "1" (revision 2)',
-            'set demo/b = "2" (revision 3)',
-            'set demo/c = "3" (revision 4)',
-            'get demo/a = "1" (owner py-test, revision 2)',
-            'delete demo/b (revision 5)',
-            'event UPDATE demo/a = "1" (revision 2)',
-            'event UPDATE demo/b = "2" (revision 3)',
-            'event UPDATE demo/c = "3" (revision 4)',
-            'event DELETE demo/b (revision 5)',
+            'watching "demo/" after revision 2',
+            'set demo/a = "1" (revision 3)',
+            'set demo/b = "2" (revision 4)',
+            'set demo/c = "3" (revision 5)',
+            'get demo/a = "1" (owner py-test, revision 3)',
+            'delete demo/b (revision 6)',
+            'event UPDATE demo/a = "1" (revision 3)',
+            'event UPDATE demo/b = "2" (revision 4)',
+            'event UPDATE demo/c = "3" (revision 5)',
+            'event DELETE demo/b (revision 6)',
         ])
         # What the example wrote is really there.
         self.assert_bytes(self.get("demo/a").value, "1")

@@ -33,7 +33,9 @@ struct ChangeEvent {
 
 class History {
  public:
-  History(size_t max_events, size_t max_bytes) : max_events_(max_events), max_bytes_(max_bytes) {}
+  // The first event appended is revision `base_revision + 1`.
+  History(size_t max_events, size_t max_bytes, uint64_t base_revision = 0)
+      : max_events_(max_events), max_bytes_(max_bytes), last_revision_(base_revision) {}
 
   // Appends the event of revision `last_revision() + 1`.
   void Append(ChangeEvent event);
@@ -52,16 +54,13 @@ class History {
   size_t size() const { return events_.size(); }
   size_t bytes() const { return bytes_; }
 
-  // Starts numbering after `revision` (used once, before any Append).
-  void ResetForTest(uint64_t revision) { last_revision_ = revision; }
-
  private:
   static size_t Cost(const ChangeEvent& e);
 
   const size_t max_events_;
   const size_t max_bytes_;
   std::deque<ChangeEvent> events_;
-  uint64_t last_revision_ = 0;
+  uint64_t last_revision_;
   size_t bytes_ = 0;
 };
 

@@ -51,7 +51,7 @@ Store::Store(StoreOptions options, const Clock* clock)
     : options_(std::move(options)),
       clock_(clock),
       hlc_(clock),
-      history_(options_.history_max_events, options_.history_max_bytes) {
+      history_(options_.history_max_events, options_.history_max_bytes, kEmptyRevision) {
   ABSL_RAW_CHECK(!options_.node_id.empty(), "Store needs a node ID");
   ABSL_RAW_CHECK(options_.max_key_bytes <= Record::kMaxKeyBytes, "max_key_bytes too large");
   self_ = origins_.Intern(options_.node_id);

@@ -121,6 +121,12 @@ class Store {
   // Anti-entropy compares digests of this many hash buckets.
   static constexpr uint32_t kBuckets = 256;
 
+  // The revision of the empty store, as in etcd: the first change is 2. A
+  // revision a client reads (List, Get) is then never 0, which Watch takes
+  // to mean "from now", so list-then-watch loses nothing even on a node that
+  // had no change yet.
+  static constexpr uint64_t kEmptyRevision = 1;
+
   Store(StoreOptions options, const Clock* clock);
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -236,7 +242,7 @@ class Store {
   HybridClock hlc_ ABSL_GUARDED_BY(mu_);
   std::array<Bucket, kBuckets> buckets_ ABSL_GUARDED_BY(mu_);
   std::array<uint64_t, kBuckets> digests_ ABSL_GUARDED_BY(mu_) = {};
-  uint64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t revision_ ABSL_GUARDED_BY(mu_) = kEmptyRevision;
   History history_ ABSL_GUARDED_BY(mu_);
   LeaseTracker leases_ ABSL_GUARDED_BY(mu_);
   StoreStats stats_ ABSL_GUARDED_BY(mu_);  // counters; gauges filled by Stats()

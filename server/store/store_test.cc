@@ -21,6 +21,8 @@ using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
 constexpr int64_t kStartMs = 1'700'000'000'000;
+// The revision of an empty store; the first change is kR0 + 1.
+constexpr uint64_t kR0 = Store::kEmptyRevision;
 
 meshkv::v1::Value BytesValue(absl::string_view b) {
   meshkv::v1::Value v;
@@ -80,9 +82,9 @@ TEST_F(StoreTest, SetThenGetReturnsValueAndMeta) {
   EXPECT_EQ(e->record->bytes(), "v");
   EXPECT_EQ(e->owner, "node-a");
   EXPECT_EQ(e->timestamp_ms, kStartMs);
-  EXPECT_EQ(e->record->revision(), 1u);
+  EXPECT_EQ(e->record->revision(), kR0 + 1);
   EXPECT_EQ(e->lease_expires_ms, kStartMs + 3600 * 1000);
-  EXPECT_EQ(a_.revision(), 1u);
+  EXPECT_EQ(a_.revision(), kR0 + 1);
   ASSERT_EQ(r->replicate.size(), 1u);
   EXPECT_EQ(r->replicate[0].key(), "k");
 }
@@ -103,7 +105,7 @@ TEST_F(StoreTest, SetRefusesBadInputAndChangesNothing) {
   EXPECT_THAT(s.Set("k", BytesValue(std::string(17, 'x'))),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(s.Set("k", meshkv::v1::Value()), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_EQ(s.revision(), 0u);
+  EXPECT_EQ(s.revision(), kR0);
   EXPECT_FALSE(s.Get("k").has_value());
 }
 
@@ -364,14 +366,14 @@ TEST_F(StoreTest, MergeRefusesMalformedRecords) {
   r.mutable_version()->set_origin("x");
   r.set_kind(static_cast<meshkv::mesh::v1::Record::Kind>(42));
   EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_EQ(a_.revision(), 0u);
+  EXPECT_EQ(a_.revision(), kR0);
 }
 
 TEST_F(StoreTest, MergingTheSameRecordTwiceIsANoOp) {
   auto w = b_.Set("k", BytesValue("b"));
   EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(true));
   EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(false));
-  EXPECT_EQ(a_.revision(), 1u);
+  EXPECT_EQ(a_.revision(), kR0 + 1);
 }
 
 // --- history ----------------------------------------------------------------------
@@ -383,12 +385,12 @@ TEST_F(StoreTest, EventsReplayChangesAfterARevision) {
   ASSERT_TRUE(a_.Delete("w/a").ok());
   std::vector<WatchEvent> events;
   uint64_t through = 0;
-  ASSERT_TRUE(a_.ReadEvents(1, "w/", 100, SIZE_MAX, &events, &through).ok());
-  EXPECT_EQ(through, 4u);
+  ASSERT_TRUE(a_.ReadEvents(kR0 + 1, "w/", 100, SIZE_MAX, &events, &through).ok());
+  EXPECT_EQ(through, kR0 + 4);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].entry.record->bytes(), "2");
   EXPECT_EQ(events[0].prev->bytes(), "1");
-  EXPECT_EQ(events[0].entry.record->revision(), 3u);
+  EXPECT_EQ(events[0].entry.record->revision(), kR0 + 3);
   EXPECT_TRUE(events[1].is_delete());
   EXPECT_EQ(events[1].prev->bytes(), "2");
 }
@@ -402,9 +404,9 @@ TEST_F(StoreTest, ListAndEventsAreBoundedByBytes) {
   EXPECT_EQ(a_.List("", "", 100, 1).entries.size(), 1u);
   std::vector<WatchEvent> events;
   uint64_t through = 0;
-  ASSERT_TRUE(a_.ReadEvents(0, "", 100, 250, &events, &through).ok());
+  ASSERT_TRUE(a_.ReadEvents(kR0, "", 100, 250, &events, &through).ok());
   EXPECT_EQ(events.size(), 3u);
-  EXPECT_EQ(through, 3u);
+  EXPECT_EQ(through, kR0 + 3);
 }
 
 TEST_F(StoreTest, EventsOlderThanTheHistoryAreOutOfRange) {
@@ -414,12 +416,12 @@ TEST_F(StoreTest, EventsOlderThanTheHistoryAreOutOfRange) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.Set("k", BytesValue(absl::StrCat(i))).ok());
   std::vector<WatchEvent> events;
   uint64_t through = 0;
-  EXPECT_THAT(s.ReadEvents(1, "", 10, SIZE_MAX, &events, &through),
+  EXPECT_THAT(s.ReadEvents(kR0 + 1, "", 10, SIZE_MAX, &events, &through),
               StatusIs(absl::StatusCode::kOutOfRange));
-  ASSERT_TRUE(s.ReadEvents(2, "", 10, SIZE_MAX, &events, &through).ok());
+  ASSERT_TRUE(s.ReadEvents(kR0 + 2, "", 10, SIZE_MAX, &events, &through).ok());
   EXPECT_EQ(events.size(), 3u);
   // A revision this node has not reached: from another node, most likely.
-  EXPECT_THAT(s.ReadEvents(6, "", 10, SIZE_MAX, &events, &through),
+  EXPECT_THAT(s.ReadEvents(kR0 + 6, "", 10, SIZE_MAX, &events, &through),
               StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("ahead")));
 }
 
@@ -427,12 +429,12 @@ TEST_F(StoreTest, ReadEventsStopsAtMaxAndResumes) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(a_.Set(absl::StrCat("k", i), BytesValue("v")).ok());
   std::vector<WatchEvent> events;
   uint64_t through = 0;
-  ASSERT_TRUE(a_.ReadEvents(0, "", 2, SIZE_MAX, &events, &through).ok());
+  ASSERT_TRUE(a_.ReadEvents(kR0, "", 2, SIZE_MAX, &events, &through).ok());
   EXPECT_EQ(events.size(), 2u);
-  EXPECT_EQ(through, 2u);
+  EXPECT_EQ(through, kR0 + 2);
   ASSERT_TRUE(a_.ReadEvents(through, "", 10, SIZE_MAX, &events, &through).ok());
   EXPECT_EQ(events.size(), 5u);
-  EXPECT_EQ(through, 5u);
+  EXPECT_EQ(through, kR0 + 5);
 }
 
 // --- anti-entropy reads and tombstones ------------------------------------------------
@@ -468,7 +470,7 @@ TEST_F(StoreTest, ARecordFromTooFarAheadIsRefusedUntilTheClockCatchesUp) {
   EXPECT_THAT(a_.Merge(w->replicate[0]), StatusIs(absl::StatusCode::kInvalidArgument,
                                                   HasSubstr("ahead of this node's clock")));
   EXPECT_FALSE(a_.Get("k").has_value());
-  EXPECT_EQ(a_.revision(), 0u);
+  EXPECT_EQ(a_.revision(), kR0);
   // This node's own writes still carry its own time.
   ASSERT_TRUE(a_.Set("mine", BytesValue("now")).ok());
   EXPECT_EQ(a_.Get("mine")->timestamp_ms, kStartMs);
@@ -508,7 +510,7 @@ TEST_F(StoreTest, StatsCountKeysBytesAndTombstones) {
   EXPECT_EQ(s.keys, 1u);
   EXPECT_EQ(s.bytes, 5u);
   EXPECT_EQ(s.tombstones, 1u);
-  EXPECT_EQ(s.revision, 3u);
+  EXPECT_EQ(s.revision, kR0 + 3);
 }
 
 }  // namespace

@@ -139,9 +139,9 @@ else fail "describe meshkv.v1.Value"; fi
 key="测试/grpcurl"
 value="hello from grpcurl"
 call -d "{\"key\": \"$(b64 "$key")\", \"value\": {\"bytes\": \"$(b64 "$value")\"}}" "$addr" meshkv.v1.KeyValue/Set
-if [ "$code" -eq 0 ] && has '"owner": "grpcurl-test"' && has '"revision": "1"'; then
+if [ "$code" -eq 0 ] && has '"owner": "grpcurl-test"' && has '"revision": "2"'; then
   pass "Set $key"
-else fail "Set $key: want its meta (owner grpcurl-test, revision 1)"; fi
+else fail "Set $key: want its meta (owner grpcurl-test, revision 2: the empty store is 1)"; fi
 call -d "{\"key\": \"$(b64 "$key")\"}" "$addr" meshkv.v1.KeyValue/Get
 if [ "$code" -eq 0 ] && has '"found": true' && has "\"key\": \"$(b64 "$key")\"" && has "\"bytes\": \"$(b64 "$value")\""; then
   pass "Get $key returns the value (base64 $(b64 "$value"))"
@@ -162,17 +162,18 @@ call -d "{\"key\": \"$(b64 "$key")\", \"delta\": {\"fields\": {\"f\": \"$(b64 v)
 if [ "$code" -eq $((64 + 9)) ] && has "Code: FailedPrecondition"; then pass "ApplyDelta onto bytes: FailedPrecondition"
 else fail "ApplyDelta onto bytes: exit $code, want $((64 + 9)) (FailedPrecondition)"; fi
 
-# 5. Server streams: a List, and a Watch replaying the history after revision 1 until grpcurl's -max-time cuts it.
+# 5. Server streams: a List, and a Watch replaying the history after revision 2 (the Set) until
+# grpcurl's -max-time cuts it.
 call -d "{\"prefix\": \"$(b64 "测试/")\"}" "$addr" meshkv.v1.KeyValue/List
-if [ "$code" -eq 0 ] && has "\"key\": \"$(b64 "$key")\"" && has '"revision": "1"'; then pass "List by prefix"
-else fail "List by prefix: want the key and revision 1"; fi
+if [ "$code" -eq 0 ] && has "\"key\": \"$(b64 "$key")\"" && has '"revision": "2"'; then pass "List by prefix"
+else fail "List by prefix: want the key and revision 2"; fi
 call -d "{\"key\": \"$(b64 "$key")\"}" "$addr" meshkv.v1.KeyValue/Delete
 code=0
-out="$("$GRPCURL" -plaintext -max-time 1 -d '{"start_revision": "1", "prev_value": true}' "$addr" meshkv.v1.KeyValue/Watch 2>&1)" || code=$?
+out="$("$GRPCURL" -plaintext -max-time 1 -d '{"start_revision": "2", "prev_value": true}' "$addr" meshkv.v1.KeyValue/Watch 2>&1)" || code=$?
 if [ "$code" -eq $((64 + 4)) ] && has '"created": true' && has '"type": "DELETE"' \
    && has "\"bytes\": \"$(b64 "$value")\""; then
-  pass "Watch from revision 1: created, then the delete with its prev_value (until -max-time: DeadlineExceeded)"
-else fail "Watch from revision 1: exit $code, want created, the DELETE event with prev_value, then DeadlineExceeded"; fi
+  pass "Watch from revision 2: created, then the delete with its prev_value (until -max-time: DeadlineExceeded)"
+else fail "Watch from revision 2: exit $code, want created, the DELETE event with prev_value, then DeadlineExceeded"; fi
 
 # 6. Health, through reflection alone, as a probe or an operator would ask.
 call "$addr" grpc.health.v1.Health/Check

@@ -637,7 +637,8 @@ func TestWatchOutOfRange(t *testing.T) {
 	}
 	wantCode(t, "Watch from a revision the history no longer holds", err, codes.OutOfRange)
 
-	// Recent revisions are still served.
-	w := startWatch(t, kv, &pb.WatchRequest{StartRevision: 19})
+	// Recent revisions are still served: h/19 is revision 21 (the empty
+	// store is revision 1).
+	w := startWatch(t, kv, &pb.WatchRequest{StartRevision: 20})
 	w.expect("UPDATE h/19=x")
 }

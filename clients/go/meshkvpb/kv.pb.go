@@ -1119,8 +1119,9 @@ func (x *ListRequest) GetStartAfter() []byte {
 type ListResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
-	// The node's revision when the listing started. Watch with
-	// start_revision = revision to continue from the listing without a gap.
+	// The node's revision when the listing started (1 on a node that never
+	// changed: never 0). Watch with start_revision = revision to continue from
+	// the listing without a gap.
 	Revision uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	// On the last page: true when the limit cut the listing short. Resume with
 	// start_after = the last key received.

@@ -6,16 +6,16 @@
 //
 // Output (revisions vary):
 //
-//	watching "example/" after revision 0
-//	set example/a = "1" (revision 1)
-//	set example/b = "2" (revision 2)
-//	set example/c = "3" (revision 3)
-//	get example/a = "1" (owner n1, revision 1)
-//	delete example/b (revision 4)
-//	event UPDATE example/a = "1" (revision 1)
-//	event UPDATE example/b = "2" (revision 2)
-//	event UPDATE example/c = "3" (revision 3)
-//	event DELETE example/b (revision 4)
+//	watching "example/" after revision 1
+//	set example/a = "1" (revision 2)
+//	set example/b = "2" (revision 3)
+//	set example/c = "3" (revision 4)
+//	get example/a = "1" (owner n1, revision 2)
+//	delete example/b (revision 5)
+//	event UPDATE example/a = "1" (revision 2)
+//	event UPDATE example/b = "2" (revision 3)
+//	event UPDATE example/c = "3" (revision 4)
+//	event DELETE example/b (revision 5)
 package main
 
 import (

@@ -39,16 +39,16 @@ func TestExampleProgram(t *testing.T) {
 		t.Fatalf("meshkv-example: %v\noutput:\n%s", err, out)
 	}
 	want := []string{
-		`watching "demo/" after revision 1`,
-		`set demo/a = "1" \(revision 2\)`,
-		`set demo/b = "2" \(revision 3\)`,
-		`set demo/c = "3" \(revision 4\)`,
-		`get demo/a = "1" \(owner go-test, revision 2\)`,
-		`delete demo/b \(revision 5\)`,
-		`event UPDATE demo/a = "1" \(revision 2\)`,
-		`event UPDATE demo/b = "2" \(revision 3\)`,
-		`event UPDATE demo/c = "3" \(revision 4\)`,
-		`event DELETE demo/b \(revision 5\)`,
+		`watching "demo/" after revision 2`,
+		`set demo/a = "1" \(revision 3\)`,
+		`set demo/b = "2" \(revision 4\)`,
+		`set demo/c = "3" \(revision 5\)`,
+		`get demo/a = "1" \(owner go-test, revision 3\)`,
+		`delete demo/b \(revision 6\)`,
+		`event UPDATE demo/a = "1" \(revision 3\)`,
+		`event UPDATE demo/b = "2" \(revision 4\)`,
+		`event UPDATE demo/c = "3" \(revision 5\)`,
+		`event DELETE demo/b \(revision 6\)`,
 	}
 	got := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	if len(got) != len(want) {
