@@ -594,7 +594,8 @@ TEST_F(KvServiceTest, SlowWatcherIsCutOffWhileWritesAndOtherWatchersGoOn) {
   for (int i = 0; i < 100; ++i, ++written) ASSERT_TRUE(Set("after", Bytes("x")).ok());
   ASSERT_TRUE(fast.WaitForEvents(written));
   std::vector<v1::Event> events = fast.events();
-  for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].entry().meta().revision(), kR0 + i + 1);
+  for (size_t i = 0; i < events.size(); ++i)
+    ASSERT_EQ(events[i].entry().meta().revision(), kR0 + i + 1);
 
   // The slow client, reading at last, gets what was buffered, then the cut.
   v1::WatchResponse r;
