@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 
 namespace meshkv {
@@ -20,6 +23,21 @@ std::vector<char*> Undash(int argc, char** argv, std::vector<std::string>* stora
     out.push_back(storage->back().data());
   }
   return out;
+}
+
+std::vector<std::string> ParseDashedCommandLine(int argc, char** argv, absl::string_view usage,
+                                                absl::string_view flags_file) {
+  absl::SetProgramUsageMessage(usage);
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [file = std::string(flags_file)](absl::string_view f) {
+    return absl::EndsWith(f, file);
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  std::vector<std::string> storage;
+  std::vector<char*> args = Undash(argc, argv, &storage);
+  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  return std::vector<std::string>(rest.begin(), rest.end());
 }
 
 }  // namespace meshkv

@@ -15,13 +15,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -58,19 +53,11 @@ std::string Host(const std::string& addr) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  meshkv::ParseDashedCommandLine(
+      argc, argv,
       "meshkv-bench-baseline: the no-op gRPC server that is the ceiling for meshkv's Get.\n"
-      "  meshkv-bench-baseline --grpc-addr=127.0.0.1:0 --info-file=/tmp/b.json");
-  absl::FlagsUsageConfig usage;
-  // --help lists this program's flags, not gRPC's or Abseil's.
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "baseline_server.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  std::vector<std::string> storage;
-  std::vector<char*> args = meshkv::Undash(argc, argv, &storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+      "  meshkv-bench-baseline --grpc-addr=127.0.0.1:0 --info-file=/tmp/b.json",
+      "baseline_server.cc");
   const std::string addr = absl::GetFlag(FLAGS_grpc_addr);
 
   // Block the signals before gRPC starts its threads, so only sigwait sees them.

@@ -7,13 +7,8 @@
 // Flags are spelled with dashes (--key-size); underscores work too.
 #include <cstdio>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "clients/bench/bench_config.h"
@@ -57,20 +52,12 @@ ABSL_FLAG(std::string, json, "", "Write the report here as JSON.");
 ABSL_FLAG(bool, quiet, false, "No summary on stdout.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  meshkv::ParseDashedCommandLine(
+      argc, argv,
       "meshkv-bench: load generator for meshkv, the no-op baseline and etcd.\n"
       "  meshkv-bench --addr=HOST:PORT[,HOST:PORT...] --workload=get --preload=100000 "
-      "--json=out.json");
-  absl::FlagsUsageConfig usage;
-  // --help lists this program's flags, not gRPC's or Abseil's.
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "bench_main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  std::vector<std::string> storage;
-  std::vector<char*> args = meshkv::Undash(argc, argv, &storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+      "--json=out.json",
+      "bench_main.cc");
 
   using meshkv::bench::BenchConfig;
   BenchConfig c;
