@@ -56,23 +56,16 @@ void WatchStream::PumpLocked() {
   if (writing_ || finished_) return;
   std::vector<WatchEvent> events;
   uint64_t through = cursor_;
-  // A batch can come back empty before the head: the store drops events
-  // nobody can see (tombstones of keys this node never had). Read on, or the
-  // events after them would wait for the next unrelated write.
-  do {
-    const uint64_t from = cursor_;
-    absl::Status s = store_->ReadEvents(from, prefix_, options_.max_batch, options_.max_batch_bytes,
-                                        &events, &through);
-    if (!s.ok()) {
-      // The history moved past a live stream: it fell behind.
-      if (observer_ && observer_->on_cut_off) observer_->on_cut_off();
-      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                "watcher fell behind the change history; list and watch again"));
-      return;
-    }
-    cursor_ = through;
-    if (through == from) break;  // nothing after the cursor yet
-  } while (events.empty());
+  absl::Status s = store_->ReadEvents(cursor_, prefix_, options_.max_batch,
+                                      options_.max_batch_bytes, &events, &through);
+  if (!s.ok()) {
+    // The history moved past a live stream: it fell behind.
+    if (observer_ && observer_->on_cut_off) observer_->on_cut_off();
+    FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "watcher fell behind the change history; list and watch again"));
+    return;
+  }
+  cursor_ = through;
   if (events.empty()) return;
   response_.Clear();
   response_.set_revision(through);

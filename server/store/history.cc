@@ -43,7 +43,7 @@ absl::Status History::Read(uint64_t after, absl::string_view prefix, size_t max,
   size_t taken = 0, bytes = 0;
   for (size_t i = after + 1 - first; i < events_.size(); ++i) {
     const ChangeEvent& e = events_[i];
-    if (!absl::StartsWith(e.next->key(), prefix)) continue;
+    if (!e.visible() || !absl::StartsWith(e.next->key(), prefix)) continue;
     if (taken == max || (taken > 0 && bytes >= max_bytes)) {
       *scanned_through = e.revision() - 1;
       return absl::OkStatus();

@@ -29,6 +29,9 @@ struct ChangeEvent {
   RecordPtr prev;
   uint64_t revision() const { return next->revision(); }
   bool is_delete() const { return !next->live(); }
+  // False for a tombstone of a key that had no value here (a delete merged
+  // for a key this node never saw live): a change of state, nothing to see.
+  bool visible() const { return next->live() || (prev != nullptr && prev->live()); }
 };
 
 class History {
@@ -40,9 +43,9 @@ class History {
   // Appends the event of revision `last_revision() + 1`.
   void Append(ChangeEvent event);
 
-  // Appends to `out` up to `max` events (and about `max_bytes` of keys and
-  // values, at least one event) with revision > `after` and key starting
-  // with `prefix`, and sets `*scanned_through` to the highest
+  // Appends to `out` up to `max` visible events (and about `max_bytes` of
+  // keys and values, at least one event) with revision > `after` and key
+  // starting with `prefix`, and sets `*scanned_through` to the highest
   // revision examined (>= after). OUT_OF_RANGE when events after `after`
   // have already been dropped, or when `after` is ahead of the last revision.
   absl::Status Read(uint64_t after, absl::string_view prefix, size_t max, size_t max_bytes,

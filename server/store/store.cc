@@ -436,8 +436,6 @@ absl::Status Store::ReadEvents(uint64_t after, absl::string_view prefix, size_t 
   absl::ReaderMutexLock lock(&mu_);
   MESHKV_RETURN_IF_ERROR(history_.Read(after, prefix, max, max_bytes, &changes, scanned_through));
   for (ChangeEvent& c : changes) {
-    // A tombstone for a key this node never had a value for: nothing to see.
-    if (!c.next->live() && (c.prev == nullptr || !c.prev->live())) continue;
     WatchEvent e;
     e.entry = EntryLocked(std::move(c.next));
     if (c.prev && c.prev->live()) e.prev = std::move(c.prev);
