@@ -1,7 +1,7 @@
 #include "server/cluster_service.h"
 
 #include "absl/time/clock.h"
-#include "server/version.h"
+#include "common/version.h"
 
 namespace meshkv {
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "meshkv/v1/cluster.grpc.pb.h"
-#include "peer/mesh_types.h"
+#include "peer/core/mesh_types.h"
 #include "server/node.h"
 
 namespace meshkv {

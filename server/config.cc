@@ -2,23 +2,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/store/record.h"
+#include "store/record.h"
 
 namespace meshkv {
-
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr) {
-  const size_t colon = addr.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", addr, "\" is not host:port"));
-  }
-  std::string host = addr.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return std::make_pair(host, port);
-}
 
 absl::Status ValidateConfig(const ServerConfig& c) {
   auto bad = [](absl::string_view flag, absl::string_view why) {

@@ -45,9 +45,6 @@ struct ServerConfig {
 // naming the flag.
 absl::Status ValidateConfig(const ServerConfig& config);
 
-// Splits "host:port"; the host may be a bracketed IPv6 literal.
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr);
-
 }  // namespace meshkv
 
 #endif  // MESHKV_SERVER_CONFIG_H_

@@ -7,8 +7,8 @@
 #include "absl/status/status.h"
 #include "grpcpp/support/status.h"
 #include "meshkv/v1/kv.pb.h"
-#include "server/store/record.h"
-#include "server/store/store.h"
+#include "store/record.h"
+#include "store/store.h"
 
 namespace meshkv {
 

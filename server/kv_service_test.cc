@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "meshkv/v1/kv.grpc.pb.h"
 #include "server/server.h"
-#include "server/store/store.h"
+#include "store/store.h"
 #include "tests/util/metric_value.h"
 #include "tests/util/wait.h"
 

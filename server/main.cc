@@ -20,11 +20,11 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/dashed_flags.h"
+#include "common/log.h"
+#include "common/version.h"
 #include "server/config.h"
-#include "server/dashed_flags.h"
-#include "server/log.h"
 #include "server/server.h"
-#include "server/version.h"
 
 ABSL_FLAG(std::string, node_id, "",
           "Stable node ID. A node restarted with the same ID keeps its leases. "

@@ -5,7 +5,7 @@
 
 #include <functional>
 
-#include "peer/mesh_types.h"
+#include "peer/core/mesh_types.h"
 #include "server/metrics.h"
 
 namespace meshkv {

@@ -21,10 +21,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "meshkv/mesh/v1/record.pb.h"
-#include "peer/replica.h"
-#include "server/store/store.h"
+#include "peer/core/replica.h"
 #include "server/store_replica.h"
 #include "server/watch_hub.h"
+#include "store/store.h"
 
 namespace meshkv {
 

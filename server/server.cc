@@ -8,15 +8,16 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
+#include "common/log.h"
+#include "common/status_macros.h"
 #include "grpc/grpc.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "server/log.h"
 #include "server/mesh_metrics.h"
-#include "server/store/status_macros.h"
 #include "server/store_metrics.h"
 
 namespace meshkv {

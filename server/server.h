@@ -19,14 +19,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "grpcpp/server.h"
-#include "peer/asio_driver.h"
+#include "peer/asio/mesh_driver.h"
 #include "server/cluster_service.h"
 #include "server/config.h"
 #include "server/kv_service.h"
 #include "server/metrics.h"
 #include "server/node.h"
-#include "server/store/clock.h"
 
 namespace meshkv {
 

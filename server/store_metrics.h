@@ -4,7 +4,7 @@
 #define MESHKV_SERVER_STORE_METRICS_H_
 
 #include "server/metrics.h"
-#include "server/store/store.h"
+#include "store/store.h"
 
 namespace meshkv {
 

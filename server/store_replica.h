@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "peer/replica.h"
-#include "server/store/store.h"
+#include "peer/core/replica.h"
+#include "store/store.h"
 
 namespace meshkv {
 

@@ -27,8 +27,8 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_callback.h"
 #include "meshkv/v1/kv.pb.h"
-#include "server/store/store.h"
 #include "server/watch_hub.h"
+#include "store/store.h"
 
 namespace meshkv {
 

@@ -3,7 +3,7 @@
 
 Runs real processes on loopback: meshkv-server clusters of 1, 3 and 10 nodes,
 meshkv-bench-baseline, etcd clusters of 1 and 3 members with and without fsync.
-Every figure comes from meshkv-bench (clients/bench) or from the servers' own
+Every figure comes from meshkv-bench (tools/bench) or from the servers' own
 /metrics and /proc. Runs ALTERNATE between the systems compared (meshkv,
 etcd, meshkv, etcd, ...) for several rounds, the first system of each pair
 rotating between rounds, and ratios are the median over rounds of the ratio

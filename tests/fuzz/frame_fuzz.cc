@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "peer/frame.h"
+#include "peer/core/frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

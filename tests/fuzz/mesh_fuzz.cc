@@ -11,13 +11,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/clock.h"
 #include "google/protobuf/stubs/logging.h"
 #include "meshkv/mesh/v1/mesh.pb.h"
-#include "peer/frame.h"
-#include "peer/mesh.h"
-#include "server/store/clock.h"
-#include "server/store/store.h"
+#include "peer/core/frame.h"
+#include "peer/core/mesh.h"
 #include "server/store_replica.h"
+#include "store/store.h"
 
 namespace {
 

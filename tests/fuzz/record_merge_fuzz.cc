@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/clock.h"
 #include "google/protobuf/stubs/logging.h"
 #include "meshkv/mesh/v1/mesh.pb.h"
-#include "server/store/clock.h"
-#include "server/store/store.h"
+#include "store/store.h"
 
 // Hostile strings make protobuf log each failed parse; the fuzzer only
 // cares that they fail.

@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "peer/frame.h"
+#include "peer/core/frame.h"
 
 namespace meshkv::sim {
 namespace {

@@ -32,10 +32,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
-#include "peer/mesh.h"
-#include "server/store/clock.h"
-#include "server/store/store.h"
+#include "common/clock.h"
+#include "peer/core/mesh.h"
 #include "server/store_replica.h"
+#include "store/store.h"
 
 namespace meshkv::sim {
 

@@ -1,0 +1,106 @@
+// MeshDriver: runs the mesh core (peer/mesh.h) on real TCP sockets.
+//
+// One thread owns an asio::io_context, the core and every socket: it
+// accepts, dials, reads, writes and ticks the core's timers, feeding each
+// event to the core and carrying out what the core asks. The core therefore
+// needs no locks. Other threads talk to the driver only through
+// Broadcast() (writes to replicate, handed over through a small inbox),
+// Snapshot() (answered on the mesh thread) and Shutdown().
+//
+//   auto driver = MeshDriver::Bind("0.0.0.0:4444");   // listening, idle
+//   (*driver)->Start(options, &replica, log, on_synced);
+//   (*driver)->Broadcast(records);                     // from any thread
+//   (*driver)->Shutdown(absl::Seconds(5));            // goodbyes, flush, stop
+//
+// Output flow control: a socket has at most one write in flight; when it
+// completes the driver asks the core for more, so a slow peer slows only
+// its own stream (and the core drops its writes past a bound).
+#ifndef MESHKV_PEER_ASIO_MESH_DRIVER_H_
+#define MESHKV_PEER_ASIO_MESH_DRIVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "asio/io_context.hpp"
+#include "asio/ip/tcp.hpp"
+#include "asio/steady_timer.hpp"
+#include "meshkv/mesh/v1/record.pb.h"
+#include "peer/core/mesh.h"
+
+namespace meshkv::peer {
+
+class MeshDriver {
+ public:
+  // Binds the mesh's listening socket (port 0: the kernel picks); nothing
+  // runs until Start().
+  static absl::StatusOr<std::unique_ptr<MeshDriver>> Bind(const std::string& listen_addr);
+  ~MeshDriver();  // Shutdown() with no flush if still running.
+
+  // The port actually bound.
+  int port() const { return port_; }
+
+  // Starts the mesh thread. `replica` must outlive the driver. `on_synced`
+  // runs once, on the mesh thread, when the node has finished its first
+  // sync (at once if it has no seeds).
+  void Start(MeshOptions options, Replica* replica, MeshLogFn log, std::function<void()> on_synced);
+
+  // Thread-safe: local writes, already applied, to replicate.
+  void Broadcast(std::vector<meshkv::mesh::v1::Record> records);
+  // Thread-safe: the mesh's state and counters, read on its thread.
+  MeshSnapshot Snapshot();
+  bool synced() const { return synced_.load(); }
+
+  // Sends every peer its queued writes and a goodbye, waits up to
+  // `flush_timeout` for the sockets to drain, then stops. Idempotent.
+  void Shutdown(absl::Duration flush_timeout);
+
+ private:
+  struct Socket;
+  explicit MeshDriver(asio::ip::tcp::acceptor acceptor, std::unique_ptr<asio::io_context> io);
+
+  int64_t Now() const;  // monotonic microseconds, the core's time base
+  void Accept();
+  void Tick();
+  void Drain();
+  // Carries out the core's commands and starts writes; call after every
+  // input to the core.
+  void Pump();
+  void Dial(ConnId id, const std::string& addr);
+  void Read(ConnId id);
+  void Write(ConnId id);
+  // Closes the socket and tells the core, once.
+  void Drop(ConnId id);
+  // Shutdown: waits for the sockets to finish their goodbyes, then stops.
+  void AwaitDrained(std::chrono::steady_clock::time_point deadline, std::promise<void>* drained);
+
+  std::unique_ptr<asio::io_context> io_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer timer_;
+  int port_ = 0;
+  std::thread thread_;
+  std::unique_ptr<Mesh> mesh_;                                // mesh thread only
+  absl::btree_map<ConnId, std::shared_ptr<Socket>> sockets_;  // mesh thread only
+  std::function<void()> on_synced_;
+  std::atomic<bool> synced_{false};
+  std::atomic<bool> running_{false};
+  bool stopping_ = false;  // mesh thread only
+
+  absl::Mutex inbox_mu_;
+  std::vector<meshkv::mesh::v1::Record> inbox_ ABSL_GUARDED_BY(inbox_mu_);
+  bool drain_posted_ ABSL_GUARDED_BY(inbox_mu_) = false;
+};
+
+}  // namespace meshkv::peer
+
+#endif  // MESHKV_PEER_ASIO_MESH_DRIVER_H_

@@ -1,0 +1,160 @@
+#include "store/record.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace meshkv {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+// Builds fragments and merges them, resolving values for assertions.
+class RecordTest : public ::testing::Test {
+ protected:
+  Version V(uint64_t hlc, const std::string& origin) {
+    return Version{hlc, origins_.Intern(origin)};
+  }
+  Fragment Bytes(Version v, absl::string_view value) {
+    Fragment f;
+    f.key = "k";
+    f.kind = Kind::kBytes;
+    f.version = v;
+    f.bytes = value;
+    return f;
+  }
+  Fragment Tombstone(Version v) {
+    Fragment f;
+    f.key = "k";
+    f.kind = Kind::kTombstone;
+    f.version = v;
+    return f;
+  }
+  Fragment Mapping(Version v, std::vector<std::pair<absl::string_view, absl::string_view>> kv) {
+    Fragment f;
+    f.key = "k";
+    f.kind = Kind::kMapping;
+    f.version = v;
+    for (auto [name, value] : kv) f.fields.push_back({name, value, v});
+    return f;
+  }
+  Fragment Delta(Version v, std::vector<std::pair<absl::string_view, absl::string_view>> kv) {
+    Fragment f;
+    f.key = "k";
+    f.delta_version = v;
+    for (auto [name, value] : kv) f.fields.push_back({name, value, v});
+    return f;
+  }
+  // Merges in order; a fragment that changes nothing keeps the record.
+  RecordPtr Apply(std::vector<Fragment> fs) {
+    RecordPtr r;
+    for (const Fragment& f : fs) {
+      RecordPtr next = MergeRecord(r.get(), f, origins_, ++revision_);
+      if (next) r = next;
+    }
+    return r;
+  }
+  static std::vector<std::pair<std::string, std::string>> Fields(const RecordPtr& r) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (r->fields() != nullptr) {
+      for (const auto& [name, f] : *r->fields()) out.emplace_back(name, f.value);
+    }
+    return out;
+  }
+
+  OriginTable origins_;
+  uint64_t revision_ = 0;
+};
+
+TEST_F(RecordTest, NewerBytesWriteReplacesOlderIsIgnored) {
+  RecordPtr r = Apply({Bytes(V(10, "a"), "one"), Bytes(V(20, "b"), "two")});
+  EXPECT_EQ(r->bytes(), "two");
+  EXPECT_EQ(origins_.Name(r->current_version().origin), "b");
+  EXPECT_EQ(MergeRecord(r.get(), Bytes(V(15, "a"), "old"), origins_, 99), nullptr);
+}
+
+TEST_F(RecordTest, SameFragmentTwiceChangesNothing) {
+  RecordPtr r = Apply({Bytes(V(10, "a"), "one")});
+  EXPECT_EQ(MergeRecord(r.get(), Bytes(V(10, "a"), "one"), origins_, 2), nullptr);
+}
+
+TEST_F(RecordTest, EqualHlcIsWonByTheSmallerOrigin) {
+  RecordPtr ab = Apply({Bytes(V(10, "node-b"), "b"), Bytes(V(10, "node-a"), "a")});
+  RecordPtr ba = Apply({Bytes(V(10, "node-a"), "a"), Bytes(V(10, "node-b"), "b")});
+  EXPECT_EQ(ab->bytes(), "a");
+  EXPECT_EQ(ba->bytes(), "a");
+}
+
+TEST_F(RecordTest, TombstoneHidesTheValueAndBlocksOlderWrites) {
+  RecordPtr r = Apply({Bytes(V(10, "a"), "v"), Tombstone(V(20, "a")), Bytes(V(15, "b"), "late")});
+  EXPECT_FALSE(r->live());
+  EXPECT_EQ(r->kind(), Kind::kTombstone);
+}
+
+TEST_F(RecordTest, DeltaMergesFieldsIntoAMapping) {
+  RecordPtr r = Apply(
+      {Mapping(V(10, "a"), {{"x", "1"}, {"y", "2"}}), Delta(V(20, "a"), {{"y", "3"}, {"z", "4"}})});
+  ASSERT_TRUE(r->is_mapping());
+  EXPECT_THAT(Fields(r), ElementsAre(Pair("x", "1"), Pair("y", "3"), Pair("z", "4")));
+}
+
+TEST_F(RecordTest, WholeWriteDropsOlderDeltasButKeepsNewerOnes) {
+  // Delivered out of order: the deltas arrive before the set.
+  RecordPtr r = Apply({Delta(V(5, "b"), {{"old", "x"}}), Delta(V(30, "b"), {{"new", "y"}}),
+                       Mapping(V(20, "a"), {{"base", "z"}})});
+  EXPECT_THAT(Fields(r), ElementsAre(Pair("base", "z"), Pair("new", "y")));
+}
+
+TEST_F(RecordTest, DeltaNewerThanABytesWriteMakesAMapping) {
+  RecordPtr r = Apply({Bytes(V(10, "a"), "raw"), Delta(V(20, "b"), {{"f", "v"}})});
+  EXPECT_TRUE(r->live());
+  EXPECT_TRUE(r->is_mapping());
+  EXPECT_THAT(Fields(r), ElementsAre(Pair("f", "v")));
+  EXPECT_EQ(origins_.Name(r->current_version().origin), "b");
+}
+
+TEST_F(RecordTest, EmptyDeltaCreatesAnEmptyMapping) {
+  RecordPtr r = Apply({Delta(V(10, "a"), {})});
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->live());
+  EXPECT_TRUE(r->is_mapping());
+  EXPECT_EQ(r->fields(), nullptr);
+}
+
+TEST_F(RecordTest, PerFieldLastWriterWins) {
+  RecordPtr r =
+      Apply({Delta(V(20, "a"), {{"f", "new"}}), Delta(V(10, "b"), {{"f", "old"}, {"g", "1"}})});
+  EXPECT_THAT(Fields(r), ElementsAre(Pair("f", "new"), Pair("g", "1")));
+}
+
+TEST_F(RecordTest, EveryOrderGivesTheSameRecord) {
+  std::vector<Fragment> fs = {
+      Bytes(V(10, "a"), "one"), Delta(V(12, "b"), {{"x", "1"}}), Mapping(V(11, "c"), {{"y", "2"}}),
+      Tombstone(V(13, "a")),    Delta(V(14, "c"), {{"x", "3"}}), Delta(V(14, "b"), {{"z", "4"}}),
+      Bytes(V(9, "b"), "old"),
+  };
+  std::vector<int> order(fs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  uint64_t digest = 0;
+  std::vector<std::pair<std::string, std::string>> fields;
+  do {
+    std::vector<Fragment> permuted;
+    for (int i : order) permuted.push_back(fs[i]);
+    RecordPtr r = Apply(permuted);
+    if (digest == 0) {
+      digest = RecordDigest(*r, origins_);
+      fields = Fields(r);
+    }
+    EXPECT_EQ(RecordDigest(*r, origins_), digest);
+    EXPECT_EQ(Fields(r), fields);
+  } while (std::next_permutation(order.begin(), order.end()));
+  // Tombstone at 13 dropped everything older; deltas at 14 survive.
+  EXPECT_THAT(fields, ElementsAre(Pair("x", "3"), Pair("z", "4")));
+}
+
+}  // namespace
+}  // namespace meshkv

@@ -1,0 +1,552 @@
+#include "store/store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/hash.h"
+#include "common/status_macros.h"
+
+namespace meshkv {
+namespace {
+
+namespace wire = ::meshkv::mesh::v1;
+
+// How a key is named in error messages: printable, and bounded in length.
+std::string Quote(absl::string_view key) {
+  constexpr size_t kMax = 64;
+  std::string s = absl::CHexEscape(key.substr(0, kMax));
+  return absl::StrCat("\"", s, key.size() > kMax ? "...\"" : "\"");
+}
+
+// A whole-value write of `value` into `w`.
+void SetWireValue(const meshkv::v1::Value& value, wire::Record* w) {
+  if (value.has_mapping()) {
+    w->set_kind(wire::Record::MAPPING);
+    for (const auto& [name, field] : value.mapping().fields()) {
+      wire::Field* f = w->add_fields();
+      f->set_name(name);
+      f->set_value(field);
+    }
+  } else {
+    w->set_kind(wire::Record::BYTES);
+    w->set_bytes(value.bytes());
+  }
+}
+
+absl::StatusOr<Version> DecodeVersion(const wire::Version& v, OriginTable* origins) {
+  if (v.hlc() == 0 || v.origin().empty()) {
+    return absl::InvalidArgumentError("record version without hlc or origin");
+  }
+  return Version{v.hlc(), origins->Intern(v.origin())};
+}
+
+}  // namespace
+
+Store::Store(StoreOptions options, const Clock* clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      hlc_(clock),
+      history_(options_.history_max_events, options_.history_max_bytes, kEmptyRevision) {
+  ABSL_RAW_CHECK(!options_.node_id.empty(), "Store needs a node ID");
+  ABSL_RAW_CHECK(options_.max_key_bytes <= Record::kMaxKeyBytes, "max_key_bytes too large");
+  self_ = origins_.Intern(options_.node_id);
+}
+
+uint32_t Store::BucketOf(absl::string_view key) { return StableHash(key) % kBuckets; }
+
+// ---------------------------------------------------------------------------
+// Validation and helpers
+
+absl::Status Store::ValidateKey(absl::string_view key) const {
+  if (key.empty()) return absl::InvalidArgumentError("key must not be empty");
+  if (key.size() > options_.max_key_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key is ", key.size(), " bytes; the limit is ", options_.max_key_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::ValidateValue(const meshkv::v1::Value& value) const {
+  size_t size = 0;
+  switch (value.kind_case()) {
+    case meshkv::v1::Value::kBytes:
+      size = value.bytes().size();
+      break;
+    case meshkv::v1::Value::kMapping:
+      for (const auto& [name, field] : value.mapping().fields()) size += name.size() + field.size();
+      break;
+    case meshkv::v1::Value::KIND_NOT_SET:
+      return absl::InvalidArgumentError("value must be set: bytes or a mapping");
+  }
+  if (size > options_.max_value_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("value is ", size, " bytes; the limit is ", options_.max_value_bytes));
+  }
+  return absl::OkStatus();
+}
+
+const Record* Store::FindLocked(absl::string_view key) const {
+  const Bucket& b = buckets_[BucketOf(key)];
+  auto it = b.find(key);
+  return it == b.end() ? nullptr : it->get();
+}
+
+int64_t Store::LeaseExpiryMs(const Record& r) const {
+  return HybridClock::WallMs(r.current_version().hlc) +
+         absl::ToInt64Milliseconds(options_.lease_duration);
+}
+
+Entry Store::EntryLocked(RecordPtr record) const {
+  Entry e;
+  const Version v = record->current_version();
+  e.owner = origins_.Name(v.origin);
+  e.timestamp_ms = HybridClock::WallMs(v.hlc);
+  // A deleted key has no owner's lease: the delete relinquished it.
+  e.lease_expires_ms = options_.leasing && record->live() ? LeaseExpiryMs(*record) : 0;
+  e.record = std::move(record);
+  return e;
+}
+
+absl::Status Store::CheckLeaseLocked(const Record* record) {
+  if (!options_.leasing || record == nullptr || !record->live()) return absl::OkStatus();
+  if (OwnerOf(*record) == LeaseOwner::kSelf) return absl::OkStatus();
+  const int64_t expires = LeaseExpiryMs(*record);
+  if (clock_->NowMs() >= expires) return absl::OkStatus();
+  ++stats_.lease_refusals;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "key ", Quote(record->key()), " is leased by ",
+      origins_.Name(record->current_version().origin), " until ",
+      absl::FormatTime(absl::RFC3339_full, absl::FromUnixMillis(expires), absl::UTCTimeZone())));
+}
+
+meshkv::mesh::v1::Record Store::NewWriteLocked(absl::string_view key) {
+  wire::Record w;
+  w.set_key(std::string(key));
+  w.mutable_version()->set_hlc(hlc_.Now());
+  w.mutable_version()->set_origin(options_.node_id);
+  return w;
+}
+
+// ---------------------------------------------------------------------------
+// The one merge path
+
+absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, RecordPtr* next_out,
+                                        RecordPtr* prev_out) {
+  MESHKV_RETURN_IF_ERROR(ValidateKey(w.key()));
+  if (w.kind() < wire::Record::NONE || w.kind() > wire::Record::TOMBSTONE) {
+    return absl::InvalidArgumentError(absl::StrCat("record kind ", w.kind(), " is unknown"));
+  }
+  Fragment f;
+  f.key = w.key();
+  f.kind = static_cast<Kind>(w.kind());
+  uint64_t newest = 0;
+  if (f.kind != Kind::kNone) {
+    auto v = DecodeVersion(w.version(), &origins_);
+    if (!v.ok()) return v.status();
+    f.version = *v;
+    newest = v->hlc;
+  }
+  if (f.kind == Kind::kBytes) f.bytes = w.bytes();
+  if (w.has_delta_version()) {
+    auto v = DecodeVersion(w.delta_version(), &origins_);
+    if (!v.ok()) return v.status();
+    f.delta_version = *v;
+    newest = std::max(newest, v->hlc);
+  }
+  f.fields.reserve(w.fields_size());
+  for (const wire::Field& field : w.fields()) {
+    Version v = f.version;  // a base field of a whole mapping write
+    if (field.has_version()) {
+      auto decoded = DecodeVersion(field.version(), &origins_);
+      if (!decoded.ok()) return decoded.status();
+      v = *decoded;
+    } else if (f.kind != Kind::kMapping) {
+      return absl::InvalidArgumentError("field without version outside a mapping write");
+    }
+    newest = std::max(newest, v.hlc);
+    f.fields.push_back({field.name(), field.value(), v});
+  }
+  const int64_t ahead_ms = HybridClock::WallMs(newest) - clock_->NowMs();
+  if (ahead_ms > absl::ToInt64Milliseconds(options_.max_clock_ahead)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record of \"", absl::CHexEscape(f.key), "\" is ", ahead_ms,
+        " ms ahead of this node's clock (limit ", absl::FormatDuration(options_.max_clock_ahead),
+        "); it will be accepted once the clocks agree"));
+  }
+  hlc_.Observe(newest);
+
+  const Bucket& bucket = buckets_[BucketOf(f.key)];
+  auto it = bucket.find(f.key);
+  RecordPtr prev = it == bucket.end() ? nullptr : *it;
+  RecordPtr next = MergeRecord(prev.get(), f, origins_, revision_ + 1);
+  if (!next) return false;
+  // A tombstone older than the retention is garbage everywhere by now;
+  // storing it again would only make nodes collect it again.
+  const int64_t horizon = clock_->NowMs() - absl::ToInt64Milliseconds(options_.tombstone_retention);
+  if (prev == nullptr && !next->live() &&
+      HybridClock::WallMs(next->current_version().hlc) < horizon) {
+    return false;
+  }
+  CommitLocked(next, prev);
+  *next_out = std::move(next);
+  *prev_out = std::move(prev);
+  return true;
+}
+
+void Store::CommitLocked(RecordPtr next, const RecordPtr& prev) {
+  const uint32_t b = BucketOf(next->key());
+  Bucket& bucket = buckets_[b];
+  if (prev) {
+    digests_[b] -= RecordDigest(*prev, origins_);
+    if (prev->live()) {
+      --stats_.keys;
+      stats_.bytes -= prev->key().size() + prev->ValueBytes();
+    } else {
+      --stats_.tombstones;
+    }
+  }
+  digests_[b] += RecordDigest(*next, origins_);
+  if (next->live()) {
+    ++stats_.keys;
+    stats_.bytes += next->key().size() + next->ValueBytes();
+  } else {
+    ++stats_.tombstones;
+  }
+  AccountLeaseLocked(next.get(), prev.get());
+  revision_ = next->revision();
+  history_.Append(ChangeEvent{next, prev});
+  auto it = bucket.find(next->key());
+  if (it != bucket.end()) {
+    // Same key, so the set's order holds; only the pointer changes.
+    const_cast<RecordPtr&>(*it) = std::move(next);
+  } else {
+    bucket.insert(std::move(next));
+  }
+}
+
+void Store::AccountLeaseLocked(const Record* next, const Record* prev) {
+  if (!options_.leasing) return;
+  const int64_t now = clock_->NowMs();
+  const bool prev_held = prev != nullptr && prev->live() && LeaseExpiryMs(*prev) > now;
+  // The tracker holds exactly the leases added below, while they run: one
+  // that lapsed before it was replaced stays for Advance() to count.
+  if (prev_held) leases_.Remove(OwnerOf(*prev), LeaseExpiryMs(*prev));
+  if (!next->live() || LeaseExpiryMs(*next) <= now) return;
+  const LeaseOwner owner = OwnerOf(*next);
+  leases_.Add(owner, LeaseExpiryMs(*next));
+  const bool renewal =
+      prev_held && prev->current_version().origin == next->current_version().origin;
+  ++(renewal ? stats_.leases_renewed : stats_.leases_acquired)[static_cast<int>(owner)];
+}
+
+void Store::ApplyLocalLocked(wire::Record w, WriteResult* result) {
+  RecordPtr next, prev;
+  absl::StatusOr<bool> changed = MergeLocked(w, &next, &prev);
+  // A local write carries a fresh HLC reading, newer than anything merged.
+  ABSL_RAW_CHECK(changed.ok() && *changed, "a local write did not apply");
+  result->changes.push_back({EntryLocked(std::move(next)), prev ? EntryLocked(prev) : Entry{}});
+  result->replicate.push_back(std::move(w));
+}
+
+// ---------------------------------------------------------------------------
+// Local operations
+
+absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const meshkv::v1::Value& value) {
+  MESHKV_RETURN_IF_ERROR(ValidateKey(key));
+  MESHKV_RETURN_IF_ERROR(ValidateValue(value));
+  absl::MutexLock lock(&mu_);
+  MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(FindLocked(key)));
+  wire::Record w = NewWriteLocked(key);
+  SetWireValue(value, &w);
+  WriteResult result;
+  ApplyLocalLocked(std::move(w), &result);
+  return result;
+}
+
+absl::StatusOr<WriteResult> Store::Delete(absl::string_view key) {
+  MESHKV_RETURN_IF_ERROR(ValidateKey(key));
+  absl::MutexLock lock(&mu_);
+  const Record* prev = FindLocked(key);
+  if (prev == nullptr || !prev->live()) {
+    return absl::NotFoundError(absl::StrCat("key ", Quote(key), " not found"));
+  }
+  MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
+  wire::Record w = NewWriteLocked(key);
+  w.set_kind(wire::Record::TOMBSTONE);
+  WriteResult result;
+  ApplyLocalLocked(std::move(w), &result);
+  return result;
+}
+
+absl::StatusOr<WriteResult> Store::Pop(absl::string_view key) { return Delete(key); }
+
+absl::StatusOr<WriteResult> Store::Update(
+    const std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>>& items) {
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const auto& [key, value] : items) {
+    MESHKV_RETURN_IF_ERROR(ValidateKey(key));
+    MESHKV_RETURN_IF_ERROR(ValidateValue(*value));
+    if (!seen.insert(key).second) {
+      return absl::InvalidArgumentError(absl::StrCat("key ", Quote(key), " appears twice"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  // Every key is checked before any is written: all or nothing.
+  for (const auto& item : items) MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(FindLocked(item.first)));
+  WriteResult result;
+  for (const auto& [key, value] : items) {
+    wire::Record w = NewWriteLocked(key);
+    SetWireValue(*value, &w);
+    ApplyLocalLocked(std::move(w), &result);
+  }
+  return result;
+}
+
+absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key,
+                                              const meshkv::v1::Mapping& delta) {
+  MESHKV_RETURN_IF_ERROR(ValidateKey(key));
+  absl::MutexLock lock(&mu_);
+  const Record* prev = FindLocked(key);
+  MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
+  const bool live = prev != nullptr && prev->live();
+  if (live && !prev->is_mapping()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", Quote(key), " holds bytes; ApplyDelta needs a mapping"));
+  }
+  size_t size = live ? prev->ValueBytes() : 0;
+  for (const auto& [name, value] : delta.fields()) {
+    size += name.size() + value.size();
+    if (live && prev->fields() != nullptr) {
+      auto it = prev->fields()->find(name);
+      if (it != prev->fields()->end()) size -= name.size() + it->second.value.size();
+    }
+  }
+  if (size > options_.max_value_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the mapping would be ", size, " bytes; the limit is ", options_.max_value_bytes));
+  }
+  wire::Record w;
+  w.set_key(std::string(key));
+  w.set_kind(wire::Record::NONE);
+  wire::Version* v = w.mutable_delta_version();
+  v->set_hlc(hlc_.Now());
+  v->set_origin(options_.node_id);
+  for (const auto& [name, value] : delta.fields()) {
+    wire::Field* f = w.add_fields();
+    f->set_name(name);
+    f->set_value(value);
+    *f->mutable_version() = *v;
+  }
+  WriteResult result;
+  ApplyLocalLocked(std::move(w), &result);
+  return result;
+}
+
+absl::StatusOr<WriteResult> Store::PopItem() {
+  absl::MutexLock lock(&mu_);
+  const Record* victim = nullptr;
+  const int64_t now = clock_->NowMs();
+  ScanInOrderLocked("", "", [&](const RecordPtr& r) {
+    const bool ours =
+        !options_.leasing || OwnerOf(*r) == LeaseOwner::kSelf || LeaseExpiryMs(*r) <= now;
+    if (ours) victim = r.get();
+    return !ours;
+  });
+  if (victim == nullptr) {
+    return absl::NotFoundError("no key that this node may delete");
+  }
+  wire::Record w = NewWriteLocked(victim->key());
+  w.set_kind(wire::Record::TOMBSTONE);
+  WriteResult result;
+  ApplyLocalLocked(std::move(w), &result);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+std::optional<Entry> Store::Get(absl::string_view key, uint64_t* revision) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (revision != nullptr) *revision = revision_;
+  const Bucket& b = buckets_[BucketOf(key)];
+  auto it = b.find(key);
+  if (it == b.end() || !(*it)->live()) return std::nullopt;
+  return EntryLocked(*it);
+}
+
+uint64_t Store::revision() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return revision_;
+}
+
+template <typename Visit>
+void Store::ScanInOrderLocked(absl::string_view prefix, absl::string_view start_after,
+                              Visit visit) const {
+  // A k-way merge of the buckets, each ordered by key.
+  struct Cursor {
+    Bucket::const_iterator it, end;
+  };
+  auto after = [](const Cursor& a, const Cursor& b) { return (*a.it)->key() > (*b.it)->key(); };
+  std::vector<Cursor> heap;
+  heap.reserve(kBuckets);
+  for (const Bucket& b : buckets_) {
+    auto it = start_after >= prefix ? b.upper_bound(start_after) : b.lower_bound(prefix);
+    if (it != b.end() && absl::StartsWith((*it)->key(), prefix)) heap.push_back({it, b.end()});
+  }
+  std::make_heap(heap.begin(), heap.end(), after);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), after);
+    Cursor& c = heap.back();
+    if ((*c.it)->live() && !visit(*c.it)) return;
+    if (++c.it != c.end && absl::StartsWith((*c.it)->key(), prefix)) {
+      std::push_heap(heap.begin(), heap.end(), after);
+    } else {
+      heap.pop_back();
+    }
+  }
+}
+
+ListPage Store::List(absl::string_view prefix, absl::string_view start_after, size_t max_entries,
+                     size_t max_bytes) const {
+  ListPage page;
+  size_t bytes = 0;
+  absl::ReaderMutexLock lock(&mu_);
+  page.revision = revision_;
+  ScanInOrderLocked(prefix, start_after, [&](const RecordPtr& r) {
+    if (page.entries.size() == max_entries || (!page.entries.empty() && bytes >= max_bytes)) {
+      page.more = true;
+      return false;
+    }
+    bytes += r->key().size() + r->ValueBytes();
+    page.entries.push_back(EntryLocked(r));
+    return true;
+  });
+  return page;
+}
+
+absl::Status Store::ReadEvents(uint64_t after, absl::string_view prefix, size_t max,
+                               size_t max_bytes, std::vector<WatchEvent>* out,
+                               uint64_t* scanned_through) const {
+  std::vector<ChangeEvent> changes;
+  absl::ReaderMutexLock lock(&mu_);
+  MESHKV_RETURN_IF_ERROR(history_.Read(after, prefix, max, max_bytes, &changes, scanned_through));
+  for (ChangeEvent& c : changes) {
+    WatchEvent e;
+    e.entry = EntryLocked(std::move(c.next));
+    if (c.prev && c.prev->live()) e.prev = std::move(c.prev);
+    out->push_back(std::move(e));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Replication and anti-entropy
+
+absl::StatusOr<bool> Store::Merge(const wire::Record& record) {
+  absl::MutexLock lock(&mu_);
+  RecordPtr next, prev;
+  return MergeLocked(record, &next, &prev);
+}
+
+std::vector<uint64_t> Store::BucketDigests() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return std::vector<uint64_t>(digests_.begin(), digests_.end());
+}
+
+std::vector<std::pair<std::string, uint64_t>> Store::BucketKeys(uint32_t bucket) const {
+  std::vector<std::pair<std::string, uint64_t>> keys;
+  absl::ReaderMutexLock lock(&mu_);
+  keys.reserve(buckets_[bucket].size());
+  for (const RecordPtr& r : buckets_[bucket]) {
+    keys.emplace_back(std::string(r->key()), RecordDigest(*r, origins_));
+  }
+  return keys;
+}
+
+void Store::ToWireLocked(const Record& r, wire::Record* out) const {
+  auto set_version = [&](const Version& v, wire::Version* w) {
+    w->set_hlc(v.hlc);
+    w->set_origin(origins_.Name(v.origin));
+  };
+  out->set_key(std::string(r.key()));
+  out->set_kind(static_cast<wire::Record::Kind>(r.kind()));
+  if (!r.version().zero()) set_version(r.version(), out->mutable_version());
+  if (r.kind() == Kind::kBytes) out->set_bytes(std::string(r.bytes()));
+  if (!r.delta_version().zero()) set_version(r.delta_version(), out->mutable_delta_version());
+  if (r.fields() != nullptr) {
+    for (const auto& [name, field] : *r.fields()) {
+      wire::Field* f = out->add_fields();
+      f->set_name(name);
+      f->set_value(field.value);
+      // Base fields of a mapping write inherit the record's version.
+      if (r.kind() != Kind::kMapping || field.version != r.version()) {
+        set_version(field.version, f->mutable_version());
+      }
+    }
+  }
+}
+
+bool Store::ExportBucket(uint32_t bucket, absl::string_view after, size_t max_bytes,
+                         std::vector<wire::Record>* out, std::string* last_key) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const Bucket& b = buckets_[bucket];
+  size_t bytes = 0;
+  for (auto it = after.empty() ? b.begin() : b.upper_bound(after); it != b.end(); ++it) {
+    if (bytes >= max_bytes) return false;
+    out->emplace_back();
+    ToWireLocked(**it, &out->back());
+    bytes += (*it)->ApproximateBytes();
+    *last_key = std::string((*it)->key());
+  }
+  return true;
+}
+
+bool Store::ExportKey(absl::string_view key, wire::Record* out) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const Record* r = FindLocked(key);
+  if (r == nullptr) return false;
+  ToWireLocked(*r, out);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Maintenance
+
+void Store::Maintain() {
+  absl::MutexLock lock(&mu_);
+  const int64_t now = clock_->NowMs();
+  leases_.Advance(now);
+  const int64_t horizon = now - absl::ToInt64Milliseconds(options_.tombstone_retention);
+  const uint32_t b = gc_cursor_;
+  gc_cursor_ = (gc_cursor_ + 1) % kBuckets;
+  Bucket& bucket = buckets_[b];
+  for (auto it = bucket.begin(); it != bucket.end();) {
+    const Record& r = **it;
+    if (!r.live() && HybridClock::WallMs(r.current_version().hlc) < horizon) {
+      digests_[b] -= RecordDigest(r, origins_);
+      --stats_.tombstones;
+      it = bucket.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+StoreStats Store::Stats() const {
+  absl::ReaderMutexLock lock(&mu_);
+  StoreStats s = stats_;
+  s.revision = revision_;
+  s.history_events = history_.size();
+  for (LeaseOwner o : {LeaseOwner::kSelf, LeaseOwner::kOther}) {
+    s.leases_active[static_cast<int>(o)] = leases_.active(o);
+    s.leases_expired[static_cast<int>(o)] = leases_.expired(o);
+  }
+  return s;
+}
+
+}  // namespace meshkv

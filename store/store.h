@@ -1,0 +1,254 @@
+// Store: the replicated dictionary of one node. Pure logic: no sockets, no
+// threads of its own, time from an injected Clock.
+//
+// Two doors lead in, and both go through the same merge:
+//   - local operations (Set, Delete, Update, ApplyDelta, Pop, PopItem), what
+//     the RPCs call: validated, checked against leases, stamped with a new
+//     version from the node's hybrid logical clock. Each returns the changes
+//     it made and the wire records to replicate.
+//   - Merge(), what the mesh delivers: merged without lease checks (leases
+//     are enforced where writes enter), idempotent, in any order.
+// Reads: Get and List from memory; ReadEvents replays the bounded change
+// history for Watch; digests and exports for anti-entropy.
+//
+// Concurrency: one reader/writer mutex. Writers hold it to look up, merge and
+// swap one record pointer (microseconds); readers hold it shared only to copy
+// record pointers. Records are immutable, so values are serialised after the
+// lock is released and a reader never waits for slow work.
+//
+// Example:
+//   Store store({.node_id = "10.0.0.1:4444"}, Clock::Real());
+//   auto r = store.Set("k", value);           // lease-checked, versioned
+//   if (r.ok()) mesh.Broadcast(r->replicate);  // to every other node
+//   std::optional<Entry> e = store.Get("k");
+//
+// Thread-safe: every method may be called from any thread.
+#ifndef MESHKV_STORE_STORE_H_
+#define MESHKV_STORE_STORE_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "meshkv/mesh/v1/record.pb.h"
+#include "meshkv/v1/kv.pb.h"
+#include "store/history.h"
+#include "store/hlc.h"
+#include "store/lease_tracker.h"
+#include "store/record.h"
+#include "store/version.h"
+
+namespace meshkv {
+
+struct StoreOptions {
+  std::string node_id;  // required
+  bool leasing = true;
+  absl::Duration lease_duration = absl::Hours(1);
+  // Tombstones are kept this long so that stale writes cannot resurrect a
+  // deleted key; a node partitioned for longer may resurrect it.
+  absl::Duration tombstone_retention = absl::Hours(24);
+  // A replicated version whose wall time is further ahead of this node's
+  // clock than this is refused (INVALID_ARGUMENT), and anti-entropy brings
+  // it once this clock has caught up: one node with a clock far ahead (or a
+  // hostile peer) cannot drag every node's hybrid clock into the future.
+  absl::Duration max_clock_ahead = absl::Minutes(1);
+  size_t max_key_bytes = 4096;  // at most Record::kMaxKeyBytes
+  size_t max_value_bytes = 1 << 20;
+  size_t history_max_events = 100000;
+  size_t history_max_bytes = 64 << 20;
+};
+
+// A record and what it means on this node, resolved under the store's lock.
+struct Entry {
+  RecordPtr record;
+  std::string owner;  // node ID of the newest write
+  int64_t timestamp_ms = 0;
+  int64_t lease_expires_ms = 0;  // 0 when leasing is off
+};
+
+// One change as a watcher sees it. `entry.record` is a tombstone for deletes;
+// `prev` is null when the key had no value.
+struct WatchEvent {
+  Entry entry;
+  RecordPtr prev;
+  bool is_delete() const { return !entry.record->live(); }
+};
+
+// What a local operation did, key by key in request order, and what the mesh
+// must carry to every other node.
+struct WriteResult {
+  struct Change {
+    Entry entry;  // the state written (a tombstone for Delete and Pop)
+    Entry prev;   // the state before; record null when there was none
+  };
+  std::vector<Change> changes;
+  std::vector<meshkv::mesh::v1::Record> replicate;
+};
+
+struct ListPage {
+  std::vector<Entry> entries;
+  uint64_t revision = 0;  // the store's revision when the page was read
+  bool more = false;      // keys after the last entry match too
+};
+
+struct StoreStats {
+  uint64_t revision = 0;
+  uint64_t keys = 0;        // live keys
+  uint64_t tombstones = 0;  // deleted keys kept for anti-entropy
+  uint64_t bytes = 0;       // key and value bytes of live keys
+  uint64_t history_events = 0;
+  // Leases, by owner: this node (self) or another (other).
+  int64_t leases_active[2] = {0, 0};
+  uint64_t leases_acquired[2] = {0, 0};
+  uint64_t leases_renewed[2] = {0, 0};
+  uint64_t leases_expired[2] = {0, 0};
+  uint64_t lease_refusals = 0;  // local writes refused by a lease
+};
+
+class Store {
+ public:
+  // Anti-entropy compares digests of this many hash buckets.
+  static constexpr uint32_t kBuckets = 256;
+
+  // The revision of the empty store, as in etcd: the first change is 2. A
+  // revision a client reads (List, Get) is then never 0, which Watch takes
+  // to mean "from now", so list-then-watch loses nothing even on a node that
+  // had no change yet.
+  static constexpr uint64_t kEmptyRevision = 1;
+
+  Store(StoreOptions options, const Clock* clock);
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const StoreOptions& options() const { return options_; }
+
+  // --- Local operations (lease-checked) -----------------------------------
+  // INVALID_ARGUMENT for an empty or oversized key or value;
+  // FAILED_PRECONDITION when another node's lease covers the key.
+  absl::StatusOr<WriteResult> Set(absl::string_view key, const meshkv::v1::Value& value);
+  // NOT_FOUND when the key has no value.
+  absl::StatusOr<WriteResult> Delete(absl::string_view key);
+  // All-or-nothing: INVALID_ARGUMENT on a bad or repeated key, and
+  // FAILED_PRECONDITION naming the first leased key, write nothing.
+  absl::StatusOr<WriteResult> Update(
+      const std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>>& items);
+  // FAILED_PRECONDITION when the value is bytes.
+  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const meshkv::v1::Mapping& delta);
+  // Delete that reports the value. NOT_FOUND when absent.
+  absl::StatusOr<WriteResult> Pop(absl::string_view key);
+  // Pops the first key in key order that this node may delete.
+  absl::StatusOr<WriteResult> PopItem();
+
+  // --- Reads --------------------------------------------------------------
+  // The live entry of `key`; `*revision`, when given, is the store's
+  // revision at the read.
+  std::optional<Entry> Get(absl::string_view key, uint64_t* revision = nullptr) const;
+  // Up to `max_entries` live entries (and about `max_bytes` of keys and
+  // values, at least one entry) with key > start_after and the prefix.
+  ListPage List(absl::string_view prefix, absl::string_view start_after, size_t max_entries,
+                size_t max_bytes = SIZE_MAX) const;
+  uint64_t revision() const;
+  // Events with revision > `after` for keys with `prefix`, at most `max`
+  // (and about `max_bytes`, at least one);
+  // `*scanned_through` is the revision to continue after. OUT_OF_RANGE when
+  // the history no longer reaches back to `after`.
+  absl::Status ReadEvents(uint64_t after, absl::string_view prefix, size_t max, size_t max_bytes,
+                          std::vector<WatchEvent>* out, uint64_t* scanned_through) const;
+
+  // --- Replication (no lease checks) --------------------------------------
+  // Merges a record from another node; true when it changed this store.
+  // INVALID_ARGUMENT for a malformed record, which changes nothing.
+  absl::StatusOr<bool> Merge(const meshkv::mesh::v1::Record& record);
+
+  // --- Anti-entropy --------------------------------------------------------
+  static uint32_t BucketOf(absl::string_view key);
+  // One digest per bucket: a sum of record digests, 0 for an empty bucket.
+  std::vector<uint64_t> BucketDigests() const;
+  // The (key, record digest) pairs of one bucket, in key order.
+  std::vector<std::pair<std::string, uint64_t>> BucketKeys(uint32_t bucket) const;
+  // Appends records of `bucket` with key > `after`, in key order, until
+  // about `max_bytes` are exported. Returns true when the bucket is done;
+  // `*last_key` is the last key exported.
+  bool ExportBucket(uint32_t bucket, absl::string_view after, size_t max_bytes,
+                    std::vector<meshkv::mesh::v1::Record>* out, std::string* last_key) const;
+  // The whole state of `key` (tombstones included); false when unknown.
+  bool ExportKey(absl::string_view key, meshkv::mesh::v1::Record* out) const;
+
+  // --- Maintenance and observation ----------------------------------------
+  // Counts lapsed leases and drops tombstones older than the retention, one
+  // bucket per call: call it periodically.
+  void Maintain();
+  StoreStats Stats() const;
+
+ private:
+  struct KeyLess {
+    using is_transparent = void;
+    static absl::string_view K(const RecordPtr& r) { return r->key(); }
+    static absl::string_view K(absl::string_view s) { return s; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return K(a) < K(b);
+    }
+  };
+  using Bucket = absl::btree_set<RecordPtr, KeyLess>;
+
+  absl::Status ValidateKey(absl::string_view key) const;
+  absl::Status ValidateValue(const meshkv::v1::Value& value) const;
+
+  const Record* FindLocked(absl::string_view key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  Entry EntryLocked(RecordPtr record) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status CheckLeaseLocked(const Record* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  meshkv::mesh::v1::Record NewWriteLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Merges `wire` and records the change; false when it changed nothing.
+  absl::StatusOr<bool> MergeLocked(const meshkv::mesh::v1::Record& wire, RecordPtr* next,
+                                   RecordPtr* prev) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies a locally built write and adds it to `result`.
+  void ApplyLocalLocked(meshkv::mesh::v1::Record wire, WriteResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CommitLocked(RecordPtr next, const RecordPtr& prev) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AccountLeaseLocked(const Record* next, const Record* prev)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t LeaseExpiryMs(const Record& r) const;
+  LeaseOwner OwnerOf(const Record& r) const {
+    return r.current_version().origin == self_ ? LeaseOwner::kSelf : LeaseOwner::kOther;
+  }
+  void ToWireLocked(const Record& r, meshkv::mesh::v1::Record* out) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Visits live records in key order across buckets, starting after
+  // `start_after` within `prefix`, until `visit` returns false.
+  template <typename Visit>
+  void ScanInOrderLocked(absl::string_view prefix, absl::string_view start_after, Visit visit) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // Constant after construction.
+  const StoreOptions options_;
+  const Clock* const clock_;  // Not owned.
+
+  // State below is protected by mu_.
+  mutable absl::Mutex mu_;
+  OriginTable origins_ ABSL_GUARDED_BY(mu_);
+  uint32_t self_ ABSL_GUARDED_BY(mu_);  // this node's origin index
+  HybridClock hlc_ ABSL_GUARDED_BY(mu_);
+  std::array<Bucket, kBuckets> buckets_ ABSL_GUARDED_BY(mu_);
+  std::array<uint64_t, kBuckets> digests_ ABSL_GUARDED_BY(mu_) = {};
+  uint64_t revision_ ABSL_GUARDED_BY(mu_) = kEmptyRevision;
+  History history_ ABSL_GUARDED_BY(mu_);
+  LeaseTracker leases_ ABSL_GUARDED_BY(mu_);
+  StoreStats stats_ ABSL_GUARDED_BY(mu_);  // counters; gauges filled by Stats()
+  uint32_t gc_cursor_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace meshkv
+
+#endif  // MESHKV_STORE_STORE_H_

@@ -1,0 +1,517 @@
+// The operation table of DESIGN.md §1, row by row, plus leases, history and
+// the anti-entropy reads. "Another node" is a second Store whose writes are
+// merged in, as the mesh would deliver them.
+#include "store/store.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/util/status_matchers.h"
+
+namespace meshkv {
+namespace {
+
+using ::meshkv::testing::IsOkAndHolds;
+using ::meshkv::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+constexpr int64_t kStartMs = 1'700'000'000'000;
+// The revision of an empty store; the first change is kR0 + 1.
+constexpr uint64_t kR0 = Store::kEmptyRevision;
+
+meshkv::v1::Value BytesValue(absl::string_view b) {
+  meshkv::v1::Value v;
+  v.set_bytes(std::string(b));
+  return v;
+}
+
+meshkv::v1::Mapping Delta(std::vector<std::pair<std::string, std::string>> fields) {
+  meshkv::v1::Mapping m;
+  for (auto& [k, v] : fields) (*m.mutable_fields())[k] = v;
+  return m;
+}
+
+std::vector<std::pair<std::string, std::string>> FieldsOf(const Entry& e) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (e.record->fields() != nullptr) {
+    for (const auto& [name, f] : *e.record->fields()) out.emplace_back(name, f.value);
+  }
+  return out;
+}
+
+std::vector<std::string> Keys(const ListPage& page) {
+  std::vector<std::string> keys;
+  for (const Entry& e : page.entries) keys.emplace_back(e.record->key());
+  return keys;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  static StoreOptions Options(std::string id, bool leasing = true) {
+    StoreOptions o;
+    o.node_id = std::move(id);
+    o.leasing = leasing;
+    return o;
+  }
+
+  // Delivers a write result from one store to another, as the mesh does.
+  static void Deliver(const absl::StatusOr<WriteResult>& r, Store& to) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (const auto& w : r->replicate) ASSERT_THAT(to.Merge(w), IsOkAndHolds(true));
+  }
+
+  ManualClock clock_{kStartMs};
+  Store a_{Options("node-a"), &clock_};
+  Store b_{Options("node-b"), &clock_};
+};
+
+// --- get / set ---------------------------------------------------------------
+
+TEST_F(StoreTest, GetOfAnAbsentKeyIsNotFound) { EXPECT_FALSE(a_.Get("nope").has_value()); }
+
+TEST_F(StoreTest, SetThenGetReturnsValueAndMeta) {
+  auto r = a_.Set("k", BytesValue("v"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::optional<Entry> e = a_.Get("k");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->record->bytes(), "v");
+  EXPECT_EQ(e->owner, "node-a");
+  EXPECT_EQ(e->timestamp_ms, kStartMs);
+  EXPECT_EQ(e->record->revision(), kR0 + 1);
+  EXPECT_EQ(e->lease_expires_ms, kStartMs + 3600 * 1000);
+  EXPECT_EQ(a_.revision(), kR0 + 1);
+  ASSERT_EQ(r->replicate.size(), 1u);
+  EXPECT_EQ(r->replicate[0].key(), "k");
+}
+
+TEST_F(StoreTest, UnicodeKeysAreJustBytes) {
+  ASSERT_TRUE(a_.Set("测试", BytesValue("成功")).ok());
+  EXPECT_EQ(a_.Get("测试")->record->bytes(), "成功");
+}
+
+TEST_F(StoreTest, SetRefusesBadInputAndChangesNothing) {
+  StoreOptions o = Options("node-a");
+  o.max_key_bytes = 8;
+  o.max_value_bytes = 16;
+  Store s(o, &clock_);
+  EXPECT_THAT(s.Set("", BytesValue("v")), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(s.Set("123456789", BytesValue("v")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit is 8")));
+  EXPECT_THAT(s.Set("k", BytesValue(std::string(17, 'x'))),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(s.Set("k", meshkv::v1::Value()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(s.revision(), kR0);
+  EXPECT_FALSE(s.Get("k").has_value());
+}
+
+TEST_F(StoreTest, SetOfAMappingStoresItsFields) {
+  meshkv::v1::Value v;
+  (*v.mutable_mapping()->mutable_fields())["a"] = "1";
+  (*v.mutable_mapping()->mutable_fields())["b"] = "2";
+  ASSERT_TRUE(a_.Set("m", v).ok());
+  EXPECT_THAT(FieldsOf(*a_.Get("m")), ElementsAre(Pair("a", "1"), Pair("b", "2")));
+}
+
+// --- delete ----------------------------------------------------------------
+
+TEST_F(StoreTest, DeleteOfAnAbsentKeyIsNotFound) {
+  EXPECT_THAT(a_.Delete("nope"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(StoreTest, DeleteRemovesTheKeyAndReportsIt) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("v")).ok());
+  auto r = a_.Delete("k");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes[0].prev.record->bytes(), "v");
+  EXPECT_FALSE(r->changes[0].entry.record->live());
+  EXPECT_EQ(r->changes[0].entry.lease_expires_ms, 0);  // the delete relinquished it
+  EXPECT_FALSE(a_.Get("k").has_value());
+  EXPECT_THAT(a_.Delete("k"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(a_.Stats().tombstones, 1u);
+  EXPECT_EQ(a_.Stats().keys, 0u);
+}
+
+// --- update ------------------------------------------------------------------
+
+TEST_F(StoreTest, UpdateWritesEveryKey) {
+  meshkv::v1::Value one = BytesValue("1"), two = BytesValue("2");
+  auto r = a_.Update({{"x", &one}, {"y", &two}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes.size(), 2u);
+  EXPECT_EQ(a_.Get("x")->record->bytes(), "1");
+  EXPECT_EQ(a_.Get("y")->record->bytes(), "2");
+}
+
+TEST_F(StoreTest, UpdateIsAllOrNothingWhenOneKeyIsLeasedByAnother) {
+  Deliver(b_.Set("theirs", BytesValue("b")), a_);
+  const uint64_t rev = a_.revision();
+  meshkv::v1::Value one = BytesValue("1");
+  EXPECT_THAT(a_.Update({{"mine", &one}, {"theirs", &one}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("node-b")));
+  EXPECT_FALSE(a_.Get("mine").has_value());
+  EXPECT_EQ(a_.Get("theirs")->record->bytes(), "b");
+  EXPECT_EQ(a_.revision(), rev);
+}
+
+TEST_F(StoreTest, UpdateRefusesARepeatedKey) {
+  meshkv::v1::Value one = BytesValue("1");
+  EXPECT_THAT(a_.Update({{"x", &one}, {"x", &one}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
+  EXPECT_FALSE(a_.Get("x").has_value());
+}
+
+// --- apply_delta -------------------------------------------------------------
+
+TEST_F(StoreTest, ApplyDeltaCreatesAMappingWhenAbsent) {
+  auto r = a_.ApplyDelta("m", Delta({{"a", "1"}}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(FieldsOf(*a_.Get("m")), ElementsAre(Pair("a", "1")));
+}
+
+TEST_F(StoreTest, ApplyDeltaWithNoFieldsCreatesAnEmptyMapping) {
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({})).ok());
+  std::optional<Entry> e = a_.Get("m");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_TRUE(e->record->is_mapping());
+  EXPECT_TRUE(FieldsOf(*e).empty());
+}
+
+TEST_F(StoreTest, ApplyDeltaMergesIntoTheMapping) {
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({{"a", "1"}, {"b", "2"}})).ok());
+  auto r = a_.ApplyDelta("m", Delta({{"b", "3"}, {"c", "4"}}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(FieldsOf(r->changes[0].entry),
+              ElementsAre(Pair("a", "1"), Pair("b", "3"), Pair("c", "4")));
+}
+
+TEST_F(StoreTest, ApplyDeltaOnBytesIsFailedPrecondition) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("raw")).ok());
+  const uint64_t rev = a_.revision();
+  EXPECT_THAT(a_.ApplyDelta("k", Delta({{"a", "1"}})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("bytes")));
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "raw");
+  EXPECT_EQ(a_.revision(), rev);
+}
+
+TEST_F(StoreTest, ApplyDeltaRefusesAMappingOverTheLimit) {
+  StoreOptions o = Options("node-a");
+  o.max_value_bytes = 10;
+  Store s(o, &clock_);
+  ASSERT_TRUE(s.ApplyDelta("m", Delta({{"a", "1234"}})).ok());       // 5 bytes
+  ASSERT_TRUE(s.ApplyDelta("m", Delta({{"a", "123456789"}})).ok());  // replaces: 10
+  EXPECT_THAT(s.ApplyDelta("m", Delta({{"b", "1"}})), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// --- pop / popitem -------------------------------------------------------------
+
+TEST_F(StoreTest, PopReturnsTheValueAndDeletesIt) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("v")).ok());
+  auto r = a_.Pop("k");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes[0].prev.record->bytes(), "v");
+  EXPECT_FALSE(a_.Get("k").has_value());
+  EXPECT_THAT(a_.Pop("k"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(StoreTest, PopItemPopsTheFirstKeyThisNodeMayDelete) {
+  Deliver(b_.Set("a-theirs", BytesValue("b")), a_);
+  ASSERT_TRUE(a_.Set("c-mine", BytesValue("2")).ok());
+  ASSERT_TRUE(a_.Set("b-mine", BytesValue("1")).ok());
+  auto r = a_.PopItem();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes[0].prev.record->key(), "b-mine");
+  ASSERT_TRUE(a_.PopItem().ok());
+  EXPECT_THAT(a_.PopItem(), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_TRUE(a_.Get("a-theirs").has_value());
+}
+
+TEST_F(StoreTest, PopItemOnAnEmptyStoreIsNotFound) {
+  EXPECT_THAT(a_.PopItem(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// --- list ----------------------------------------------------------------------
+
+TEST_F(StoreTest, ListIsInKeyOrderWithPrefixLimitAndResume) {
+  for (const char* k : {"b/2", "a/1", "b/1", "c", "b/3", "b"}) {
+    ASSERT_TRUE(a_.Set(k, BytesValue(k)).ok());
+  }
+  ASSERT_TRUE(a_.Delete("b/2").ok());
+  EXPECT_THAT(Keys(a_.List("", "", 100)), ElementsAre("a/1", "b", "b/1", "b/3", "c"));
+  EXPECT_THAT(Keys(a_.List("b/", "", 100)), ElementsAre("b/1", "b/3"));
+  ListPage first = a_.List("", "", 2);
+  EXPECT_THAT(Keys(first), ElementsAre("a/1", "b"));
+  EXPECT_TRUE(first.more);
+  EXPECT_EQ(first.revision, a_.revision());
+  ListPage rest = a_.List("", "b", 100);
+  EXPECT_THAT(Keys(rest), ElementsAre("b/1", "b/3", "c"));
+  EXPECT_FALSE(rest.more);
+  EXPECT_THAT(Keys(a_.List("b/", "a", 100)), ElementsAre("b/1", "b/3"));
+  EXPECT_THAT(Keys(a_.List("b/", "b/3", 100)), ElementsAre());
+}
+
+TEST_F(StoreTest, ListAcrossManyKeysIsSorted) {
+  std::vector<std::string> want;
+  for (int i = 0; i < 2000; ++i) {
+    std::string k = absl::StrCat("key-", 100000 + i * 7919 % 2000);
+    ASSERT_TRUE(a_.Set(k, BytesValue("v")).ok());
+  }
+  std::vector<std::string> got;
+  std::string after;
+  for (;;) {
+    ListPage p = a_.List("key-", after, 333);
+    for (auto& k : Keys(p)) got.push_back(k);
+    if (!p.more) break;
+    after = got.back();
+  }
+  ASSERT_EQ(got.size(), 2000u);
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+}
+
+// --- leases ----------------------------------------------------------------------
+
+TEST_F(StoreTest, AnotherOwnersLeaseRefusesWritesAndNamesOwnerAndExpiry) {
+  Deliver(b_.Set("k", BytesValue("b")), a_);
+  auto refused = a_.Set("k", BytesValue("a"));
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(HasSubstr("node-b"), HasSubstr("2023-11-14T23:13:20"))));
+  EXPECT_THAT(a_.Delete("k"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(a_.Pop("k"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(a_.ApplyDelta("k", Delta({})), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "b");
+  EXPECT_EQ(a_.Stats().lease_refusals, 4u);
+}
+
+TEST_F(StoreTest, TheOwnerRenewsItsLease) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("1")).ok());
+  clock_.Advance(absl::Minutes(30));
+  ASSERT_TRUE(a_.Set("k", BytesValue("2")).ok());
+  EXPECT_EQ(a_.Get("k")->lease_expires_ms, kStartMs + 90 * 60 * 1000);
+  StoreStats s = a_.Stats();
+  EXPECT_EQ(s.leases_acquired[0], 1u);
+  EXPECT_EQ(s.leases_renewed[0], 1u);
+  EXPECT_EQ(s.leases_active[0], 1);
+}
+
+TEST_F(StoreTest, LeaseExpiresAfterTheConfiguredDuration) {
+  StoreOptions o = Options("node-a");
+  o.lease_duration = absl::Minutes(5);
+  Store a(o, &clock_);
+  Deliver(b_.Set("k", BytesValue("b")), a);
+  clock_.Advance(absl::Minutes(5) - absl::Milliseconds(1));
+  EXPECT_THAT(a.Set("k", BytesValue("a")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  clock_.Advance(absl::Milliseconds(1));
+  a.Maintain();
+  EXPECT_EQ(a.Stats().leases_expired[1], 1u);
+  EXPECT_EQ(a.Stats().leases_active[1], 0);
+  ASSERT_TRUE(a.Set("k", BytesValue("a")).ok());
+  EXPECT_EQ(a.Get("k")->owner, "node-a");
+}
+
+TEST_F(StoreTest, DeleteRelinquishesTheLease) {
+  Deliver(b_.Set("k", BytesValue("b")), a_);
+  Deliver(b_.Delete("k"), a_);
+  ASSERT_TRUE(a_.Set("k", BytesValue("a")).ok());
+  EXPECT_EQ(a_.Get("k")->owner, "node-a");
+  EXPECT_EQ(a_.Stats().leases_active[1], 0);
+}
+
+TEST_F(StoreTest, EqualHlcIsWonByTheSmallerNodeId) {
+  // Both write at the same millisecond, each with a fresh clock: equal hlc.
+  Store z(Options("node-z", false), &clock_);
+  Store y(Options("node-y", false), &clock_);
+  auto from_z = z.Set("k", BytesValue("z"));
+  auto from_y = y.Set("k", BytesValue("y"));
+  ASSERT_EQ(from_z->replicate[0].version().hlc(), from_y->replicate[0].version().hlc());
+  ASSERT_TRUE(z.Merge(from_y->replicate[0]).ok());
+  ASSERT_TRUE(y.Merge(from_z->replicate[0]).ok());
+  EXPECT_EQ(z.Get("k")->record->bytes(), "y");
+  EXPECT_EQ(y.Get("k")->record->bytes(), "y");
+}
+
+TEST_F(StoreTest, WithLeasingOffAnyNodeWritesAnyKey) {
+  Store a(Options("node-a", false), &clock_);
+  Store b(Options("node-b", false), &clock_);
+  Deliver(b.Set("k", BytesValue("b")), a);
+  ASSERT_TRUE(a.Set("k", BytesValue("a")).ok());
+  EXPECT_EQ(a.Get("k")->lease_expires_ms, 0);
+  ASSERT_TRUE(a.ApplyDelta("m", Delta({{"x", "1"}})).ok());
+  EXPECT_EQ(a.Stats().leases_active[0], 0);
+}
+
+TEST_F(StoreTest, RemoteWritesAreMergedWithoutLeaseChecks) {
+  // b wrote k before it saw a's lease: both writes entered legitimately.
+  ASSERT_TRUE(a_.Set("k", BytesValue("a")).ok());
+  clock_.Advance(absl::Milliseconds(1));
+  auto from_b = b_.Set("k", BytesValue("b"));
+  ASSERT_THAT(a_.Merge(from_b->replicate[0]), IsOkAndHolds(true));
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "b");
+  EXPECT_EQ(a_.Get("k")->owner, "node-b");
+}
+
+// --- replication input -------------------------------------------------------------
+
+TEST_F(StoreTest, MergeRefusesMalformedRecords) {
+  meshkv::mesh::v1::Record r;
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // no key
+  r.set_key("k");
+  r.set_kind(meshkv::mesh::v1::Record::BYTES);
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // no version
+  r.mutable_version()->set_hlc(5);
+  r.mutable_version()->set_origin("x");
+  r.set_kind(static_cast<meshkv::mesh::v1::Record::Kind>(42));
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(a_.revision(), kR0);
+}
+
+TEST_F(StoreTest, MergingTheSameRecordTwiceIsANoOp) {
+  auto w = b_.Set("k", BytesValue("b"));
+  EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(true));
+  EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(false));
+  EXPECT_EQ(a_.revision(), kR0 + 1);
+}
+
+// --- history ----------------------------------------------------------------------
+
+TEST_F(StoreTest, EventsReplayChangesAfterARevision) {
+  ASSERT_TRUE(a_.Set("w/a", BytesValue("1")).ok());
+  ASSERT_TRUE(a_.Set("other", BytesValue("x")).ok());
+  ASSERT_TRUE(a_.Set("w/a", BytesValue("2")).ok());
+  ASSERT_TRUE(a_.Delete("w/a").ok());
+  std::vector<WatchEvent> events;
+  uint64_t through = 0;
+  ASSERT_TRUE(a_.ReadEvents(kR0 + 1, "w/", 100, SIZE_MAX, &events, &through).ok());
+  EXPECT_EQ(through, kR0 + 4);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].entry.record->bytes(), "2");
+  EXPECT_EQ(events[0].prev->bytes(), "1");
+  EXPECT_EQ(events[0].entry.record->revision(), kR0 + 3);
+  EXPECT_TRUE(events[1].is_delete());
+  EXPECT_EQ(events[1].prev->bytes(), "2");
+}
+
+TEST_F(StoreTest, ListAndEventsAreBoundedByBytes) {
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(a_.Set(absl::StrCat("k", i), BytesValue(std::string(100, 'x'))).ok());
+  ListPage page = a_.List("", "", 100, 250);
+  EXPECT_EQ(page.entries.size(), 3u);
+  EXPECT_TRUE(page.more);
+  EXPECT_EQ(a_.List("", "", 100, 1).entries.size(), 1u);
+  std::vector<WatchEvent> events;
+  uint64_t through = 0;
+  ASSERT_TRUE(a_.ReadEvents(kR0, "", 100, 250, &events, &through).ok());
+  EXPECT_EQ(events.size(), 3u);
+  EXPECT_EQ(through, kR0 + 3);
+}
+
+TEST_F(StoreTest, EventsOlderThanTheHistoryAreOutOfRange) {
+  StoreOptions o = Options("node-a");
+  o.history_max_events = 3;
+  Store s(o, &clock_);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.Set("k", BytesValue(absl::StrCat(i))).ok());
+  std::vector<WatchEvent> events;
+  uint64_t through = 0;
+  EXPECT_THAT(s.ReadEvents(kR0 + 1, "", 10, SIZE_MAX, &events, &through),
+              StatusIs(absl::StatusCode::kOutOfRange));
+  ASSERT_TRUE(s.ReadEvents(kR0 + 2, "", 10, SIZE_MAX, &events, &through).ok());
+  EXPECT_EQ(events.size(), 3u);
+  // A revision this node has not reached: from another node, most likely.
+  EXPECT_THAT(s.ReadEvents(kR0 + 6, "", 10, SIZE_MAX, &events, &through),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("ahead")));
+}
+
+TEST_F(StoreTest, ReadEventsStopsAtMaxAndResumes) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a_.Set(absl::StrCat("k", i), BytesValue("v")).ok());
+  std::vector<WatchEvent> events;
+  uint64_t through = 0;
+  ASSERT_TRUE(a_.ReadEvents(kR0, "", 2, SIZE_MAX, &events, &through).ok());
+  EXPECT_EQ(events.size(), 2u);
+  EXPECT_EQ(through, kR0 + 2);
+  ASSERT_TRUE(a_.ReadEvents(through, "", 10, SIZE_MAX, &events, &through).ok());
+  EXPECT_EQ(events.size(), 5u);
+  EXPECT_EQ(through, kR0 + 5);
+}
+
+// --- anti-entropy reads and tombstones ------------------------------------------------
+
+TEST_F(StoreTest, ExportedStateMergedElsewhereGivesEqualDigests) {
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(a_.Set(absl::StrCat("k", i), BytesValue("v")).ok());
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({{"f", "1"}})).ok());
+  ASSERT_TRUE(a_.Delete("k7").ok());
+  EXPECT_NE(a_.BucketDigests(), b_.BucketDigests());
+  for (uint32_t bucket = 0; bucket < Store::kBuckets; ++bucket) {
+    std::string after;
+    bool done = false;
+    while (!done) {
+      std::vector<meshkv::mesh::v1::Record> chunk;
+      done = a_.ExportBucket(bucket, after, 256, &chunk, &after);
+      for (const auto& r : chunk) ASSERT_TRUE(b_.Merge(r).ok());
+    }
+  }
+  EXPECT_EQ(a_.BucketDigests(), b_.BucketDigests());
+  EXPECT_FALSE(b_.Get("k7").has_value());
+  EXPECT_EQ(b_.Get("k8")->owner, "node-a");
+  const uint32_t bucket = Store::BucketOf("k8");
+  EXPECT_EQ(a_.BucketKeys(bucket), b_.BucketKeys(bucket));
+}
+
+// A node whose clock runs far ahead (or a hostile peer) must not drag this
+// node's hybrid clock into the future: its record waits until the clocks agree.
+TEST_F(StoreTest, ARecordFromTooFarAheadIsRefusedUntilTheClockCatchesUp) {
+  ManualClock ahead{kStartMs + 2 * 60 * 1000};
+  Store c(Options("node-c"), &ahead);
+  auto w = c.Set("k", BytesValue("from the future"));
+  ASSERT_TRUE(w.ok());
+  EXPECT_THAT(a_.Merge(w->replicate[0]), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("ahead of this node's clock")));
+  EXPECT_FALSE(a_.Get("k").has_value());
+  EXPECT_EQ(a_.revision(), kR0);
+  // This node's own writes still carry its own time.
+  ASSERT_TRUE(a_.Set("mine", BytesValue("now")).ok());
+  EXPECT_EQ(a_.Get("mine")->timestamp_ms, kStartMs);
+
+  clock_.Advance(absl::Minutes(1) + absl::Seconds(1));
+  EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(true));
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "from the future");
+
+  // The largest hybrid clock reading there is: refused, nothing overflows.
+  meshkv::mesh::v1::Record hostile = w->replicate[0];
+  hostile.set_key("hostile");
+  hostile.mutable_version()->set_hlc(~uint64_t{0});
+  EXPECT_THAT(a_.Merge(hostile), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_TRUE(a_.Set("hostile", BytesValue("still writable")).ok());
+}
+
+TEST_F(StoreTest, TombstonesAreCollectedAfterTheRetention) {
+  StoreOptions o = Options("node-a");
+  o.tombstone_retention = absl::Hours(1);
+  Store s(o, &clock_);
+  ASSERT_TRUE(s.Set("k", BytesValue("v")).ok());
+  auto del = s.Delete("k");
+  ASSERT_TRUE(del.ok());
+  clock_.Advance(absl::Hours(1) + absl::Seconds(1));
+  for (uint32_t i = 0; i < Store::kBuckets; ++i) s.Maintain();
+  EXPECT_EQ(s.Stats().tombstones, 0u);
+  EXPECT_EQ(s.BucketDigests(), std::vector<uint64_t>(Store::kBuckets, 0));
+  // The old tombstone arriving again is not stored again.
+  EXPECT_THAT(s.Merge(del->replicate[0]), IsOkAndHolds(false));
+}
+
+TEST_F(StoreTest, StatsCountKeysBytesAndTombstones) {
+  ASSERT_TRUE(a_.Set("ab", BytesValue("123")).ok());
+  ASSERT_TRUE(a_.Set("cd", BytesValue("4")).ok());
+  ASSERT_TRUE(a_.Delete("cd").ok());
+  StoreStats s = a_.Stats();
+  EXPECT_EQ(s.keys, 1u);
+  EXPECT_EQ(s.bytes, 5u);
+  EXPECT_EQ(s.tombstones, 1u);
+  EXPECT_EQ(s.revision, kR0 + 3);
+}
+
+}  // namespace
+}  // namespace meshkv
