@@ -40,9 +40,8 @@ absl::StatusOr<std::string> AdvertiseAddr(const ServerConfig& c, int bound_port)
   return absl::StrCat(anywhere ? HostName() : hp->first, ":", bound_port);
 }
 
-void LogFromMesh(peer::MeshLogLevel level, const std::string& msg,
+void LogFromMesh(LogLevel l, const std::string& msg,
                  std::vector<std::pair<std::string, std::string>> fields) {
-  const LogLevel l = static_cast<LogLevel>(level);
   if (!LogEnabled(l)) return;
   // LogFields holds views: at most four fields, as the mesh sends.
   std::pair<absl::string_view, absl::string_view> f[4];

@@ -16,7 +16,6 @@ namespace {
 
 using asio::ip::tcp;
 
-constexpr int64_t kTickMs = 100;
 constexpr size_t kWriteChunk = 256 << 10;
 
 std::string Endpoint(const tcp::socket& s) {
@@ -113,7 +112,7 @@ void MeshDriver::Accept() {
 }
 
 void MeshDriver::Tick() {
-  timer_.expires_after(std::chrono::milliseconds(kTickMs));
+  timer_.expires_after(absl::ToChronoMilliseconds(Mesh::kTickPeriod));
   timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || stopping_) return;
     mesh_->Tick(Now());

@@ -1,4 +1,4 @@
-// Configuration, commands and observations of the mesh core (peer/mesh.h).
+// Configuration, commands and observations of the mesh core (peer/core/mesh.h).
 #ifndef MESHKV_PEER_CORE_MESH_TYPES_H_
 #define MESHKV_PEER_CORE_MESH_TYPES_H_
 
@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "peer/core/frame.h"
 
 namespace meshkv::peer {
@@ -114,8 +115,9 @@ struct MeshSnapshot {
   MeshStats stats;
 };
 
-enum class MeshLogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
-using MeshLogFn = std::function<void(MeshLogLevel, const std::string& msg,
+// The core logs through this (in the driver's thread), at the levels of
+// common/log.h.
+using MeshLogFn = std::function<void(LogLevel, const std::string& msg,
                                      std::vector<std::pair<std::string, std::string>> fields)>;
 
 }  // namespace meshkv::peer

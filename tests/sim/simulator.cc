@@ -13,7 +13,7 @@ namespace meshkv::sim {
 namespace {
 
 constexpr int64_t kEpochMs = 1'700'000'000'000;  // simulated wall clock at t=0
-constexpr int64_t kTickMs = 100;
+const int64_t kTickMs = absl::ToInt64Milliseconds(peer::Mesh::kTickPeriod);
 constexpr size_t kChunkBytes = 64 << 10;  // bytes a simulated socket write takes
 
 }  // namespace
@@ -75,9 +75,9 @@ void Simulator::StartNode(int i) {
   }
   peer::MeshLogFn log;
   if (std::getenv("MESHKV_SIM_LOG") != nullptr) {
-    log = [this, i](peer::MeshLogLevel level, const std::string& msg,
+    log = [this, i](LogLevel level, const std::string& msg,
                     std::vector<std::pair<std::string, std::string>> fields) {
-      if (level < peer::MeshLogLevel::kInfo) return;
+      if (level < LogLevel::kInfo) return;
       std::string line = absl::StrCat(now_, " node-", i, " ", msg);
       for (const auto& [k, v] : fields) absl::StrAppend(&line, " ", k, "=", v);
       std::fprintf(stderr, "%s\n", line.c_str());
