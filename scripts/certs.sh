@@ -62,8 +62,11 @@ umask 077
 new_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 refuse_existing() { for f in "$@"; do [ ! -e "$f" ] || die "$f exists; remove it to re-issue"; done; }
 
-# RFC 3986 percent-encoding of everything but unreserved characters and ':'.
+# RFC 3986 percent-encoding of everything but unreserved characters and ':',
+# byte by byte (LC_ALL=C: in a UTF-8 locale bash would walk characters and
+# printf would give code points, so "é" became %E9 instead of %C3%A9).
 urn_escape() {
+  local LC_ALL=C
   local s="$1" out="" c i
   for ((i = 0; i < ${#s}; i++)); do
     c="${s:i:1}"
