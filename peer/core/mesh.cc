@@ -795,7 +795,7 @@ void Mesh::SendHello(Connection& c) {
   Send(c, FrameType::kHello, hello);
 }
 
-void Mesh::Close(Connection& c, Reason reason, const std::string& detail, int64_t now) {
+void Mesh::Close(Connection& c, Reason reason, const std::string& detail, int64_t /*now*/) {
   if (c.state == Connection::State::kClosing) return;
   if (reason != wire::Goodbye::UNSPECIFIED && c.state != Connection::State::kDialing) {
     wire::Goodbye bye;
