@@ -3,9 +3,11 @@
 #include <atomic>
 #include <cstdio>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -13,7 +15,10 @@ namespace meshkv {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
-std::string* g_node = new std::string();  // set once before threads start
+// The server learns its node ID (its bound address) after its threads have
+// started logging, so the ID is read and written under a lock.
+ABSL_CONST_INIT absl::Mutex g_node_mu(absl::kConstInit);
+std::string* const g_node ABSL_PT_GUARDED_BY(g_node_mu) = new std::string();
 
 constexpr absl::string_view kLevelNames[] = {"debug", "info", "warning", "error"};
 
@@ -40,7 +45,10 @@ absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
 }
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
-void SetLogNode(std::string node_id) { *g_node = std::move(node_id); }
+void SetLogNode(std::string node_id) {
+  absl::MutexLock lock(&g_node_mu);
+  *g_node = std::move(node_id);
+}
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
 
 void Log(LogLevel level, absl::string_view msg, LogFields fields) {
@@ -48,9 +56,12 @@ void Log(LogLevel level, absl::string_view msg, LogFields fields) {
   std::string line = absl::StrCat(
       "ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
       " level=", kLevelNames[static_cast<int>(level)]);
-  if (!g_node->empty()) {
-    line += " node=";
-    AppendValue(&line, *g_node);
+  {
+    absl::ReaderMutexLock lock(&g_node_mu);
+    if (!g_node->empty()) {
+      line += " node=";
+      AppendValue(&line, *g_node);
+    }
   }
   line += " msg=";
   AppendValue(&line, msg);

@@ -3,8 +3,9 @@
 //   ts=2026-11-22T16:02:03.123Z level=info node=10.0.0.1:4444 msg="peer connected" peer=...
 //
 // Lines go to stderr. The level and the node ID are process-wide settings,
-// set once at start-up by main (SetLogLevel, SetLogNode) before other
-// threads log; Log() itself is thread-safe.
+// set by main (SetLogLevel, SetLogNode). Every function here is thread-safe:
+// the server sets its node ID once it knows its address, while its threads
+// already log.
 //
 //   LogInfo("peer connected", {{"peer", id}, {"rtt_ms", absl::StrCat(rtt)}});
 #ifndef MESHKV_COMMON_LOG_H_

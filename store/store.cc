@@ -352,6 +352,7 @@ absl::StatusOr<WriteResult> Store::PopItem() {
   const Record* victim = nullptr;
   const int64_t now = clock_->NowMs();
   ScanInOrderLocked("", "", [&](const RecordPtr& r) {
+    mu_.AssertHeld();  // called by ScanInOrderLocked, under the lock taken above
     const bool ours =
         !options_.leasing || OwnerOf(*r) == LeaseOwner::kSelf || LeaseExpiryMs(*r) <= now;
     if (ours) victim = r.get();
@@ -418,6 +419,7 @@ ListPage Store::List(absl::string_view prefix, absl::string_view start_after, si
   absl::ReaderMutexLock lock(&mu_);
   page.revision = revision_;
   ScanInOrderLocked(prefix, start_after, [&](const RecordPtr& r) {
+    mu_.AssertReaderHeld();  // called by ScanInOrderLocked, under the lock taken above
     if (page.entries.size() == max_entries || (!page.entries.empty() && bytes >= max_bytes)) {
       page.more = true;
       return false;
@@ -470,6 +472,7 @@ std::vector<std::pair<std::string, uint64_t>> Store::BucketKeys(uint32_t bucket)
 
 void Store::ToWireLocked(const Record& r, wire::Record* out) const {
   auto set_version = [&](const Version& v, wire::Version* w) {
+    mu_.AssertReaderHeld();  // called only below, under ToWireLocked's lock
     w->set_hlc(v.hlc);
     w->set_origin(origins_.Name(v.origin));
   };

@@ -220,7 +220,7 @@ class Store {
   void AccountLeaseLocked(const Record* next, const Record* prev)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t LeaseExpiryMs(const Record& r) const;
-  LeaseOwner OwnerOf(const Record& r) const {
+  LeaseOwner OwnerOf(const Record& r) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return r.current_version().origin == self_ ? LeaseOwner::kSelf : LeaseOwner::kOther;
   }
   void ToWireLocked(const Record& r, meshkv::mesh::v1::Record* out) const

@@ -35,9 +35,12 @@ Network::Network(int nodes) : nodes_(nodes), id_(getpid() % 200 + 20) {
 }
 
 Network::~Network() {
-  for (int i = 0; i < nodes_; ++i) Sh(absl::StrCat("ip netns del ", Ns(i), " 2>/dev/null"));
-  Sh(absl::StrCat("ip netns del mkv", id_, "sw 2>/dev/null"));
-  Sh(absl::StrCat("ip link del mkv", id_, "h 2>/dev/null"));
+  // Best effort: whatever is already gone is fine.
+  for (int i = 0; i < nodes_; ++i) {
+    Sh(absl::StrCat("ip netns del ", Ns(i), " 2>/dev/null")).IgnoreError();
+  }
+  Sh(absl::StrCat("ip netns del mkv", id_, "sw 2>/dev/null")).IgnoreError();
+  Sh(absl::StrCat("ip link del mkv", id_, "h 2>/dev/null")).IgnoreError();
 }
 
 std::string Network::Ns(int node) const { return absl::StrCat("mkv", id_, "n", node); }

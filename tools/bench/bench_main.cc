@@ -1,7 +1,7 @@
 // meshkv-bench: an asynchronous gRPC load generator for meshkv, the no-op
 // baseline and etcd. Parses flags and hands over to RunBench().
 //
-//   meshkv-bench --addr=127.0.0.1:50051 --workload=get --preload=100000 \
+//   meshkv-bench --addr=127.0.0.1:50051 --workload=get --preload=100000
 //       --connections=4 --inflight=32 --duration=10s --json=get.json
 //
 // Flags are spelled with dashes (--key-size); underscores work too.
