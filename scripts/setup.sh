@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(build-essential cmake ninja-build pkg-config zlib1g-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libasio-dev libbenchmark-dev
-  libssl-dev openssl)
+  libssl-dev openssl librocksdb-dev libleveldb-dev)
 test_pkgs=(prometheus python3-grpcio python3-grpc-tools iproute2 iptables curl
   debootstrap ca-certificates git)
 bench_pkgs=(etcd-server etcd-client gnuplot-nox valgrind)
