@@ -1,0 +1,321 @@
+// The mesh core's protocol rules, one test per rule, each driving real cores
+// against each other (or against a test-played peer) with MeshPair.
+#include "peer/core/mesh.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "meshkv/mesh/v1/mesh.pb.h"
+#include "peer/core/frame.h"
+#include "peer/core/mesh_pair.h"
+
+namespace meshkv::peer {
+namespace {
+
+namespace wire = ::meshkv::mesh::v1;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// A Hello that node 0 of a default MeshPair accepts, from "raw".
+wire::Hello GoodHello(const std::string& id = "raw") {
+  wire::Hello h;
+  h.set_protocol_version(kProtocolVersion);
+  h.set_cluster("pair");
+  h.set_leasing(true);
+  h.set_node_id(id);
+  h.set_advertise_addr(id + ":4444");
+  h.set_buckets(16);
+  h.set_synced(true);
+  return h;
+}
+
+std::string FrameOf(FrameType type, const google::protobuf::MessageLite& m) {
+  std::string out;
+  AppendFrame(type, m, &out);
+  return out;
+}
+
+template <typename Msg>
+Msg BodyOf(const MeshPair::Frame& f) {
+  Msg m;
+  EXPECT_TRUE(m.ParseFromString(f.body)) << FrameTypeName(f.type);
+  return m;
+}
+
+std::vector<FrameType> TypesOf(const std::vector<MeshPair::Frame>& frames) {
+  std::vector<FrameType> types;
+  for (const auto& f : frames) types.push_back(f.type);
+  return types;
+}
+
+// Node 1 dials node 0 (its seed).
+MeshPair::Tweak OneDialsZero(MeshPair::Tweak more = nullptr) {
+  return [more](int i, MeshOptions& o) {
+    if (i == 1) o.seeds = {MeshPair::AddrOf(0)};
+    if (more) more(i, o);
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Handshake: every refusal of Handshake::Check, seen from a raw peer (the
+// Goodbye's reason and detail) and counted.
+
+struct Refused {
+  wire::Goodbye bye;
+  MeshStats stats;
+  bool closed = false;  // the node closed the connection
+};
+
+// Node 0 receives `hello` from a raw peer and answers.
+Refused RefusalOf(const wire::Hello& hello) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(link)), ElementsAre(FrameType::kHello));
+  pair.InjectOn(link, FrameOf(FrameType::kHello, hello));
+  Refused r;
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  EXPECT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  if (!frames.empty()) r.bye = BodyOf<wire::Goodbye>(frames[0]);
+  r.stats = pair.stats(0);
+  r.closed = !pair.links()[link].end[1].open;
+  EXPECT_THAT(pair.Established(0), IsEmpty());
+  return r;
+}
+
+TEST(HandshakeRefusalTest, AcceptsAGoodHello) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello()));
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(link)),
+              ElementsAre(FrameType::kHello, FrameType::kPeerList));
+  EXPECT_THAT(pair.Established(0), SizeIs(1));
+  EXPECT_EQ(pair.stats(0).handshakes_refused, 0u);
+}
+
+TEST(HandshakeRefusalTest, RefusesAnotherProtocolVersion) {
+  wire::Hello h = GoodHello();
+  h.set_protocol_version(kProtocolVersion + 1);
+  const Refused r = RefusalOf(h);
+  EXPECT_EQ(r.bye.reason(), wire::Goodbye::REFUSED);
+  EXPECT_EQ(r.bye.detail(), absl::StrCat("protocol version ", kProtocolVersion + 1, " is not ",
+                                         kProtocolVersion));
+  EXPECT_EQ(r.stats.handshakes_refused, 1u);
+  EXPECT_TRUE(r.closed);
+}
+
+TEST(HandshakeRefusalTest, RefusesAnotherCluster) {
+  wire::Hello h = GoodHello();
+  h.set_cluster("other");
+  const Refused r = RefusalOf(h);
+  EXPECT_EQ(r.bye.reason(), wire::Goodbye::REFUSED);
+  EXPECT_EQ(r.bye.detail(), "cluster \"other\" is not \"pair\"");
+  EXPECT_EQ(r.stats.handshakes_refused, 1u);
+  EXPECT_TRUE(r.closed);
+}
+
+TEST(HandshakeRefusalTest, RefusesAnotherLeasingMode) {
+  wire::Hello h = GoodHello();
+  h.set_leasing(false);
+  const Refused r = RefusalOf(h);
+  EXPECT_EQ(r.bye.reason(), wire::Goodbye::REFUSED);
+  EXPECT_EQ(r.bye.detail(), "leasing is off there and on here");
+  EXPECT_EQ(r.stats.handshakes_refused, 1u);
+  EXPECT_TRUE(r.closed);
+}
+
+TEST(HandshakeRefusalTest, RefusesAnotherBucketCount) {
+  wire::Hello h = GoodHello();
+  h.set_buckets(256);
+  const Refused r = RefusalOf(h);
+  EXPECT_EQ(r.bye.reason(), wire::Goodbye::REFUSED);
+  EXPECT_EQ(r.bye.detail(), "256 anti-entropy buckets is not 16");
+  EXPECT_EQ(r.stats.handshakes_refused, 1u);
+  EXPECT_TRUE(r.closed);
+}
+
+TEST(HandshakeRefusalTest, RefusesAHelloWithoutNodeId) {
+  wire::Hello h = GoodHello();
+  h.clear_node_id();
+  const Refused r = RefusalOf(h);
+  EXPECT_EQ(r.bye.reason(), wire::Goodbye::REFUSED);
+  EXPECT_EQ(r.bye.detail(), "hello without node ID or address");
+  EXPECT_EQ(r.stats.handshakes_refused, 1u);
+}
+
+TEST(HandshakeRefusalTest, RefusesAHelloWithoutAddress) {
+  wire::Hello h = GoodHello();
+  h.clear_advertise_addr();
+  const Refused r = RefusalOf(h);
+  EXPECT_EQ(r.bye.reason(), wire::Goodbye::REFUSED);
+  EXPECT_EQ(r.bye.detail(), "hello without node ID or address");
+  EXPECT_EQ(r.stats.handshakes_refused, 1u);
+}
+
+// Both sides of a real pair refuse, log the reason, and the dialler backs
+// off to the maximum instead of dialling straight back.
+TEST(HandshakeRefusalTest, BothSidesRefuseLogAndTheDiallerBacksOffToTheMaximum) {
+  MeshPair pair(2, OneDialsZero([](int i, MeshOptions& o) {
+                  if (i == 1) o.cluster = "elsewhere";
+                }));
+  pair.StartAll();
+  EXPECT_THAT(pair.Established(0), IsEmpty());
+  EXPECT_THAT(pair.Established(1), IsEmpty());
+  for (int i : {0, 1}) {
+    EXPECT_EQ(pair.stats(i).handshakes_refused, 1u) << i;
+    std::vector<MeshPair::LogLine> refusals = pair.LogsWith(i, "refusing peer");
+    ASSERT_THAT(refusals, SizeIs(1)) << i;
+    EXPECT_THAT(refusals[0].field("reason"), HasSubstr("cluster")) << i;
+  }
+  EXPECT_EQ(pair.stats(1).connections_dialed, 1u);
+  // reconnect_max_ms (10 s) times a jitter of at least 0.5.
+  pair.AdvanceTime(absl::Milliseconds(4900));
+  EXPECT_EQ(pair.stats(1).connections_dialed, 1u);
+  pair.AdvanceTime(absl::Seconds(11));
+  EXPECT_GE(pair.stats(1).connections_dialed, 2u);
+}
+
+// A Hello with our own node ID: we dialled ourselves under another name.
+// Closed without a Goodbye or a refusal, and that address is never dialled
+// again.
+TEST(HandshakeRefusalTest, SelfConnectionIsClosedSilentlyAndNeverRedialled) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.TakeRawFrames(link);
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello(MeshPair::IdOf(0))));
+  EXPECT_THAT(pair.TakeRawFrames(link), IsEmpty());
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+  EXPECT_EQ(pair.stats(0).handshakes_refused, 0u);
+  EXPECT_EQ(pair.stats(0).protocol_errors, 0u);
+}
+
+TEST(HandshakeRefusalTest, SelfAddressInTheSeedsIsDialledOnce) {
+  // n1's seed answers with n1's own node ID: n1 dialled itself under
+  // another name.
+  MeshPair pair(2, OneDialsZero([](int i, MeshOptions& o) {
+                  if (i == 0) o.node_id = MeshPair::IdOf(1);  // n0 is "n1" too
+                }));
+  pair.StartAll();
+  EXPECT_THAT(pair.Established(1), IsEmpty());
+  EXPECT_EQ(pair.stats(1).connections_dialed, 1u);
+  pair.AdvanceTime(absl::Seconds(30));
+  EXPECT_EQ(pair.stats(1).connections_dialed, 1u);  // marked self: never again
+  EXPECT_EQ(pair.stats(1).handshakes_refused, 0u);
+}
+
+TEST(HandshakeRuleTest, AFrameBeforeTheHandshakeIsAProtocolError) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.TakeRawFrames(link);
+  pair.InjectOn(link, FrameOf(FrameType::kPing, wire::Ping()));
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  const auto bye = BodyOf<wire::Goodbye>(frames[0]);
+  EXPECT_EQ(bye.reason(), wire::Goodbye::PROTOCOL_ERROR);
+  EXPECT_EQ(bye.detail(), "ping before the handshake");
+  EXPECT_EQ(pair.stats(0).protocol_errors, 1u);
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+}
+
+TEST(HandshakeRuleTest, ASecondHelloIsAProtocolError) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello()));
+  pair.TakeRawFrames(link);
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello()));
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  EXPECT_EQ(BodyOf<wire::Goodbye>(frames[0]).detail(), "second hello");
+  EXPECT_EQ(pair.stats(0).protocol_errors, 1u);
+}
+
+TEST(HandshakeRuleTest, AHandshakeNotCompletedInTimeIsClosed) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.TakeRawFrames(link);
+  pair.AdvanceTime(absl::Milliseconds(4900));
+  EXPECT_TRUE(pair.links()[link].end[1].open);
+  pair.AdvanceTime(absl::Milliseconds(300));
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  EXPECT_EQ(BodyOf<wire::Goodbye>(frames[0]).detail(), "handshake timed out");
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+}
+
+TEST(HandshakeRuleTest, InboundConnectionsBeyondTheCapAreTurnedAway) {
+  MeshPair pair(1, [](int, MeshOptions& o) { o.max_inbound = 2; });
+  pair.StartAll();
+  std::vector<size_t> links;
+  for (int i = 0; i < 3; ++i) links.push_back(pair.AcceptRaw(0));
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(links[0])), ElementsAre(FrameType::kHello));
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(links[1])), ElementsAre(FrameType::kHello));
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(links[2]);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  EXPECT_EQ(BodyOf<wire::Goodbye>(frames[0]).reason(), wire::Goodbye::TOO_MANY_PEERS);
+  EXPECT_FALSE(pair.links()[links[2]].end[1].open);
+}
+
+// ---------------------------------------------------------------------------
+// Connections between a pair.
+
+TEST(MeshPairTest, APairConnectsSyncsAndReplicates) {
+  MeshPair pair(2, OneDialsZero());
+  pair.StartAll();
+  ASSERT_THAT(pair.Established(0), SizeIs(1));
+  ASSERT_THAT(pair.Established(1), SizeIs(1));
+  EXPECT_TRUE(pair.mesh(1).synced());
+  pair.Write(0, "k", "v");
+  pair.Drive();
+  EXPECT_EQ(pair.replica(1).Get("k"), "v");
+  pair.Write(1, "j", "w");
+  pair.Drive();
+  EXPECT_EQ(pair.replica(0).Get("j"), "w");
+}
+
+// Two nodes dialling each other at once: of the two connections, both keep
+// the one dialled by the smaller node ID, and close the other as DUPLICATE.
+TEST(DuplicateConnectionTest, KeepsTheConnectionDialledByTheSmallerNodeId) {
+  MeshPair pair(2, [](int i, MeshOptions& o) { o.seeds = {MeshPair::AddrOf(1 - i)}; });
+  pair.StartAll();
+  EXPECT_EQ(pair.stats(0).connections_dialed, 1u);
+  EXPECT_EQ(pair.stats(1).connections_dialed, 1u);
+  const std::vector<PeerStatus> at0 = pair.Established(0);
+  const std::vector<PeerStatus> at1 = pair.Established(1);
+  ASSERT_THAT(at0, SizeIs(1));
+  ASSERT_THAT(at1, SizeIs(1));
+  EXPECT_TRUE(at0[0].outbound);  // n0 < n1: n0's dial survives
+  EXPECT_FALSE(at1[0].outbound);
+  // The survivor is one and the same link at both ends.
+  int open_links = 0;
+  for (const auto& l : pair.links()) open_links += l.end[0].open && l.end[1].open;
+  EXPECT_EQ(open_links, 1);
+  // The loser stays closed: no redial storm.
+  pair.AdvanceTime(absl::Seconds(20));
+  EXPECT_THAT(pair.Established(0), SizeIs(1));
+  EXPECT_THAT(pair.Established(1), SizeIs(1));
+}
+
+TEST(DuplicateConnectionTest, KeepsOtherIsTheSameDecisionOnBothSides) {
+  const Handshake::Side out1{true, 1}, in2{false, 2}, out3{true, 3}, in4{false, 4};
+  // "a" < "b": the connection "a" dialled wins, whichever came first.
+  EXPECT_TRUE(Handshake::KeepsOther("a", "b", out3, in2));   // at a: a's dial kept
+  EXPECT_FALSE(Handshake::KeepsOther("a", "b", in2, out3));  // at a: b's dial loses
+  EXPECT_TRUE(Handshake::KeepsOther("b", "a", in4, out1));   // at b: a's dial (inbound) kept
+  EXPECT_FALSE(Handshake::KeepsOther("b", "a", out1, in4));  // at b: its own dial loses
+  // Both dialled by the same side: the older.
+  EXPECT_TRUE(Handshake::KeepsOther("a", "b", out1, out3));
+  EXPECT_FALSE(Handshake::KeepsOther("a", "b", out3, out1));
+}
+
+}  // namespace
+}  // namespace meshkv::peer
