@@ -126,6 +126,17 @@ void MeshPair::CloseRaw(size_t link) {
   Pump();
 }
 
+void MeshPair::Break(size_t link) {
+  for (int k = 0; k < 2; ++k) {
+    End& e = links_[link].end[k];
+    links_[link].wire[k].clear();
+    if (!e.open) continue;
+    e.open = false;
+    if (e.node != kRaw) mesh(e.node).Closed(e.conn, now_us_);
+  }
+  Pump();
+}
+
 void MeshPair::Inject(int i, ConnId conn, absl::string_view bytes) {
   mesh(i).Received(conn, bytes, now_us_);
   Pump();
@@ -235,6 +246,7 @@ bool MeshPair::DeliverNext(size_t link, int from_end) {
   if (links_[link].wire[from_end].empty()) return false;
   std::string frame = std::move(links_[link].wire[from_end].front());
   links_[link].wire[from_end].pop_front();
+  ++links_[link].delivered[from_end][static_cast<uint8_t>(frame[1]) % (kMaxFrameType + 1)];
   Arrive(link, 1 - from_end, frame);
   MaybeFin(link, from_end);
   Pump();

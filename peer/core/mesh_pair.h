@@ -30,6 +30,7 @@
 #ifndef MESHKV_PEER_CORE_MESH_PAIR_H_
 #define MESHKV_PEER_CORE_MESH_PAIR_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -80,6 +81,8 @@ class MeshPair {
     std::string partial[2];           // output of end k not yet a whole frame
     bool fin[2] = {false, false};     // end k closed: the peer learns after wire[k]
     std::vector<Frame> raw_inbox;     // frames a kRaw end received
+    // Frames delivered from end k, by type.
+    std::array<uint64_t, kMaxFrameType + 1> delivered[2] = {};
   };
 
   explicit MeshPair(int nodes = 2, Tweak tweak = nullptr, uint32_t buckets = 16);
@@ -118,6 +121,10 @@ class MeshPair {
   std::vector<Frame> TakeRawFrames(size_t link);
   // The raw end of `link` closes its socket.
   void CloseRaw(size_t link);
+
+  // The network breaks `link`: frames in flight are lost and both node
+  // ends get Closed() (no Goodbye).
+  void Break(size_t link);
 
   // Node i receives `bytes` on `conn`, as if from the network (for hostile
   // input: any bytes, framed or not), then the pair drains its outputs.

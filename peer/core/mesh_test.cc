@@ -317,5 +317,211 @@ TEST(DuplicateConnectionTest, KeepsOtherIsTheSameDecisionOnBothSides) {
   EXPECT_FALSE(Handshake::KeepsOther("a", "b", out3, out1));
 }
 
+// ---------------------------------------------------------------------------
+// Hostile input.
+
+// A raw peer through the handshake: its link index.
+size_t EstablishRaw(MeshPair& pair, const std::string& id) {
+  const size_t link = pair.AcceptRaw(0);
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello(id)));
+  pair.TakeRawFrames(link);
+  return link;
+}
+
+TEST(ProtocolErrorTest, AMalformedBodyClosesOnlyThatConnection) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t bad = EstablishRaw(pair, "bad");
+  const size_t good = EstablishRaw(pair, "good");
+  std::string frame;
+  AppendRawFrame(static_cast<uint8_t>(FrameType::kWriteBatch), "\xff\xff\xff", &frame);
+  pair.InjectOn(bad, frame);
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(bad);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  const auto bye = BodyOf<wire::Goodbye>(frames[0]);
+  EXPECT_EQ(bye.reason(), wire::Goodbye::PROTOCOL_ERROR);
+  EXPECT_THAT(bye.detail(), HasSubstr("malformed"));
+  EXPECT_EQ(pair.stats(0).protocol_errors, 1u);
+  EXPECT_FALSE(pair.links()[bad].end[1].open);
+  // The other connection goes on: it still gets writes.
+  EXPECT_TRUE(pair.links()[good].end[1].open);
+  pair.Write(0, "k", "v");
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(good)), ElementsAre(FrameType::kWriteBatch));
+}
+
+TEST(ProtocolErrorTest, ABadChecksumClosesTheConnection) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = EstablishRaw(pair, "raw");
+  std::string frame = FrameOf(FrameType::kPing, wire::Ping());
+  frame[8] ^= 1;
+  pair.InjectOn(link, frame);
+  EXPECT_EQ(pair.stats(0).protocol_errors, 1u);
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+}
+
+// ---------------------------------------------------------------------------
+// Dissemination: prune and graft.
+
+// A triangle: n1 dials n0, n2 dials n0 and n1.
+MeshPair Triangle() {
+  return MeshPair(3, [](int i, MeshOptions& o) {
+    if (i == 1) o.seeds = {MeshPair::AddrOf(0)};
+    if (i == 2) o.seeds = {MeshPair::AddrOf(0), MeshPair::AddrOf(1)};
+  });
+}
+
+uint64_t Total(MeshPair& pair, uint64_t MeshStats::*counter) {
+  uint64_t n = 0;
+  for (int i = 0; i < pair.size(); ++i) n += pair.stats(i).*counter;
+  return n;
+}
+
+TEST(DisseminationRuleTest, ADuplicatePrunesItsLinkUntilEachWriteArrivesOnce) {
+  MeshPair pair = Triangle();
+  pair.StartAll();
+  pair.AdvanceTime(absl::Seconds(1));  // the peer lists fill every slot
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(pair.Established(i), SizeIs(2)) << i;
+  pair.Write(0, "a", "1");
+  pair.Drive();
+  const uint64_t dups = Total(pair, &MeshStats::duplicates_dropped);
+  EXPECT_GE(dups, 1u);
+  EXPECT_GE(Total(pair, &MeshStats::prunes_sent), 1u);
+  // The tree of origin n0 has formed: later writes come once to each node.
+  for (int k = 0; k < 10; ++k) pair.Write(0, absl::StrCat("b", k), "2");
+  pair.Drive();
+  EXPECT_EQ(Total(pair, &MeshStats::duplicates_dropped), dups);
+  for (int i : {1, 2}) EXPECT_EQ(pair.replica(i).size(), 11u) << i;
+}
+
+TEST(DisseminationRuleTest, LosingTheTreeParentGraftsThePrunedLink) {
+  MeshPair pair = Triangle();
+  pair.StartAll();
+  pair.AdvanceTime(absl::Seconds(1));
+  pair.Write(0, "a", "1");
+  pair.Drive();
+  // One of n1, n2 got n0's write over both of its links and pruned one (the
+  // one it came over second). Break the other, its tree parent for n0: it
+  // must graft the pruned link, or n0's writes would no longer reach it.
+  const uint64_t prunes1 = pair.stats(1).prunes_sent, prunes2 = pair.stats(2).prunes_sent;
+  ASSERT_EQ(prunes1 + prunes2, 1u);
+  const int pruner = prunes1 == 1 ? 1 : 2;
+  std::optional<size_t> pruned, parent;
+  for (size_t l = 0; l < pair.links().size(); ++l) {
+    const auto& link = pair.links()[l];
+    for (int k = 0; k < 2; ++k) {
+      if (link.end[k].node != pruner || !link.end[k].open) continue;
+      (link.delivered[k][static_cast<int>(FrameType::kPrune)] > 0 ? pruned : parent) = l;
+    }
+  }
+  ASSERT_TRUE(pruned.has_value());
+  ASSERT_TRUE(parent.has_value());
+  const auto& p = pair.links()[*parent];
+  pair.SetReachable(p.end[0].node, p.end[1].node, false);  // no redial meanwhile
+  const uint64_t grafts = pair.stats(pruner).grafts_sent;
+  const int pruned_end = pair.links()[*pruned].end[0].node == pruner ? 0 : 1;
+  const uint64_t graft_frames = pair.links()[*pruned].delivered[pruned_end][static_cast<int>(FrameType::kGraft)];
+  pair.Break(*parent);
+  pair.Drive();
+  EXPECT_EQ(pair.stats(pruner).grafts_sent, grafts + 1);
+  EXPECT_EQ(pair.links()[*pruned].delivered[pruned_end][static_cast<int>(FrameType::kGraft)],
+            graft_frames + 1);
+  pair.Write(0, "c", "3");
+  pair.Drive();
+  EXPECT_EQ(pair.replica(pruner).Get("c"), "3");
+}
+
+// A raw peer grafts node 0 for a range of its writes.
+struct GraftCase {
+  std::vector<MeshPair::Frame> answer;
+  MeshStats stats;
+};
+GraftCase GraftAfter(size_t cached, int written, int after_index, int upto_index) {
+  MeshPair pair(1, [cached](int, MeshOptions& o) { o.recent_writes = cached; });
+  pair.StartAll();
+  const size_t link = EstablishRaw(pair, "raw");
+  std::vector<uint64_t> seqs;
+  for (int k = 0; k < written; ++k) {
+    pair.Write(0, absl::StrCat("k", k), "v");
+    for (const auto& f : pair.TakeRawFrames(link)) {
+      if (f.type != FrameType::kWriteBatch) continue;
+      const auto batch = BodyOf<wire::WriteBatch>(f);
+      for (const auto& w : batch.writes()) seqs.push_back(w.origin_seq());
+    }
+  }
+  EXPECT_THAT(seqs, SizeIs(written));
+  if (static_cast<int>(seqs.size()) != written) return {};
+  wire::Graft graft;
+  graft.set_origin(MeshPair::IdOf(0));
+  graft.set_after(seqs[after_index]);
+  graft.set_upto(seqs[upto_index]);
+  pair.InjectOn(link, FrameOf(FrameType::kGraft, graft));
+  return {pair.TakeRawFrames(link), pair.stats(0)};
+}
+
+TEST(DisseminationRuleTest, AGraftIsAnsweredFromTheRecentWriteCache) {
+  const GraftCase g = GraftAfter(/*cached=*/100, /*written=*/5, /*after=*/1, /*upto=*/4);
+  ASSERT_THAT(TypesOf(g.answer), ElementsAre(FrameType::kWriteBatch));
+  EXPECT_EQ(BodyOf<wire::WriteBatch>(g.answer[0]).writes_size(), 3);
+  EXPECT_EQ(g.stats.writes_resent, 3u);
+}
+
+TEST(DisseminationRuleTest, AGraftReachingPastTheCacheStartsASyncSession) {
+  // Only the last 2 of 5 writes are cached; the graft asks from the 2nd.
+  const GraftCase g = GraftAfter(/*cached=*/2, /*written=*/5, /*after=*/0, /*upto=*/4);
+  ASSERT_THAT(TypesOf(g.answer), ElementsAre(FrameType::kWriteBatch, FrameType::kDigestOffer));
+  EXPECT_EQ(BodyOf<wire::WriteBatch>(g.answer[0]).writes_size(), 2);  // what it still has
+  EXPECT_EQ(g.stats.writes_resent, 2u);
+}
+
+// ---------------------------------------------------------------------------
+// Membership through peer lists.
+
+TEST(PeerListTest, ListedNodesBecomeDialTargetsButNeverThisNode) {
+  MeshPair pair(3);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello("raw")));
+  pair.TakeRawFrames(link);
+  wire::PeerList list;
+  for (int i : {0, 2}) {
+    auto* p = list.add_peers();
+    p->set_node_id(MeshPair::IdOf(i));
+    p->set_addr(MeshPair::AddrOf(i));
+  }
+  pair.InjectOn(link, FrameOf(FrameType::kPeerList, list));
+  pair.AdvanceTime(absl::Seconds(1));
+  // n2 became a neighbour; n0 did not dial itself.
+  const std::vector<PeerStatus> peers = pair.Established(0);
+  std::vector<std::string> ids;
+  for (const auto& p : peers) ids.push_back(p.node_id);
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("raw", MeshPair::IdOf(2)));
+  EXPECT_EQ(pair.stats(0).connections_dialed, 1u);
+  EXPECT_EQ(pair.Snapshot(0).peers_known, 2);  // raw's address is unknown: raw, n2
+}
+
+TEST(PeerListTest, APeerListIsBounded) {
+  MeshPair pair(1, [](int, MeshOptions& o) { o.max_outbound = 0; });
+  pair.StartAll();
+  const size_t link = EstablishRaw(pair, "raw");
+  wire::PeerList list;
+  for (int i = 0; i < 3 * Membership::kMaxPeerListEntries; ++i) {
+    auto* p = list.add_peers();
+    p->set_node_id(absl::StrCat("x", i));
+    p->set_addr(absl::StrCat("x", i, ":4444"));
+  }
+  pair.InjectOn(link, FrameOf(FrameType::kPeerList, list));
+  EXPECT_EQ(pair.Snapshot(0).peers_known, 3 * Membership::kMaxPeerListEntries + 1);
+  // A newcomer gets a list of at most the bound, this node first.
+  const size_t other = pair.AcceptRaw(0);
+  pair.InjectOn(other, FrameOf(FrameType::kHello, GoodHello("other")));
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(other);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kHello, FrameType::kPeerList));
+  const auto sent = BodyOf<wire::PeerList>(frames[1]);
+  EXPECT_EQ(sent.peers_size(), Membership::kMaxPeerListEntries);
+  EXPECT_EQ(sent.peers(0).node_id(), MeshPair::IdOf(0));
+  for (const auto& p : sent.peers()) EXPECT_NE(p.node_id(), "other");
+}
+
 }  // namespace
 }  // namespace meshkv::peer
