@@ -87,6 +87,9 @@ class MeshPair {
 
   explicit MeshPair(int nodes = 2, Tweak tweak = nullptr, uint32_t buckets = 16);
   ~MeshPair();
+  // Pinned: each core's log callback points back here.
+  MeshPair(const MeshPair&) = delete;
+  MeshPair& operator=(const MeshPair&) = delete;
 
   static std::string IdOf(int i);
   static std::string AddrOf(int i);

@@ -523,5 +523,73 @@ TEST(PeerListTest, APeerListIsBounded) {
   for (const auto& p : sent.peers()) EXPECT_NE(p.node_id(), "other");
 }
 
+// ---------------------------------------------------------------------------
+// Repair of lost writes.
+
+// n1 dials n0; n0's next write to n1 is lost on the wire.
+void LoseAWrite(MeshPair& pair) {
+  pair.StartAll();
+  EXPECT_THAT(pair.Established(1), SizeIs(1));
+  pair.Write(0, "k", "v");
+  // Link 0 was dialled by n1: n0 is its end 1.
+  EXPECT_EQ(pair.PeekNext(0, 1)->type, FrameType::kWriteBatch);
+  pair.DropNext(0, 1);
+  pair.Drive();
+  EXPECT_EQ(pair.replica(1).Get("k"), std::nullopt);
+}
+
+TEST(RepairTest, ANeighbourAheadTwiceInARowIsGraftedAndResendsFromItsCache) {
+  MeshPair pair(2, OneDialsZero());
+  LoseAWrite(pair);
+  pair.AdvanceTime(absl::Milliseconds(1100));  // one heartbeat: a suspicion
+  EXPECT_EQ(pair.replica(1).Get("k"), std::nullopt);
+  pair.AdvanceTime(absl::Milliseconds(1000));  // still ahead: graft
+  EXPECT_EQ(pair.replica(1).Get("k"), "v");
+  EXPECT_EQ(pair.stats(1).grafts_sent, 1u);
+  EXPECT_EQ(pair.stats(0).writes_resent, 1u);
+  EXPECT_EQ(pair.stats(1).sync_keys_repaired, 0u);  // not by anti-entropy
+}
+
+TEST(RepairTest, AntiEntropyRepairsWhatNoGraftAsksFor) {
+  // Heartbeats too rare to graft: the periodic sync session repairs it.
+  MeshPair pair(2, OneDialsZero([](int, MeshOptions& o) {
+                  o.heartbeat_ms = 60000;
+                  o.failure_timeout_ms = 120000;
+                }));
+  LoseAWrite(pair);
+  const uint64_t rounds = pair.stats(1).sync_rounds_completed;
+  pair.AdvanceTime(absl::Milliseconds(5200));
+  EXPECT_EQ(pair.replica(1).Get("k"), "v");
+  EXPECT_EQ(pair.stats(1).sync_keys_repaired + pair.stats(0).sync_keys_repaired, 1u);
+  EXPECT_GT(pair.stats(0).sync_rounds_completed + pair.stats(1).sync_rounds_completed, rounds);
+}
+
+TEST(ConnectionRuleTest, ASilentPeerIsDeclaredDeadAfterTheFailureTimeout) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = EstablishRaw(pair, "raw");
+  pair.AdvanceTime(absl::Milliseconds(4900));
+  EXPECT_TRUE(pair.links()[link].end[1].open);
+  pair.AdvanceTime(absl::Milliseconds(300));
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+  EXPECT_EQ(pair.stats(0).peers_timed_out, 1u);
+}
+
+TEST(ConnectionRuleTest, ShutdownSendsQueuedWritesThenGoodbyeAndThePeerBacksOff) {
+  MeshPair pair(2, OneDialsZero());
+  pair.StartAll();
+  // The write and the shutdown in one go, before anything is delivered.
+  const wire::Record r = pair.replica(0).Put("k", "v", 1, MeshPair::IdOf(0));
+  pair.mesh(0).Broadcast({r}, pair.now_us());
+  pair.mesh(0).Shutdown(pair.now_us());
+  pair.Drive();
+  EXPECT_EQ(pair.replica(1).Get("k"), "v");  // the write went before the goodbye
+  EXPECT_THAT(pair.Established(0), IsEmpty());
+  EXPECT_THAT(pair.Established(1), IsEmpty());
+  std::vector<MeshPair::LogLine> byes = pair.LogsWith(1, "peer said goodbye");
+  ASSERT_THAT(byes, SizeIs(1));
+  EXPECT_EQ(byes[0].field("reason"), "SHUTDOWN");
+}
+
 }  // namespace
 }  // namespace meshkv::peer
