@@ -1,0 +1,35 @@
+# meshkv_link_closure(<target> <out-var>): every library <target> links,
+# directly or through other targets (LINK_LIBRARIES and
+# INTERFACE_LINK_LIBRARIES, recursively), as the names written in CMake
+# (targets such as gRPC::grpc++, or plain library names). Used to check at
+# test time that a library does not depend on what it must not.
+function(meshkv_link_closure target out)
+  set(seen "")
+  set(todo ${target})
+  while(todo)
+    list(POP_FRONT todo t)
+    # $<LINK_ONLY:x> and similar wrap a dependency: keep the name inside.
+    string(REGEX REPLACE "^\\$<[A-Z_]+:(.*)>$" "\\1" t "${t}")
+    if(t STREQUAL "" OR t MATCHES "^\\$<" OR t IN_LIST seen)
+      continue()
+    endif()
+    list(APPEND seen "${t}")
+    if(TARGET ${t})
+      get_target_property(imported ${t} IMPORTED)
+      get_target_property(type ${t} TYPE)
+      set(deps "")
+      if(NOT imported AND NOT type STREQUAL "INTERFACE_LIBRARY")
+        get_target_property(direct ${t} LINK_LIBRARIES)
+        if(direct)
+          list(APPEND deps ${direct})
+        endif()
+      endif()
+      get_target_property(iface ${t} INTERFACE_LINK_LIBRARIES)
+      if(iface)
+        list(APPEND deps ${iface})
+      endif()
+      list(APPEND todo ${deps})
+    endif()
+  endwhile()
+  set(${out} "${seen}" PARENT_SCOPE)
+endfunction()
