@@ -85,7 +85,7 @@ grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
     return Done(ctx, absl::InvalidArgumentError("key must not be empty"));
   }
   uint64_t revision = 0;
-  std::optional<Entry> e = node_->store().Get(req->key(), &revision);
+  std::optional<Entry> e = node_->Get(req->key(), &revision);
   resp->set_revision(revision);
   resp->set_found(e.has_value());
   if (e) ToEntry(*e, /*with_value=*/true, resp->mutable_entry());
@@ -95,7 +95,7 @@ grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::SetRequest* req,
                                                meshkv::v1::SetResponse* resp) {
-  auto r = node_->Write([&](Store& s) { return s.Set(req->key(), req->value()); });
+  auto r = node_->Set(req->key(), req->value());
   if (r.ok()) ToMeta(r->changes[0].entry, resp->mutable_meta());
   return Done(ctx, r.status());
 }
@@ -103,7 +103,7 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::DeleteRequest* req,
                                                   meshkv::v1::DeleteResponse* resp) {
-  auto r = node_->Write([&](Store& s) { return s.Delete(req->key()); });
+  auto r = node_->Delete(req->key());
   if (r.ok()) {
     ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_prev());
     ToMeta(r->changes[0].entry, resp->mutable_meta());
@@ -118,7 +118,7 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
   items.reserve(req->items_size());
   for (const meshkv::v1::SetRequest& item : req->items())
     items.emplace_back(item.key(), &item.value());
-  auto r = node_->Write([&](Store& s) { return s.Update(items); });
+  auto r = node_->Update(items);
   if (r.ok()) {
     for (const WriteResult::Change& c : r->changes) ToMeta(c.entry, resp->add_metas());
   }
@@ -128,7 +128,7 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContext* ctx,
                                                       const meshkv::v1::ApplyDeltaRequest* req,
                                                       meshkv::v1::ApplyDeltaResponse* resp) {
-  auto r = node_->Write([&](Store& s) { return s.ApplyDelta(req->key(), req->delta()); });
+  auto r = node_->ApplyDelta(req->key(), req->delta());
   if (r.ok()) ToEntry(r->changes[0].entry, /*with_value=*/true, resp->mutable_entry());
   return Done(ctx, r.status());
 }
@@ -136,7 +136,7 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::PopRequest* req,
                                                meshkv::v1::PopResponse* resp) {
-  auto r = node_->Write([&](Store& s) { return s.Pop(req->key()); });
+  auto r = node_->Pop(req->key());
   if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
   return Done(ctx, r.status());
 }
@@ -144,7 +144,7 @@ grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* ctx,
                                                    const meshkv::v1::PopItemRequest*,
                                                    meshkv::v1::PopItemResponse* resp) {
-  auto r = node_->Write([](Store& s) { return s.PopItem(); });
+  auto r = node_->PopItem();
   if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
   return Done(ctx, r.status());
 }

@@ -18,6 +18,7 @@
 #include "meshkv/v1/kv.grpc.pb.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "tests/util/commit_recorder.h"
 #include "tests/util/metric_value.h"
 #include "tests/util/wait.h"
 
@@ -70,10 +71,10 @@ class KvServiceTest : public ::testing::Test {
   void RemoteSet(const std::string& key, const std::string& value) {
     StoreOptions o;
     o.node_id = "node-b";
-    Store other(o, Clock::Real());
-    auto w = other.Set(key, Bytes(value));
-    ASSERT_TRUE(w.ok());
-    ASSERT_TRUE(server_->node().ApplyRemote(w->replicate[0]).ok());
+    testing::CommitRecorder out;
+    Store other(o, Clock::Real(), {&out});
+    ASSERT_TRUE(other.Set(key, Bytes(value)).ok());
+    ASSERT_TRUE(server_->node().Apply(out.last()[0], peer::ApplySource::kWrite).ok());
   }
 
   grpc::Status Set(const std::string& key, const v1::Value& value, v1::SetResponse* out = nullptr) {
@@ -526,13 +527,13 @@ TEST_F(KvServiceTest, WatchReplayReadsPastChangesNobodyCanSee) {
   ASSERT_TRUE(Set("first", Bytes("1")).ok());  // revision kR0 + 1: replay after it
   StoreOptions o;
   o.node_id = "node-b";
-  Store other(o, Clock::Real());
+  testing::CommitRecorder out;
+  Store other(o, Clock::Real(), {&out});
   for (int i = 0; i < 600; ++i) {
     const std::string key = absl::StrCat("never-here/", i);
     ASSERT_TRUE(other.Set(key, Bytes("x")).ok());
-    auto deleted = other.Delete(key);
-    ASSERT_TRUE(deleted.ok());
-    ASSERT_TRUE(server_->node().ApplyRemote(deleted->replicate[0]).ok());
+    ASSERT_TRUE(other.Delete(key).ok());
+    ASSERT_TRUE(server_->node().Apply(out.last()[0], peer::ApplySource::kWrite).ok());
   }
   RemoteSet("visible", "v");
   WatchReader w(stub_.get(), WatchFrom(kR0 + 1));

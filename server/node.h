@@ -1,67 +1,95 @@
-// Node: one meshkv node: the store, the watchers, and the path every write
-// takes through them.
+// Node: one meshkv node's data: the store, its watchers, and the typed
+// operations every write enters by.
 //
-//   local write   RPC -> Node::Write(op) -> Store (lease-checked) -> watchers
-//                                                                  -> replication sink
-//   remote write  mesh -> Node::replica() -> Store (merge) -> watchers
-//                                                          -> remote observer
+// Data flows one way. A local write enters through an operation here, a
+// remote one through the peer::Replica interface the mesh calls; both reach
+// the store, which commits and tells its observers, in revision order:
+//
+//   KeyValueService::Set -> Node::Set -> Store::Set --+
+//   mesh (MeshDriver)   -> Node::Apply -> Store::Merge -+-> WatchHub (wakes streams)
+//                                                     +-> the observers given here:
+//                                                         replication hand-off
+//                                                         (local writes -> mesh),
+//                                                         commit metrics, ...
 //
 // Writes are refused with UNAVAILABLE until the node has finished its first
 // sync: before that it does not know the leases it must honour.
 //
-// Thread-safe.
+// Thread-safe. The mesh calls the Replica methods on its own thread.
 #ifndef MESHKV_SERVER_NODE_H_
 #define MESHKV_SERVER_NODE_H_
 
 #include <atomic>
-#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/strings/string_view.h"
+#include "common/env.h"
 #include "meshkv/mesh/v1/record.pb.h"
+#include "meshkv/v1/kv.pb.h"
 #include "peer/core/replica.h"
-#include "server/store_replica.h"
 #include "server/watch_hub.h"
+#include "store/commit_observer.h"
 #include "store/store.h"
 
 namespace meshkv {
 
-class Node {
+class Node final : public peer::Replica {
  public:
-  using ReplicationSink = std::function<void(std::vector<meshkv::mesh::v1::Record>)>;
-  // Told of every change merged from the mesh (for metrics).
-  using RemoteObserver = StoreReplica::OnChange;
+  // `env` (its clock stamps writes; its worker wakes watchers) and
+  // `observers` are not owned and must outlive the node. The watch hub is
+  // told of each commit first, then `observers` in order.
+  Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observers = {});
 
-  Node(StoreOptions options, const Clock* clock, RemoteObserver observer = nullptr);
+  // --- Local operations: the Store's, refused until the first sync -------
+  absl::StatusOr<WriteResult> Set(absl::string_view key, const meshkv::v1::Value& value);
+  absl::StatusOr<WriteResult> Delete(absl::string_view key);
+  absl::StatusOr<WriteResult> Update(
+      const std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>>& items);
+  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const meshkv::v1::Mapping& delta);
+  absl::StatusOr<WriteResult> Pop(absl::string_view key);
+  absl::StatusOr<WriteResult> PopItem();
 
-  Store& store() { return store_; }
+  // --- Reads ---------------------------------------------------------------
+  std::optional<Entry> Get(absl::string_view key, uint64_t* revision = nullptr) const {
+    return store_.Get(key, revision);
+  }
+  // Read-only: lists, watch cursors and statistics read the store directly.
   const Store& store() const { return store_; }
   WatchHub& watches() { return watches_; }
 
-  // Runs a local operation on the store; when it wrote, wakes watchers and
-  // hands the written records to the replication sink.
-  absl::StatusOr<WriteResult> Write(absl::FunctionRef<absl::StatusOr<WriteResult>(Store&)> op);
-  // What the mesh merges remote writes through.
-  peer::Replica& replica() { return replica_; }
-  // Merges a record from another node, as the mesh would deliver it.
-  absl::StatusOr<bool> ApplyRemote(const meshkv::mesh::v1::Record& record) {
-    return replica_.Apply(record, peer::ApplySource::kWrite);
-  }
-
-  // Where local writes go to be replicated. Set before serving.
-  void SetReplicationSink(ReplicationSink sink) { sink_ = std::move(sink); }
+  // Counts lapsed leases and collects old tombstones, a bucket per call.
+  void Maintain() { store_.Maintain(); }
 
   bool synced() const { return synced_.load(); }
   // The first sync has completed; returns whether it had already.
   bool SetSynced() { return synced_.exchange(true); }
 
+  // --- peer::Replica: what the mesh merges and reads -----------------------
+  absl::StatusOr<bool> Apply(const meshkv::mesh::v1::Record& record,
+                             peer::ApplySource source) override;
+  uint32_t buckets() const override { return Store::kBuckets; }
+  std::vector<uint64_t> BucketDigests() const override { return store_.BucketDigests(); }
+  std::vector<std::pair<std::string, uint64_t>> BucketKeys(uint32_t bucket) const override {
+    return store_.BucketKeys(bucket);
+  }
+  bool ExportBucket(uint32_t bucket, absl::string_view after, size_t max_bytes,
+                    std::vector<meshkv::mesh::v1::Record>* out,
+                    std::string* last_key) const override {
+    return store_.ExportBucket(bucket, after, max_bytes, out, last_key);
+  }
+  bool ExportKey(absl::string_view key, meshkv::mesh::v1::Record* out) const override {
+    return store_.ExportKey(key, out);
+  }
+
  private:
+  absl::Status CheckSynced() const;
+
+  WatchHub watches_;  // before store_: the store tells it of every commit
   Store store_;
-  WatchHub watches_;
-  StoreReplica replica_;
-  ReplicationSink sink_;  // set before serving, then constant
   std::atomic<bool> synced_{false};
 };
 

@@ -64,28 +64,29 @@ void LogFromMesh(LogLevel l, const std::string& msg,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerConfig& config,
-                                                                  const Clock* clock) {
+                                                                  Env* env) {
   absl::StatusOr<std::unique_ptr<peer::MeshDriver>> mesh = peer::MeshDriver::Bind(config.mesh_addr);
   if (!mesh.ok()) return mesh.status();
   absl::StatusOr<std::string> advertise = AdvertiseAddr(config, (*mesh)->port());
   if (!advertise.ok()) return advertise.status();
   const std::string node_id = config.node_id.empty() ? *advertise : config.node_id;
   std::unique_ptr<MeshkvServer> server(
-      new MeshkvServer(config, clock, node_id, *advertise, std::move(*mesh)));
+      new MeshkvServer(config, env, node_id, *advertise, std::move(*mesh)));
   if (!config.metrics_addr.empty()) {
     MESHKV_RETURN_IF_ERROR(server->metrics_->Serve(config.metrics_addr));
   }
   MESHKV_RETURN_IF_ERROR(server->StartGrpc());
   server->SetServing(false);
   server->maintainer_ = std::thread([s = server.get()] { s->MaintainLoop(); });
-  server->StartMesh(clock);
+  server->StartMesh();
   MESHKV_RETURN_IF_ERROR(server->WriteInfoFile());
   return server;
 }
 
-MeshkvServer::MeshkvServer(const ServerConfig& config, const Clock* clock, std::string node_id,
+MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string node_id,
                            std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh)
     : config_(config),
+      env_(env),
       node_id_(std::move(node_id)),
       advertise_addr_(std::move(advertise_addr)),
       mesh_(std::move(mesh)),
@@ -98,22 +99,16 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, const Clock* clock, std::
   store.max_key_bytes = config.max_key_bytes;
   store.max_value_bytes = config.max_value_bytes;
   store.history_max_events = config.watch_history;
-  Metrics* metrics = metrics_.get();
-  node_ = std::make_unique<Node>(
-      std::move(store), clock,
-      [metrics, clock](const meshkv::mesh::v1::Record& r, peer::ApplySource source) {
-        // Lag of flooded writes only: anti-entropy may carry old records.
-        if (source != peer::ApplySource::kWrite) return;
-        const uint64_t hlc = std::max(r.version().hlc(), r.delta_version().hlc());
-        metrics->ObserveReplicationLag(
-            static_cast<double>(clock->NowMs() - HybridClock::WallMs(hlc)) / 1000.0);
-      });
-  metrics_->AddCollector(StoreCollector(&node_->store()));
   peer::MeshDriver* driver = mesh_.get();
+  handoff_ = std::make_unique<ReplicationHandoff>(
+      [driver](std::vector<meshkv::mesh::v1::Record> records) {
+        driver->Broadcast(std::move(records));
+      });
+  commit_metrics_ = std::make_unique<CommitMetrics>(metrics_.get(), env->clock());
+  node_ = std::make_unique<Node>(std::move(store), env,
+                                 std::vector<CommitObserver*>{handoff_.get(), commit_metrics_.get()});
+  metrics_->AddCollector(StoreCollector(&node_->store()));
   metrics_->AddCollector(MeshCollector([driver] { return driver->Snapshot(); }));
-  node_->SetReplicationSink([driver](std::vector<meshkv::mesh::v1::Record> records) {
-    driver->Broadcast(std::move(records));
-  });
   KeyValueServiceOptions kv;
   kv.watch.max_lag = config.watch_max_lag;
   kv_service_ = std::make_unique<KeyValueService>(node_.get(), kv, metrics_->watch_observer());
@@ -122,14 +117,14 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, const Clock* clock, std::
       node_.get(), [driver] { return driver->Snapshot(); });
 }
 
-void MeshkvServer::StartMesh(const Clock* clock) {
+void MeshkvServer::StartMesh() {
   peer::MeshOptions o;
   o.node_id = node_id_;
   o.advertise_addr = advertise_addr_;
   o.cluster = config_.cluster;
   o.leasing = config_.leasing;
   o.seeds = config_.join;
-  o.incarnation_ms = clock->NowMs();
+  o.incarnation_ms = env_->clock()->NowMs();
   o.initial_sync_timeout_ms = absl::ToInt64Milliseconds(config_.initial_sync_timeout);
   o.rng_seed = std::random_device()();
   // A whole record must fit in a frame, with room to spare.
@@ -138,7 +133,7 @@ void MeshkvServer::StartMesh(const Clock* clock) {
   // With no seeds there is nothing to learn: serve before Start() returns,
   // not whenever the mesh thread gets round to saying so.
   if (config_.join.empty()) MarkSynced();
-  mesh_->Start(std::move(o), &node_->replica(), LogFromMesh, [this] { MarkSynced(); });
+  mesh_->Start(std::move(o), node_.get(), LogFromMesh, [this] { MarkSynced(); });
 }
 
 void MeshkvServer::MarkSynced() {
@@ -159,7 +154,7 @@ void MeshkvServer::MaintainLoop() {
   while (
       !maintain_mu_.AwaitWithTimeout(absl::Condition(&stop_maintaining_), config_.maintain_every)) {
     maintain_mu_.Unlock();
-    node_->store().Maintain();
+    node_->Maintain();
     maintain_mu_.Lock();
   }
 }
@@ -223,6 +218,7 @@ absl::Status MeshkvServer::WriteInfoFile() const {
 }
 
 void MeshkvServer::Shutdown() {
+  absl::MutexLock lock(&shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
   // Start() failed before gRPC served: nothing runs yet, nothing to stop.

@@ -9,6 +9,11 @@
 //   ... server->grpc_address() ...
 //   server->Shutdown();  // SIGTERM: finish RPCs, end watches, flush, stop
 //
+// Data flows one way: the mesh binds first, so that the replication hand-off
+// (local writes -> MeshDriver::Broadcast) and the commit metrics exist before
+// the Node whose store they observe; the driver then merges remote writes
+// through the Node (its peer::Replica).
+//
 // Thread-safe. Shutdown() must be called before destruction.
 #ifndef MESHKV_SERVER_SERVER_H_
 #define MESHKV_SERVER_SERVER_H_
@@ -19,26 +24,31 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/clock.h"
+#include "common/env.h"
 #include "grpcpp/server.h"
 #include "peer/asio/mesh_driver.h"
 #include "server/cluster_service.h"
+#include "server/commit_metrics.h"
 #include "server/config.h"
 #include "server/kv_service.h"
 #include "server/metrics.h"
 #include "server/node.h"
+#include "server/replication_handoff.h"
 
 namespace meshkv {
 
 class MeshkvServer {
  public:
+  // `env` (the clock and the worker that wakes watchers) must outlive the
+  // server.
   static absl::StatusOr<std::unique_ptr<MeshkvServer>> Start(const ServerConfig& config,
-                                                             const Clock* clock = Clock::Real());
+                                                             Env* env = Env::Default());
   ~MeshkvServer();
 
   // Health NOT_SERVING, watches end with UNAVAILABLE, new RPCs refused,
   // in-flight RPCs finish (within the configured grace), then the mesh
-  // sends every acknowledged write and a goodbye to each peer. Idempotent.
+  // sends every acknowledged write and a goodbye to each peer. Idempotent;
+  // a concurrent call returns once the first has finished.
   void Shutdown();
 
   const std::string& node_id() const { return node_id_; }
@@ -53,10 +63,10 @@ class MeshkvServer {
   int metrics_port() const { return metrics_->port(); }
 
  private:
-  MeshkvServer(const ServerConfig& config, const Clock* clock, std::string node_id,
+  MeshkvServer(const ServerConfig& config, Env* env, std::string node_id,
                std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh);
   absl::Status StartGrpc();
-  void StartMesh(const Clock* clock);
+  void StartMesh();
   absl::Status WriteInfoFile() const;
   void SetServing(bool serving);
   // The first sync is done: accept writes, report SERVING. Once.
@@ -64,17 +74,24 @@ class MeshkvServer {
   // Runs Store::Maintain every config_.maintain_every until stopped.
   void MaintainLoop();
 
+  // Constant after construction (the threads they start aside). Declared in
+  // the order they are built: each may use those above it.
   const ServerConfig config_;
+  Env* const env_;  // Not owned.
   const std::string node_id_;
   const std::string advertise_addr_;
   std::unique_ptr<peer::MeshDriver> mesh_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<ReplicationHandoff> handoff_;  // observes node_'s store
+  std::unique_ptr<CommitMetrics> commit_metrics_;  // observes node_'s store
   std::unique_ptr<Node> node_;
   std::unique_ptr<KeyValueService> kv_service_;
   std::unique_ptr<ClusterService> cluster_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
-  bool shut_down_ = false;
+
+  absl::Mutex shutdown_mu_;  // held for the whole of Shutdown()
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
   absl::Mutex maintain_mu_;
   bool stop_maintaining_ ABSL_GUARDED_BY(maintain_mu_) = false;
   std::thread maintainer_;

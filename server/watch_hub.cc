@@ -1,18 +1,17 @@
 #include "server/watch_hub.h"
 
-#include <vector>
-
 namespace meshkv {
 
-WatchHub::WatchHub() : dispatcher_([this] { Run(); }) {}
+WatchHub::WatchHub(Env* env) : env_(env), anchor_(std::make_shared<Anchor>()) {
+  absl::MutexLock lock(&anchor_->mu);
+  anchor_->hub = this;
+}
 
 WatchHub::~WatchHub() {
   Shutdown();
-  {
-    absl::MutexLock lock(&notify_mu_);
-    stop_ = true;
-  }
-  dispatcher_.join();
+  // Waits for a dispatch running now; a later one finds no hub.
+  absl::MutexLock lock(&anchor_->mu);
+  anchor_->hub = nullptr;
 }
 
 bool WatchHub::Add(Stream* s) {
@@ -21,6 +20,8 @@ bool WatchHub::Add(Stream* s) {
   streams_.insert(s);
   absl::MutexLock count(&notify_mu_);
   ++watching_;
+  // Commits while nobody watched scheduled nothing: catch up now.
+  if (head_ > dispatched_) ScheduleLocked();
   return true;
 }
 
@@ -34,6 +35,28 @@ void WatchHub::Remove(Stream* s) {
 void WatchHub::Notify(uint64_t revision) {
   absl::MutexLock lock(&notify_mu_);
   if (revision > head_) head_ = revision;
+  // With nobody watching, writes schedule nothing at all.
+  if (watching_ > 0 && head_ > dispatched_) ScheduleLocked();
+}
+
+void WatchHub::ScheduleLocked() {
+  if (scheduled_) return;
+  scheduled_ = true;
+  env_->Schedule([anchor = anchor_] {
+    absl::MutexLock lock(&anchor->mu);
+    if (anchor->hub != nullptr) anchor->hub->Dispatch();
+  });
+}
+
+void WatchHub::Dispatch() {
+  uint64_t head;
+  {
+    absl::MutexLock lock(&notify_mu_);
+    scheduled_ = false;
+    head = dispatched_ = head_;
+  }
+  absl::MutexLock lock(&mu_);
+  for (Stream* s : streams_) s->OnAdvance(head);
 }
 
 void WatchHub::Shutdown() {
@@ -46,26 +69,6 @@ void WatchHub::Shutdown() {
 size_t WatchHub::size() const {
   absl::MutexLock lock(&mu_);
   return streams_.size();
-}
-
-void WatchHub::Run() {
-  uint64_t seen = 0;
-  for (;;) {
-    uint64_t head;
-    {
-      absl::MutexLock lock(&notify_mu_);
-      // With nobody watching, writes do not wake this thread at all.
-      auto woken = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(notify_mu_) {
-        return stop_ || (watching_ > 0 && head_ > seen);
-      };
-      notify_mu_.Await(absl::Condition(&woken));
-      if (stop_) return;
-      head = head_;
-    }
-    seen = head;
-    absl::MutexLock lock(&mu_);
-    for (Stream* s : streams_) s->OnAdvance(head);
-  }
 }
 
 }  // namespace meshkv

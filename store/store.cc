@@ -47,9 +47,22 @@ absl::StatusOr<Version> DecodeVersion(const wire::Version& v, OriginTable* origi
 
 }  // namespace
 
-Store::Store(StoreOptions options, const Clock* clock)
+const char* CommitSourceName(CommitSource source) {
+  switch (source) {
+    case CommitSource::kLocal:
+      return "local";
+    case CommitSource::kFlooded:
+      return "flooded";
+    case CommitSource::kAntiEntropy:
+      return "anti_entropy";
+  }
+  return "unknown";
+}
+
+Store::Store(StoreOptions options, const Clock* clock, std::vector<CommitObserver*> observers)
     : options_(std::move(options)),
       clock_(clock),
+      observers_(std::move(observers)),
       hlc_(clock),
       history_(options_.history_max_events, options_.history_max_bytes, kEmptyRevision) {
   ABSL_RAW_CHECK(!options_.node_id.empty(), "Store needs a node ID");
@@ -135,7 +148,8 @@ meshkv::mesh::v1::Record Store::NewWriteLocked(absl::string_view key) {
 // ---------------------------------------------------------------------------
 // The one merge path
 
-absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, RecordPtr* next_out,
+absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, CommitSource source,
+                                        bool last_of_operation, RecordPtr* next_out,
                                         RecordPtr* prev_out) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(w.key()));
   if (w.kind() < wire::Record::NONE || w.kind() > wire::Record::TOMBSTONE) {
@@ -193,6 +207,8 @@ absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, RecordPtr* next_o
     return false;
   }
   CommitLocked(next, prev);
+  const Commit commit{source, revision_, next, prev, w, last_of_operation};
+  for (CommitObserver* o : observers_) o->OnCommit(commit);
   *next_out = std::move(next);
   *prev_out = std::move(prev);
   return true;
@@ -244,13 +260,12 @@ void Store::AccountLeaseLocked(const Record* next, const Record* prev) {
   ++(renewal ? stats_.leases_renewed : stats_.leases_acquired)[static_cast<int>(owner)];
 }
 
-void Store::ApplyLocalLocked(wire::Record w, WriteResult* result) {
+void Store::ApplyLocalLocked(const wire::Record& w, bool last, WriteResult* result) {
   RecordPtr next, prev;
-  absl::StatusOr<bool> changed = MergeLocked(w, &next, &prev);
+  absl::StatusOr<bool> changed = MergeLocked(w, CommitSource::kLocal, last, &next, &prev);
   // A local write carries a fresh HLC reading, newer than anything merged.
   ABSL_RAW_CHECK(changed.ok() && *changed, "a local write did not apply");
   result->changes.push_back({EntryLocked(std::move(next)), prev ? EntryLocked(prev) : Entry{}});
-  result->replicate.push_back(std::move(w));
 }
 
 // ---------------------------------------------------------------------------
@@ -264,7 +279,7 @@ absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const meshkv::v1::
   wire::Record w = NewWriteLocked(key);
   SetWireValue(value, &w);
   WriteResult result;
-  ApplyLocalLocked(std::move(w), &result);
+  ApplyLocalLocked(w, /*last=*/true, &result);
   return result;
 }
 
@@ -279,7 +294,7 @@ absl::StatusOr<WriteResult> Store::Delete(absl::string_view key) {
   wire::Record w = NewWriteLocked(key);
   w.set_kind(wire::Record::TOMBSTONE);
   WriteResult result;
-  ApplyLocalLocked(std::move(w), &result);
+  ApplyLocalLocked(w, /*last=*/true, &result);
   return result;
 }
 
@@ -299,10 +314,10 @@ absl::StatusOr<WriteResult> Store::Update(
   // Every key is checked before any is written: all or nothing.
   for (const auto& item : items) MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(FindLocked(item.first)));
   WriteResult result;
-  for (const auto& [key, value] : items) {
-    wire::Record w = NewWriteLocked(key);
-    SetWireValue(*value, &w);
-    ApplyLocalLocked(std::move(w), &result);
+  for (size_t i = 0; i < items.size(); ++i) {
+    wire::Record w = NewWriteLocked(items[i].first);
+    SetWireValue(*items[i].second, &w);
+    ApplyLocalLocked(w, /*last=*/i + 1 == items.size(), &result);
   }
   return result;
 }
@@ -343,7 +358,7 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key,
     *f->mutable_version() = *v;
   }
   WriteResult result;
-  ApplyLocalLocked(std::move(w), &result);
+  ApplyLocalLocked(w, /*last=*/true, &result);
   return result;
 }
 
@@ -364,7 +379,7 @@ absl::StatusOr<WriteResult> Store::PopItem() {
   wire::Record w = NewWriteLocked(victim->key());
   w.set_kind(wire::Record::TOMBSTONE);
   WriteResult result;
-  ApplyLocalLocked(std::move(w), &result);
+  ApplyLocalLocked(w, /*last=*/true, &result);
   return result;
 }
 
@@ -449,10 +464,10 @@ absl::Status Store::ReadEvents(uint64_t after, absl::string_view prefix, size_t 
 // ---------------------------------------------------------------------------
 // Replication and anti-entropy
 
-absl::StatusOr<bool> Store::Merge(const wire::Record& record) {
+absl::StatusOr<bool> Store::Merge(const wire::Record& record, CommitSource source) {
   absl::MutexLock lock(&mu_);
   RecordPtr next, prev;
-  return MergeLocked(record, &next, &prev);
+  return MergeLocked(record, source, /*last_of_operation=*/true, &next, &prev);
 }
 
 std::vector<uint64_t> Store::BucketDigests() const {

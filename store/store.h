@@ -5,9 +5,12 @@
 //   - local operations (Set, Delete, Update, ApplyDelta, Pop, PopItem), what
 //     the RPCs call: validated, checked against leases, stamped with a new
 //     version from the node's hybrid logical clock. Each returns the changes
-//     it made and the wire records to replicate.
+//     it made.
 //   - Merge(), what the mesh delivers: merged without lease checks (leases
 //     are enforced where writes enter), idempotent, in any order.
+// One door leads out: every committed change, whichever door it came in by,
+// goes to the commit observers given at construction (commit_observer.h),
+// in revision order; that is how writes get replicated and watchers woken.
 // Reads: Get and List from memory; ReadEvents replays the bounded change
 // history for Watch; digests and exports for anti-entropy.
 //
@@ -17,9 +20,9 @@
 // lock is released and a reader never waits for slow work.
 //
 // Example:
-//   Store store({.node_id = "10.0.0.1:4444"}, Clock::Real());
-//   auto r = store.Set("k", value);           // lease-checked, versioned
-//   if (r.ok()) mesh.Broadcast(r->replicate);  // to every other node
+//   Store store({.node_id = "10.0.0.1:4444"}, Clock::Real(), {&handoff});
+//   auto r = store.Set("k", value);  // lease-checked, versioned; the
+//                                    // handoff was told before it returned
 //   std::optional<Entry> e = store.Get("k");
 //
 // Thread-safe: every method may be called from any thread.
@@ -43,6 +46,7 @@
 #include "common/clock.h"
 #include "meshkv/mesh/v1/record.pb.h"
 #include "meshkv/v1/kv.pb.h"
+#include "store/commit_observer.h"
 #include "store/history.h"
 #include "store/hlc.h"
 #include "store/lease_tracker.h"
@@ -85,15 +89,14 @@ struct WatchEvent {
   bool is_delete() const { return !entry.record->live(); }
 };
 
-// What a local operation did, key by key in request order, and what the mesh
-// must carry to every other node.
+// What a local operation did, key by key in request order. (What the mesh
+// must carry to every other node went to the commit observers.)
 struct WriteResult {
   struct Change {
     Entry entry;  // the state written (a tombstone for Delete and Pop)
     Entry prev;   // the state before; record null when there was none
   };
   std::vector<Change> changes;
-  std::vector<meshkv::mesh::v1::Record> replicate;
 };
 
 struct ListPage {
@@ -127,7 +130,8 @@ class Store {
   // had no change yet.
   static constexpr uint64_t kEmptyRevision = 1;
 
-  Store(StoreOptions options, const Clock* clock);
+  // `observers` (not owned) must outlive the store.
+  Store(StoreOptions options, const Clock* clock, std::vector<CommitObserver*> observers = {});
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
@@ -169,7 +173,9 @@ class Store {
   // --- Replication (no lease checks) --------------------------------------
   // Merges a record from another node; true when it changed this store.
   // INVALID_ARGUMENT for a malformed record, which changes nothing.
-  absl::StatusOr<bool> Merge(const meshkv::mesh::v1::Record& record);
+  // `source` is kFlooded or kAntiEntropy, as the observers are told.
+  absl::StatusOr<bool> Merge(const meshkv::mesh::v1::Record& record,
+                             CommitSource source = CommitSource::kFlooded);
 
   // --- Anti-entropy --------------------------------------------------------
   static uint32_t BucketOf(absl::string_view key);
@@ -210,11 +216,14 @@ class Store {
   Entry EntryLocked(RecordPtr record) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status CheckLeaseLocked(const Record* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   meshkv::mesh::v1::Record NewWriteLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Merges `wire` and records the change; false when it changed nothing.
-  absl::StatusOr<bool> MergeLocked(const meshkv::mesh::v1::Record& wire, RecordPtr* next,
-                                   RecordPtr* prev) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies a locally built write and adds it to `result`.
-  void ApplyLocalLocked(meshkv::mesh::v1::Record wire, WriteResult* result)
+  // Merges `wire`, records the change and tells the observers; false when
+  // it changed nothing.
+  absl::StatusOr<bool> MergeLocked(const meshkv::mesh::v1::Record& wire, CommitSource source,
+                                   bool last_of_operation, RecordPtr* next, RecordPtr* prev)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies a locally built write and adds it to `result`; `last` on the
+  // operation's last write.
+  void ApplyLocalLocked(const meshkv::mesh::v1::Record& wire, bool last, WriteResult* result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CommitLocked(RecordPtr next, const RecordPtr& prev) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AccountLeaseLocked(const Record* next, const Record* prev)
@@ -234,6 +243,7 @@ class Store {
   // Constant after construction.
   const StoreOptions options_;
   const Clock* const clock_;  // Not owned.
+  const std::vector<CommitObserver*> observers_;  // Not owned.
 
   // State below is protected by mu_.
   mutable absl::Mutex mu_;

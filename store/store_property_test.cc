@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/util/commit_recorder.h"
 #include "store/store.h"
 
 namespace meshkv {
@@ -53,7 +54,8 @@ class Scenario {
       o.leasing = leasing_;
       // Short leases so that ownership changes hands within a run.
       o.lease_duration = absl::Milliseconds(20);
-      origins_.push_back(std::make_unique<Store>(o, &clock_));
+      // One recorder for all: origins write one at a time.
+      origins_.push_back(std::make_unique<Store>(o, &clock_, std::vector<CommitObserver*>{&out_}));
       delivered_.emplace_back();
     }
   }
@@ -65,8 +67,8 @@ class Scenario {
       const size_t o = Pick(origins_.size());
       CatchUp(o);
       absl::StatusOr<WriteResult> r = RandomOp(*origins_[o]);
-      if (r.ok()) {
-        for (auto& w : r->replicate) writes_.push_back(w);
+      if (r.ok() && !r->changes.empty()) {
+        for (const auto& w : out_.last()) writes_.push_back(w);
       }
       // 0 ms often: writes of several origins share a millisecond and tie.
       clock_.Advance(absl::Milliseconds(std::uniform_int_distribution<int>(0, 3)(rng_)));
@@ -136,6 +138,7 @@ class Scenario {
   std::mt19937_64 rng_;
   ManualClock clock_;
   bool leasing_ = true;
+  testing::CommitRecorder out_;  // what the origins' writes replicate
   std::vector<std::unique_ptr<Store>> origins_;
   std::vector<size_t> delivered_;  // per origin: writes_[0, n) were merged
   std::vector<wire::Record> writes_;

@@ -8,11 +8,13 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/util/commit_recorder.h"
 #include "tests/util/status_matchers.h"
 
 namespace meshkv {
 namespace {
 
+using ::meshkv::testing::CommitRecorder;
 using ::meshkv::testing::IsOkAndHolds;
 using ::meshkv::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -59,15 +61,22 @@ class StoreTest : public ::testing::Test {
     return o;
   }
 
-  // Delivers a write result from one store to another, as the mesh does.
-  static void Deliver(const absl::StatusOr<WriteResult>& r, Store& to) {
+  // Delivers what the operation that returned `r` replicated to another
+  // store, as the mesh does.
+  void Deliver(const absl::StatusOr<WriteResult>& r, Store& to) {
     ASSERT_TRUE(r.ok()) << r.status();
-    for (const auto& w : r->replicate) ASSERT_THAT(to.Merge(w), IsOkAndHolds(true));
+    for (const auto& w : out_.last()) ASSERT_THAT(to.Merge(w), IsOkAndHolds(true));
+  }
+  // The one record the last local operation replicated.
+  meshkv::mesh::v1::Record Sent() {
+    EXPECT_EQ(out_.last().size(), 1u);
+    return out_.last().empty() ? meshkv::mesh::v1::Record() : out_.last()[0];
   }
 
   ManualClock clock_{kStartMs};
-  Store a_{Options("node-a"), &clock_};
-  Store b_{Options("node-b"), &clock_};
+  CommitRecorder out_;  // every store of a test writes through it
+  Store a_{Options("node-a"), &clock_, {&out_}};
+  Store b_{Options("node-b"), &clock_, {&out_}};
 };
 
 // --- get / set ---------------------------------------------------------------
@@ -85,8 +94,7 @@ TEST_F(StoreTest, SetThenGetReturnsValueAndMeta) {
   EXPECT_EQ(e->record->revision(), kR0 + 1);
   EXPECT_EQ(e->lease_expires_ms, kStartMs + 3600 * 1000);
   EXPECT_EQ(a_.revision(), kR0 + 1);
-  ASSERT_EQ(r->replicate.size(), 1u);
-  EXPECT_EQ(r->replicate[0].key(), "k");
+  EXPECT_EQ(Sent().key(), "k");
 }
 
 TEST_F(StoreTest, UnicodeKeysAreJustBytes) {
@@ -98,7 +106,7 @@ TEST_F(StoreTest, SetRefusesBadInputAndChangesNothing) {
   StoreOptions o = Options("node-a");
   o.max_key_bytes = 8;
   o.max_value_bytes = 16;
-  Store s(o, &clock_);
+  Store s(o, &clock_, {&out_});
   EXPECT_THAT(s.Set("", BytesValue("v")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(s.Set("123456789", BytesValue("v")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit is 8")));
@@ -201,7 +209,7 @@ TEST_F(StoreTest, ApplyDeltaOnBytesIsFailedPrecondition) {
 TEST_F(StoreTest, ApplyDeltaRefusesAMappingOverTheLimit) {
   StoreOptions o = Options("node-a");
   o.max_value_bytes = 10;
-  Store s(o, &clock_);
+  Store s(o, &clock_, {&out_});
   ASSERT_TRUE(s.ApplyDelta("m", Delta({{"a", "1234"}})).ok());       // 5 bytes
   ASSERT_TRUE(s.ApplyDelta("m", Delta({{"a", "123456789"}})).ok());  // replaces: 10
   EXPECT_THAT(s.ApplyDelta("m", Delta({{"b", "1"}})), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -301,7 +309,7 @@ TEST_F(StoreTest, TheOwnerRenewsItsLease) {
 TEST_F(StoreTest, LeaseExpiresAfterTheConfiguredDuration) {
   StoreOptions o = Options("node-a");
   o.lease_duration = absl::Minutes(5);
-  Store a(o, &clock_);
+  Store a(o, &clock_, {&out_});
   Deliver(b_.Set("k", BytesValue("b")), a);
   clock_.Advance(absl::Minutes(5) - absl::Milliseconds(1));
   EXPECT_THAT(a.Set("k", BytesValue("a")), StatusIs(absl::StatusCode::kFailedPrecondition));
@@ -323,20 +331,22 @@ TEST_F(StoreTest, DeleteRelinquishesTheLease) {
 
 TEST_F(StoreTest, EqualHlcIsWonByTheSmallerNodeId) {
   // Both write at the same millisecond, each with a fresh clock: equal hlc.
-  Store z(Options("node-z", false), &clock_);
-  Store y(Options("node-y", false), &clock_);
-  auto from_z = z.Set("k", BytesValue("z"));
-  auto from_y = y.Set("k", BytesValue("y"));
-  ASSERT_EQ(from_z->replicate[0].version().hlc(), from_y->replicate[0].version().hlc());
-  ASSERT_TRUE(z.Merge(from_y->replicate[0]).ok());
-  ASSERT_TRUE(y.Merge(from_z->replicate[0]).ok());
+  Store z(Options("node-z", false), &clock_, {&out_});
+  Store y(Options("node-y", false), &clock_, {&out_});
+  ASSERT_TRUE(z.Set("k", BytesValue("z")).ok());
+  const meshkv::mesh::v1::Record from_z = Sent();
+  ASSERT_TRUE(y.Set("k", BytesValue("y")).ok());
+  const meshkv::mesh::v1::Record from_y = Sent();
+  ASSERT_EQ(from_z.version().hlc(), from_y.version().hlc());
+  ASSERT_TRUE(z.Merge(from_y).ok());
+  ASSERT_TRUE(y.Merge(from_z).ok());
   EXPECT_EQ(z.Get("k")->record->bytes(), "y");
   EXPECT_EQ(y.Get("k")->record->bytes(), "y");
 }
 
 TEST_F(StoreTest, WithLeasingOffAnyNodeWritesAnyKey) {
-  Store a(Options("node-a", false), &clock_);
-  Store b(Options("node-b", false), &clock_);
+  Store a(Options("node-a", false), &clock_, {&out_});
+  Store b(Options("node-b", false), &clock_, {&out_});
   Deliver(b.Set("k", BytesValue("b")), a);
   ASSERT_TRUE(a.Set("k", BytesValue("a")).ok());
   EXPECT_EQ(a.Get("k")->lease_expires_ms, 0);
@@ -348,8 +358,8 @@ TEST_F(StoreTest, RemoteWritesAreMergedWithoutLeaseChecks) {
   // b wrote k before it saw a's lease: both writes entered legitimately.
   ASSERT_TRUE(a_.Set("k", BytesValue("a")).ok());
   clock_.Advance(absl::Milliseconds(1));
-  auto from_b = b_.Set("k", BytesValue("b"));
-  ASSERT_THAT(a_.Merge(from_b->replicate[0]), IsOkAndHolds(true));
+  ASSERT_TRUE(b_.Set("k", BytesValue("b")).ok());
+  ASSERT_THAT(a_.Merge(Sent()), IsOkAndHolds(true));
   EXPECT_EQ(a_.Get("k")->record->bytes(), "b");
   EXPECT_EQ(a_.Get("k")->owner, "node-b");
 }
@@ -370,9 +380,10 @@ TEST_F(StoreTest, MergeRefusesMalformedRecords) {
 }
 
 TEST_F(StoreTest, MergingTheSameRecordTwiceIsANoOp) {
-  auto w = b_.Set("k", BytesValue("b"));
-  EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(true));
-  EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(false));
+  ASSERT_TRUE(b_.Set("k", BytesValue("b")).ok());
+  const meshkv::mesh::v1::Record w = Sent();
+  EXPECT_THAT(a_.Merge(w), IsOkAndHolds(true));
+  EXPECT_THAT(a_.Merge(w), IsOkAndHolds(false));
   EXPECT_EQ(a_.revision(), kR0 + 1);
 }
 
@@ -412,7 +423,7 @@ TEST_F(StoreTest, ListAndEventsAreBoundedByBytes) {
 TEST_F(StoreTest, EventsOlderThanTheHistoryAreOutOfRange) {
   StoreOptions o = Options("node-a");
   o.history_max_events = 3;
-  Store s(o, &clock_);
+  Store s(o, &clock_, {&out_});
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.Set("k", BytesValue(absl::StrCat(i))).ok());
   std::vector<WatchEvent> events;
   uint64_t through = 0;
@@ -464,10 +475,10 @@ TEST_F(StoreTest, ExportedStateMergedElsewhereGivesEqualDigests) {
 // node's hybrid clock into the future: its record waits until the clocks agree.
 TEST_F(StoreTest, ARecordFromTooFarAheadIsRefusedUntilTheClockCatchesUp) {
   ManualClock ahead{kStartMs + 2 * 60 * 1000};
-  Store c(Options("node-c"), &ahead);
-  auto w = c.Set("k", BytesValue("from the future"));
-  ASSERT_TRUE(w.ok());
-  EXPECT_THAT(a_.Merge(w->replicate[0]), StatusIs(absl::StatusCode::kInvalidArgument,
+  Store c(Options("node-c"), &ahead, {&out_});
+  ASSERT_TRUE(c.Set("k", BytesValue("from the future")).ok());
+  const meshkv::mesh::v1::Record w = Sent();
+  EXPECT_THAT(a_.Merge(w), StatusIs(absl::StatusCode::kInvalidArgument,
                                                   HasSubstr("ahead of this node's clock")));
   EXPECT_FALSE(a_.Get("k").has_value());
   EXPECT_EQ(a_.revision(), kR0);
@@ -476,11 +487,11 @@ TEST_F(StoreTest, ARecordFromTooFarAheadIsRefusedUntilTheClockCatchesUp) {
   EXPECT_EQ(a_.Get("mine")->timestamp_ms, kStartMs);
 
   clock_.Advance(absl::Minutes(1) + absl::Seconds(1));
-  EXPECT_THAT(a_.Merge(w->replicate[0]), IsOkAndHolds(true));
+  EXPECT_THAT(a_.Merge(w), IsOkAndHolds(true));
   EXPECT_EQ(a_.Get("k")->record->bytes(), "from the future");
 
   // The largest hybrid clock reading there is: refused, nothing overflows.
-  meshkv::mesh::v1::Record hostile = w->replicate[0];
+  meshkv::mesh::v1::Record hostile = w;
   hostile.set_key("hostile");
   hostile.mutable_version()->set_hlc(~uint64_t{0});
   EXPECT_THAT(a_.Merge(hostile), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -490,16 +501,16 @@ TEST_F(StoreTest, ARecordFromTooFarAheadIsRefusedUntilTheClockCatchesUp) {
 TEST_F(StoreTest, TombstonesAreCollectedAfterTheRetention) {
   StoreOptions o = Options("node-a");
   o.tombstone_retention = absl::Hours(1);
-  Store s(o, &clock_);
+  Store s(o, &clock_, {&out_});
   ASSERT_TRUE(s.Set("k", BytesValue("v")).ok());
-  auto del = s.Delete("k");
-  ASSERT_TRUE(del.ok());
+  ASSERT_TRUE(s.Delete("k").ok());
+  const meshkv::mesh::v1::Record del = Sent();
   clock_.Advance(absl::Hours(1) + absl::Seconds(1));
   for (uint32_t i = 0; i < Store::kBuckets; ++i) s.Maintain();
   EXPECT_EQ(s.Stats().tombstones, 0u);
   EXPECT_EQ(s.BucketDigests(), std::vector<uint64_t>(Store::kBuckets, 0));
   // The old tombstone arriving again is not stored again.
-  EXPECT_THAT(s.Merge(del->replicate[0]), IsOkAndHolds(false));
+  EXPECT_THAT(s.Merge(del), IsOkAndHolds(false));
 }
 
 TEST_F(StoreTest, StatsCountKeysBytesAndTombstones) {

@@ -2,7 +2,7 @@
 //
 // The mesh merges what peers send through Apply() and reads digests and
 // records for anti-entropy; it never sees the store's types. The server
-// implements this interface over its Store (server/store_replica.h); the
+// implements this interface on its Node (server/node.h); the
 // simulator does too.
 //
 // Called only from the mesh's thread, but implementations must tolerate the

@@ -16,7 +16,8 @@
 #include "meshkv/mesh/v1/mesh.pb.h"
 #include "peer/core/frame.h"
 #include "peer/core/mesh.h"
-#include "server/store_replica.h"
+#include "common/env.h"
+#include "server/node.h"
 #include "store/store.h"
 
 namespace {
@@ -47,16 +48,15 @@ static const bool kQuiet = [] {
 }();
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  meshkv::ManualClock clock(1'700'000'000'000);
+  meshkv::ManualEnv env(1'700'000'000'000);
   meshkv::StoreOptions so;
   so.node_id = "fuzz-node";
-  meshkv::Store store(so, &clock);
-  meshkv::StoreReplica replica(&store);
+  meshkv::Node node(so, &env);
   meshkv::peer::MeshOptions mo;
   mo.node_id = "fuzz-node";
   mo.advertise_addr = "10.0.0.1:4444";
   mo.cluster = "fuzz";
-  meshkv::peer::Mesh mesh(mo, &replica);
+  meshkv::peer::Mesh mesh(mo, &node);
   int64_t now_us = 1'000'000;
   mesh.Start(now_us);
   const meshkv::peer::ConnId hostile = mesh.Accepted("10.0.0.2:5000", now_us);
@@ -88,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 2:
         now_us += static_cast<int64_t>(len) * 1000;
-        clock.Advance(absl::Milliseconds(static_cast<int64_t>(len)));
+        env.manual_clock()->Advance(absl::Milliseconds(static_cast<int64_t>(len)));
         mesh.Tick(now_us);
         drain();
         continue;

@@ -18,9 +18,28 @@ constexpr size_t kChunkBytes = 64 << 10;  // bytes a simulated socket write take
 
 }  // namespace
 
+// A node's Env: its (skewed) clock, and work scheduled as an event of the
+// simulation at the current time, dropped if the node restarts first.
+class Simulator::HostEnv final : public Env {
+ public:
+  HostEnv(Simulator* sim, int node, int life, const Clock* clock)
+      : sim_(sim), node_(node), life_(life), clock_(clock) {}
+  const Clock* clock() const override { return clock_; }
+  void Schedule(std::function<void()> work) override {
+    sim_->At(sim_->now_, [sim = sim_, node = node_, life = life_, work = std::move(work)] {
+      if (sim->nodes_[node]->life == life) work();
+    });
+  }
+
+ private:
+  Simulator* const sim_;
+  const int node_, life_;
+  const Clock* const clock_;
+};
+
 Simulator::Simulator(SimOptions options) : options_(std::move(options)), rng_(options_.seed) {
   for (int i = 0; i < options_.nodes; ++i) {
-    auto n = std::make_unique<Node>();
+    auto n = std::make_unique<Host>();
     n->id = Addr(i);
     n->skew_ms = std::uniform_int_distribution<int64_t>(-options_.max_clock_skew_ms,
                                                         options_.max_clock_skew_ms)(rng_);
@@ -53,14 +72,22 @@ void Simulator::Run(absl::Duration d) {
 }
 
 void Simulator::StartNode(int i) {
-  Node& n = *nodes_[i];
+  Host& n = *nodes_[i];
   n.clock = std::make_unique<ManualClock>(kEpochMs + now_ + n.skew_ms);
+  n.env = std::make_unique<HostEnv>(this, i, n.life, n.clock.get());
   StoreOptions so;
   so.node_id = n.id;
   so.leasing = options_.leasing;
   so.lease_duration = absl::Seconds(20);  // ownership changes hands within a run
-  n.store = std::make_unique<Store>(so, n.clock.get());
-  n.replica = std::make_unique<StoreReplica>(n.store.get());
+  n.handoff = std::make_unique<ReplicationHandoff>(
+      [this, i](std::vector<meshkv::mesh::v1::Record> records) {
+        nodes_[i]->mesh->Broadcast(std::move(records), now_ * 1000);
+      });
+  // One watcher of everything, one of a prefix that some keys share.
+  n.watchers = std::make_unique<WatchChecker>(std::vector<std::string>{"", "k1"});
+  n.node = std::make_unique<meshkv::Node>(
+      so, n.env.get(), std::vector<CommitObserver*>{n.handoff.get(), n.watchers.get()});
+  n.watchers->Watch(&n.node->store(), &n.node->watches());
   peer::MeshOptions mo;
   mo.node_id = n.id;
   mo.advertise_addr = Addr(i);
@@ -83,7 +110,7 @@ void Simulator::StartNode(int i) {
       std::fprintf(stderr, "%s\n", line.c_str());
     };
   }
-  n.mesh = std::make_unique<peer::Mesh>(mo, n.replica.get(), std::move(log));
+  n.mesh = std::make_unique<peer::Mesh>(mo, n.node.get(), std::move(log));
   n.mesh->Start(now_ * 1000);
   Pump(i);
   At(now_ + kTickMs, [this, i, life = n.life] { Tick(i, life); });
@@ -97,7 +124,7 @@ void Simulator::Tick(int i, int life) {
 }
 
 void Simulator::Pump(int i) {
-  Node& n = *nodes_[i];
+  Host& n = *nodes_[i];
   for (;;) {
     std::vector<peer::Command> commands = n.mesh->TakeCommands();
     std::vector<peer::ConnId> writable = n.mesh->TakeWritable();
@@ -246,7 +273,7 @@ void Simulator::Partition(const std::vector<int>& side) { side_ = {side.begin(),
 void Simulator::Heal() { side_.clear(); }
 
 void Simulator::Restart(int i) {
-  Node& n = *nodes_[i];
+  Host& n = *nodes_[i];
   // Peers see the connections reset.
   std::vector<End> ends;
   for (const auto& [end, link] : link_of_) {
@@ -264,10 +291,22 @@ void Simulator::Restart(int i) {
       Pump(other.node);
     });
   }
+  if (past_watch_error_.empty()) {
+    const std::string e = n.watchers->Check();
+    if (!e.empty()) past_watch_error_ = absl::StrCat("node ", i, " life ", n.life, ": ", e);
+  }
+  past_watch_events_ += n.watchers->events_read();
+  for (CommitSource src :
+       {CommitSource::kLocal, CommitSource::kFlooded, CommitSource::kAntiEntropy}) {
+    past_watch_commits_[static_cast<int>(src)] += n.watchers->commits(src);
+  }
   ++n.life;
   n.mesh.reset();
-  n.replica.reset();
-  n.store.reset();
+  n.watchers->Stop();
+  n.node.reset();
+  n.watchers.reset();
+  n.handoff.reset();
+  n.env.reset();
   StartNode(i);
 }
 
@@ -289,11 +328,12 @@ void Simulator::ResetRandomConnection() {
 void Simulator::RandomWrite() {
   const int writers = options_.writers > 0 ? options_.writers : nodes();
   const int i = std::uniform_int_distribution<int>(0, writers - 1)(rng_);
-  Node& n = *nodes_[i];
+  Host& n = *nodes_[i];
   if (!n.mesh || !n.mesh->synced()) {
     ++writes_refused_;  // the node answers UNAVAILABLE until synced
     return;
   }
+  n.node->SetSynced();  // as the driver's on_synced does
   auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); };
   const std::string key = absl::StrCat("k", pick(options_.keys));
   const std::string value = absl::StrCat("v", pick(100000));
@@ -304,26 +344,26 @@ void Simulator::RandomWrite() {
     case 2: {
       meshkv::v1::Value v;
       v.set_bytes(value);
-      r = n.store->Set(key, v);
+      r = n.node->Set(key, v);
       break;
     }
     case 3: {
       meshkv::v1::Value v;
       (*v.mutable_mapping()->mutable_fields())[absl::StrCat("f", pick(3))] = value;
-      r = n.store->Set(key, v);
+      r = n.node->Set(key, v);
       break;
     }
     case 4: {
       meshkv::v1::Mapping delta;
       (*delta.mutable_fields())[absl::StrCat("f", pick(3))] = value;
-      r = n.store->ApplyDelta(key, delta);
+      r = n.node->ApplyDelta(key, delta);
       break;
     }
     case 5:
-      r = n.store->Delete(key);
+      r = n.node->Delete(key);
       break;
     case 6:
-      r = n.store->Pop(key);
+      r = n.node->Pop(key);
       break;
     default: {
       meshkv::v1::Value one, two;
@@ -331,7 +371,7 @@ void Simulator::RandomWrite() {
       two.set_bytes(value + "'");
       const std::string other = absl::StrCat("k", pick(options_.keys));
       if (other == key) return;
-      r = n.store->Update({{key, &one}, {other, &two}});
+      r = n.node->Update({{key, &one}, {other, &two}});
     }
   }
   if (!r.ok()) {
@@ -339,8 +379,7 @@ void Simulator::RandomWrite() {
     return;
   }
   ++writes_done_;
-  n.mesh->Broadcast(std::move(r->replicate), now_ * 1000);
-  Pump(i);
+  Pump(i);  // the hand-off gave the mesh the write to send
 }
 
 void Simulator::WriteRandomly(double per_ms, absl::Duration d) {
@@ -357,9 +396,9 @@ bool Simulator::RunUntilConverged(absl::Duration limit) {
   while (now_ < until) {
     Run(absl::Milliseconds(250));
     bool same = true;
-    const std::vector<uint64_t> first = nodes_[0]->store->BucketDigests();
+    const std::vector<uint64_t> first = nodes_[0]->node->store().BucketDigests();
     for (const auto& n : nodes_) {
-      same = same && n->mesh->synced() && n->store->BucketDigests() == first;
+      same = same && n->mesh->synced() && n->node->store().BucketDigests() == first;
     }
     if (same) return true;
   }
@@ -382,8 +421,34 @@ uint64_t Simulator::WriteFrames() const {
   return frames;
 }
 
+std::string Simulator::CheckWatchers() const {
+  if (!past_watch_error_.empty()) return past_watch_error_;
+  for (int i = 0; i < nodes(); ++i) {
+    if (!nodes_[i]->watchers) continue;
+    const std::string e = nodes_[i]->watchers->Check();
+    if (!e.empty()) return absl::StrCat("node ", i, ": ", e);
+  }
+  return "";
+}
+
+uint64_t Simulator::watch_events_read() const {
+  uint64_t n = past_watch_events_;
+  for (const auto& h : nodes_) {
+    if (h->watchers) n += h->watchers->events_read();
+  }
+  return n;
+}
+
+uint64_t Simulator::watch_commits(CommitSource source) const {
+  uint64_t n = past_watch_commits_[static_cast<int>(source)];
+  for (const auto& h : nodes_) {
+    if (h->watchers) n += h->watchers->commits(source);
+  }
+  return n;
+}
+
 std::string Simulator::Dump(int i) const {
-  const Store& s = *nodes_[i]->store;
+  const Store& s = nodes_[i]->node->store();
   std::string out;
   for (uint32_t b = 0; b < Store::kBuckets; ++b) {
     std::vector<meshkv::mesh::v1::Record> records;

@@ -1,6 +1,8 @@
 // Simulator: many meshkv nodes in one process, on a simulated network, in
 // simulated time. Each node is the real mesh core (peer::Mesh) over a real
-// Store; only sockets and clocks are simulated, so a seed replays exactly.
+// meshkv::Node (store, watch hub, replication hand-off), with watchers on
+// every node (WatchChecker); only sockets, clocks and the Env's worker are
+// simulated, so a seed replays exactly.
 //
 // The network: a dial reaches a node that is up and not cut off, after a
 // random delay; bytes travel each direction of a connection in order (TCP),
@@ -22,6 +24,7 @@
 #ifndef MESHKV_TESTS_SIM_SIMULATOR_H_
 #define MESHKV_TESTS_SIM_SIMULATOR_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <queue>
@@ -34,8 +37,11 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "peer/core/mesh.h"
-#include "server/store_replica.h"
+#include "common/env.h"
+#include "server/node.h"
+#include "server/replication_handoff.h"
 #include "store/store.h"
+#include "tests/sim/watch_checker.h"
 
 namespace meshkv::sim {
 
@@ -81,7 +87,14 @@ class Simulator {
   std::mt19937_64& rng() { return rng_; }
   // Every record (tombstones, versions) and every live entry, as text.
   std::string Dump(int node) const;
-  const Store& store(int node) const { return *nodes_[node]->store; }
+  const Store& store(int node) const { return nodes_[node]->node->store(); }
+  // Empty when every watcher of every node, in every life so far, read each
+  // committed change under its prefix once, in order; else the first failure.
+  std::string CheckWatchers() const;
+  // What the watchers checked, over every life: events read, and the commits
+  // by source they were checked against.
+  uint64_t watch_events_read() const;
+  uint64_t watch_commits(CommitSource source) const;
   peer::MeshSnapshot Snapshot(int node) const { return nodes_[node]->mesh->Snapshot(now_ * 1000); }
   // Sum of a counter over every node's current life.
   uint64_t Total(uint64_t peer::MeshStats::*counter) const;
@@ -91,11 +104,19 @@ class Simulator {
   uint64_t writes_refused() const { return writes_refused_; }
 
  private:
-  struct Node {
+  class HostEnv;
+  // One simulated machine; the members below `env` live for one life.
+  struct Host {
+    // The watchers leave the hub before the node (and its hub) goes.
+    ~Host() {
+      if (watchers) watchers->Stop();
+    }
     std::string id;
     std::unique_ptr<ManualClock> clock;
-    std::unique_ptr<Store> store;
-    std::unique_ptr<StoreReplica> replica;
+    std::unique_ptr<Env> env;
+    std::unique_ptr<ReplicationHandoff> handoff;
+    std::unique_ptr<WatchChecker> watchers;
+    std::unique_ptr<meshkv::Node> node;
     std::unique_ptr<peer::Mesh> mesh;
     int64_t skew_ms = 0;
     int life = 0;  // bumped on restart: stale events are ignored
@@ -143,12 +164,16 @@ class Simulator {
   int64_t now_ = 0;
   uint64_t order_ = 0;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
-  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<Host>> nodes_;
   std::vector<std::unique_ptr<Link>> links_;
   std::map<End, Link*> link_of_;
   std::set<int> side_;  // one side of the current partition (empty: none)
   uint64_t writes_done_ = 0;
   uint64_t writes_refused_ = 0;
+  // Of the watchers of lives that ended.
+  std::string past_watch_error_;
+  uint64_t past_watch_events_ = 0;
+  std::array<uint64_t, 3> past_watch_commits_{};
 };
 
 }  // namespace meshkv::sim
