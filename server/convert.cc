@@ -9,6 +9,35 @@ grpc::Status ToGrpcStatus(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
+ValueView ToValueView(const meshkv::v1::Value& value) {
+  switch (value.kind_case()) {
+    case meshkv::v1::Value::kBytes:
+      return ValueView::Bytes(value.bytes());
+    case meshkv::v1::Value::kMapping:
+      return ValueView::Mapping(ToFieldsView(value.mapping()));
+    case meshkv::v1::Value::KIND_NOT_SET:
+      break;
+  }
+  return ValueView();  // the store refuses it with INVALID_ARGUMENT
+}
+
+FieldsView ToFieldsView(const meshkv::v1::Mapping& mapping) {
+  FieldsView fields;
+  fields.reserve(mapping.fields_size());
+  for (const auto& [name, value] : mapping.fields()) fields.emplace_back(name, value);
+  return fields;
+}
+
+KeyValuesView ToKeyValuesView(
+    const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items) {
+  KeyValuesView out;
+  out.reserve(items.size());
+  for (const meshkv::v1::SetRequest& item : items) {
+    out.emplace_back(item.key(), ToValueView(item.value()));
+  }
+  return out;
+}
+
 void ToValue(const Record& r, meshkv::v1::Value* out) {
   if (!r.is_mapping()) {
     out->set_bytes(std::string(r.bytes()));

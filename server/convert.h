@@ -1,6 +1,6 @@
-// Conversions between the store's types and the public API's messages, and
-// between absl::Status and grpc::Status (same codes; converted only here, at
-// the RPC boundary).
+// Conversions between the store's types and the public API's messages, in
+// both directions, and between absl::Status and grpc::Status (same codes;
+// converted only here, at the RPC boundary).
 #ifndef MESHKV_SERVER_CONVERT_H_
 #define MESHKV_SERVER_CONVERT_H_
 
@@ -9,10 +9,19 @@
 #include "meshkv/v1/kv.pb.h"
 #include "store/record.h"
 #include "store/store.h"
+#include "store/value.h"
 
 namespace meshkv {
 
 grpc::Status ToGrpcStatus(const absl::Status& s);
+
+// --- API -> store: views borrowing from the request ------------------------
+ValueView ToValueView(const meshkv::v1::Value& value);
+FieldsView ToFieldsView(const meshkv::v1::Mapping& mapping);
+KeyValuesView ToKeyValuesView(
+    const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items);
+
+// --- Store -> API ---------------------------------------------------------
 
 // The resolved value of a live record.
 void ToValue(const Record& r, meshkv::v1::Value* out);

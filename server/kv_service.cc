@@ -95,7 +95,7 @@ grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::SetRequest* req,
                                                meshkv::v1::SetResponse* resp) {
-  auto r = node_->Set(req->key(), req->value());
+  auto r = node_->Set(req->key(), ToValueView(req->value()));
   if (r.ok()) ToMeta(r->changes[0].entry, resp->mutable_meta());
   return Done(ctx, r.status());
 }
@@ -114,11 +114,7 @@ grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::UpdateRequest* req,
                                                   meshkv::v1::UpdateResponse* resp) {
-  std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>> items;
-  items.reserve(req->items_size());
-  for (const meshkv::v1::SetRequest& item : req->items())
-    items.emplace_back(item.key(), &item.value());
-  auto r = node_->Update(items);
+  auto r = node_->Update(ToKeyValuesView(req->items()));
   if (r.ok()) {
     for (const WriteResult::Change& c : r->changes) ToMeta(c.entry, resp->add_metas());
   }
@@ -128,7 +124,7 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContext* ctx,
                                                       const meshkv::v1::ApplyDeltaRequest* req,
                                                       meshkv::v1::ApplyDeltaResponse* resp) {
-  auto r = node_->ApplyDelta(req->key(), req->delta());
+  auto r = node_->ApplyDelta(req->key(), ToFieldsView(req->delta()));
   if (r.ok()) ToEntry(r->changes[0].entry, /*with_value=*/true, resp->mutable_entry());
   return Done(ctx, r.status());
 }

@@ -73,7 +73,7 @@ class KvServiceTest : public ::testing::Test {
     o.node_id = "node-b";
     testing::CommitRecorder out;
     Store other(o, Clock::Real(), {&out});
-    ASSERT_TRUE(other.Set(key, Bytes(value)).ok());
+    ASSERT_TRUE(other.Set(key, ValueView::Bytes(value)).ok());
     ASSERT_TRUE(server_->node().Apply(out.last()[0], peer::ApplySource::kWrite).ok());
   }
 
@@ -531,7 +531,7 @@ TEST_F(KvServiceTest, WatchReplayReadsPastChangesNobodyCanSee) {
   Store other(o, Clock::Real(), {&out});
   for (int i = 0; i < 600; ++i) {
     const std::string key = absl::StrCat("never-here/", i);
-    ASSERT_TRUE(other.Set(key, Bytes("x")).ok());
+    ASSERT_TRUE(other.Set(key, ValueView::Bytes("x")).ok());
     ASSERT_TRUE(other.Delete(key).ok());
     ASSERT_TRUE(server_->node().Apply(out.last()[0], peer::ApplySource::kWrite).ok());
   }

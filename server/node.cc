@@ -22,7 +22,7 @@ absl::Status Node::CheckSynced() const {
       "node is still syncing with its peers; writes are accepted once it is SERVING");
 }
 
-absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const meshkv::v1::Value& value) {
+absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value) {
   MESHKV_RETURN_IF_ERROR(CheckSynced());
   return store_.Set(key, value);
 }
@@ -32,14 +32,12 @@ absl::StatusOr<WriteResult> Node::Delete(absl::string_view key) {
   return store_.Delete(key);
 }
 
-absl::StatusOr<WriteResult> Node::Update(
-    const std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>>& items) {
+absl::StatusOr<WriteResult> Node::Update(const KeyValuesView& items) {
   MESHKV_RETURN_IF_ERROR(CheckSynced());
   return store_.Update(items);
 }
 
-absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key,
-                                             const meshkv::v1::Mapping& delta) {
+absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key, const FieldsView& delta) {
   MESHKV_RETURN_IF_ERROR(CheckSynced());
   return store_.ApplyDelta(key, delta);
 }

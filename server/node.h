@@ -29,11 +29,11 @@
 #include "absl/strings/string_view.h"
 #include "common/env.h"
 #include "meshkv/mesh/v1/record.pb.h"
-#include "meshkv/v1/kv.pb.h"
 #include "peer/core/replica.h"
 #include "server/watch_hub.h"
 #include "store/commit_observer.h"
 #include "store/store.h"
+#include "store/value.h"
 
 namespace meshkv {
 
@@ -45,11 +45,10 @@ class Node final : public peer::Replica {
   Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observers = {});
 
   // --- Local operations: the Store's, refused until the first sync -------
-  absl::StatusOr<WriteResult> Set(absl::string_view key, const meshkv::v1::Value& value);
+  absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value);
   absl::StatusOr<WriteResult> Delete(absl::string_view key);
-  absl::StatusOr<WriteResult> Update(
-      const std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>>& items);
-  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const meshkv::v1::Mapping& delta);
+  absl::StatusOr<WriteResult> Update(const KeyValuesView& items);
+  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta);
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   absl::StatusOr<WriteResult> PopItem();
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "store/wire_convert.h"
 
 namespace meshkv {
 namespace {
@@ -23,26 +24,23 @@ std::string Quote(absl::string_view key) {
   return absl::StrCat("\"", s, key.size() > kMax ? "...\"" : "\"");
 }
 
-// A whole-value write of `value` into `w`.
-void SetWireValue(const meshkv::v1::Value& value, wire::Record* w) {
-  if (value.has_mapping()) {
-    w->set_kind(wire::Record::MAPPING);
-    for (const auto& [name, field] : value.mapping().fields()) {
-      wire::Field* f = w->add_fields();
-      f->set_name(name);
-      f->set_value(field);
+// Field names must be distinct: a mapping holds each once.
+absl::Status CheckDistinctFields(const FieldsView& fields) {
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const auto& field : fields) {
+    if (!seen.insert(field.first).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field ", Quote(field.first), " appears twice"));
     }
-  } else {
-    w->set_kind(wire::Record::BYTES);
-    w->set_bytes(value.bytes());
   }
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Version> DecodeVersion(const wire::Version& v, OriginTable* origins) {
-  if (v.hlc() == 0 || v.origin().empty()) {
-    return absl::InvalidArgumentError("record version without hlc or origin");
-  }
-  return Version{v.hlc(), origins->Intern(v.origin())};
+// The newest hlc a write carries: how far ahead of this clock it reaches.
+uint64_t NewestHlc(const Fragment& f) {
+  uint64_t newest = std::max(f.version.hlc, f.delta_version.hlc);
+  for (const Fragment::Field& field : f.fields) newest = std::max(newest, field.version.hlc);
+  return newest;
 }
 
 }  // namespace
@@ -84,18 +82,14 @@ absl::Status Store::ValidateKey(absl::string_view key) const {
   return absl::OkStatus();
 }
 
-absl::Status Store::ValidateValue(const meshkv::v1::Value& value) const {
-  size_t size = 0;
-  switch (value.kind_case()) {
-    case meshkv::v1::Value::kBytes:
-      size = value.bytes().size();
-      break;
-    case meshkv::v1::Value::kMapping:
-      for (const auto& [name, field] : value.mapping().fields()) size += name.size() + field.size();
-      break;
-    case meshkv::v1::Value::KIND_NOT_SET:
-      return absl::InvalidArgumentError("value must be set: bytes or a mapping");
+absl::Status Store::ValidateValue(const ValueView& value) const {
+  if (value.kind == ValueView::Kind::kUnset) {
+    return absl::InvalidArgumentError("value must be set: bytes or a mapping");
   }
+  if (value.kind == ValueView::Kind::kMapping) {
+    MESHKV_RETURN_IF_ERROR(CheckDistinctFields(value.fields));
+  }
+  const size_t size = value.size();
   if (size > options_.max_value_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("value is ", size, " bytes; the limit is ", options_.max_value_bytes));
@@ -152,39 +146,10 @@ absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, CommitSource sour
                                         bool last_of_operation, RecordPtr* next_out,
                                         RecordPtr* prev_out) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(w.key()));
-  if (w.kind() < wire::Record::NONE || w.kind() > wire::Record::TOMBSTONE) {
-    return absl::InvalidArgumentError(absl::StrCat("record kind ", w.kind(), " is unknown"));
-  }
-  Fragment f;
-  f.key = w.key();
-  f.kind = static_cast<Kind>(w.kind());
-  uint64_t newest = 0;
-  if (f.kind != Kind::kNone) {
-    auto v = DecodeVersion(w.version(), &origins_);
-    if (!v.ok()) return v.status();
-    f.version = *v;
-    newest = v->hlc;
-  }
-  if (f.kind == Kind::kBytes) f.bytes = w.bytes();
-  if (w.has_delta_version()) {
-    auto v = DecodeVersion(w.delta_version(), &origins_);
-    if (!v.ok()) return v.status();
-    f.delta_version = *v;
-    newest = std::max(newest, v->hlc);
-  }
-  f.fields.reserve(w.fields_size());
-  for (const wire::Field& field : w.fields()) {
-    Version v = f.version;  // a base field of a whole mapping write
-    if (field.has_version()) {
-      auto decoded = DecodeVersion(field.version(), &origins_);
-      if (!decoded.ok()) return decoded.status();
-      v = *decoded;
-    } else if (f.kind != Kind::kMapping) {
-      return absl::InvalidArgumentError("field without version outside a mapping write");
-    }
-    newest = std::max(newest, v.hlc);
-    f.fields.push_back({field.name(), field.value(), v});
-  }
+  absl::StatusOr<Fragment> decoded = FragmentFromWire(w, &origins_);
+  if (!decoded.ok()) return decoded.status();
+  const Fragment& f = *decoded;
+  const uint64_t newest = NewestHlc(f);
   const int64_t ahead_ms = HybridClock::WallMs(newest) - clock_->NowMs();
   if (ahead_ms > absl::ToInt64Milliseconds(options_.max_clock_ahead)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -271,13 +236,13 @@ void Store::ApplyLocalLocked(const wire::Record& w, bool last, WriteResult* resu
 // ---------------------------------------------------------------------------
 // Local operations
 
-absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const meshkv::v1::Value& value) {
+absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& value) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
   MESHKV_RETURN_IF_ERROR(ValidateValue(value));
   absl::MutexLock lock(&mu_);
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(FindLocked(key)));
   wire::Record w = NewWriteLocked(key);
-  SetWireValue(value, &w);
+  ValueToWire(value, &w);
   WriteResult result;
   ApplyLocalLocked(w, /*last=*/true, &result);
   return result;
@@ -300,12 +265,11 @@ absl::StatusOr<WriteResult> Store::Delete(absl::string_view key) {
 
 absl::StatusOr<WriteResult> Store::Pop(absl::string_view key) { return Delete(key); }
 
-absl::StatusOr<WriteResult> Store::Update(
-    const std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>>& items) {
+absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items) {
   absl::flat_hash_set<absl::string_view> seen;
   for (const auto& [key, value] : items) {
     MESHKV_RETURN_IF_ERROR(ValidateKey(key));
-    MESHKV_RETURN_IF_ERROR(ValidateValue(*value));
+    MESHKV_RETURN_IF_ERROR(ValidateValue(value));
     if (!seen.insert(key).second) {
       return absl::InvalidArgumentError(absl::StrCat("key ", Quote(key), " appears twice"));
     }
@@ -316,15 +280,15 @@ absl::StatusOr<WriteResult> Store::Update(
   WriteResult result;
   for (size_t i = 0; i < items.size(); ++i) {
     wire::Record w = NewWriteLocked(items[i].first);
-    SetWireValue(*items[i].second, &w);
+    ValueToWire(items[i].second, &w);
     ApplyLocalLocked(w, /*last=*/i + 1 == items.size(), &result);
   }
   return result;
 }
 
-absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key,
-                                              const meshkv::v1::Mapping& delta) {
+absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const FieldsView& delta) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
+  MESHKV_RETURN_IF_ERROR(CheckDistinctFields(delta));
   absl::MutexLock lock(&mu_);
   const Record* prev = FindLocked(key);
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
@@ -334,7 +298,7 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key,
         absl::StrCat("key ", Quote(key), " holds bytes; ApplyDelta needs a mapping"));
   }
   size_t size = live ? prev->ValueBytes() : 0;
-  for (const auto& [name, value] : delta.fields()) {
+  for (const auto& [name, value] : delta) {
     size += name.size() + value.size();
     if (live && prev->fields() != nullptr) {
       auto it = prev->fields()->find(name);
@@ -347,16 +311,10 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key,
   }
   wire::Record w;
   w.set_key(std::string(key));
-  w.set_kind(wire::Record::NONE);
-  wire::Version* v = w.mutable_delta_version();
-  v->set_hlc(hlc_.Now());
-  v->set_origin(options_.node_id);
-  for (const auto& [name, value] : delta.fields()) {
-    wire::Field* f = w.add_fields();
-    f->set_name(name);
-    f->set_value(value);
-    *f->mutable_version() = *v;
-  }
+  wire::Version version;
+  version.set_hlc(hlc_.Now());
+  version.set_origin(options_.node_id);
+  DeltaToWire(delta, version, &w);
   WriteResult result;
   ApplyLocalLocked(w, /*last=*/true, &result);
   return result;
@@ -485,30 +443,6 @@ std::vector<std::pair<std::string, uint64_t>> Store::BucketKeys(uint32_t bucket)
   return keys;
 }
 
-void Store::ToWireLocked(const Record& r, wire::Record* out) const {
-  auto set_version = [&](const Version& v, wire::Version* w) {
-    mu_.AssertReaderHeld();  // called only below, under ToWireLocked's lock
-    w->set_hlc(v.hlc);
-    w->set_origin(origins_.Name(v.origin));
-  };
-  out->set_key(std::string(r.key()));
-  out->set_kind(static_cast<wire::Record::Kind>(r.kind()));
-  if (!r.version().zero()) set_version(r.version(), out->mutable_version());
-  if (r.kind() == Kind::kBytes) out->set_bytes(std::string(r.bytes()));
-  if (!r.delta_version().zero()) set_version(r.delta_version(), out->mutable_delta_version());
-  if (r.fields() != nullptr) {
-    for (const auto& [name, field] : *r.fields()) {
-      wire::Field* f = out->add_fields();
-      f->set_name(name);
-      f->set_value(field.value);
-      // Base fields of a mapping write inherit the record's version.
-      if (r.kind() != Kind::kMapping || field.version != r.version()) {
-        set_version(field.version, f->mutable_version());
-      }
-    }
-  }
-}
-
 bool Store::ExportBucket(uint32_t bucket, absl::string_view after, size_t max_bytes,
                          std::vector<wire::Record>* out, std::string* last_key) const {
   absl::ReaderMutexLock lock(&mu_);
@@ -517,7 +451,7 @@ bool Store::ExportBucket(uint32_t bucket, absl::string_view after, size_t max_by
   for (auto it = after.empty() ? b.begin() : b.upper_bound(after); it != b.end(); ++it) {
     if (bytes >= max_bytes) return false;
     out->emplace_back();
-    ToWireLocked(**it, &out->back());
+    RecordToWire(**it, origins_, &out->back());
     bytes += (*it)->ApproximateBytes();
     *last_key = std::string((*it)->key());
   }
@@ -528,7 +462,7 @@ bool Store::ExportKey(absl::string_view key, wire::Record* out) const {
   absl::ReaderMutexLock lock(&mu_);
   const Record* r = FindLocked(key);
   if (r == nullptr) return false;
-  ToWireLocked(*r, out);
+  RecordToWire(*r, origins_, out);
   return true;
 }
 

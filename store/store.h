@@ -21,7 +21,7 @@
 //
 // Example:
 //   Store store({.node_id = "10.0.0.1:4444"}, Clock::Real(), {&handoff});
-//   auto r = store.Set("k", value);  // lease-checked, versioned; the
+//   auto r = store.Set("k", ValueView::Bytes("v"));  // lease-checked, versioned; the
 //                                    // handoff was told before it returned
 //   std::optional<Entry> e = store.Get("k");
 //
@@ -45,12 +45,12 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "meshkv/mesh/v1/record.pb.h"
-#include "meshkv/v1/kv.pb.h"
 #include "store/commit_observer.h"
 #include "store/history.h"
 #include "store/hlc.h"
 #include "store/lease_tracker.h"
 #include "store/record.h"
+#include "store/value.h"
 #include "store/version.h"
 
 namespace meshkv {
@@ -138,17 +138,18 @@ class Store {
   const StoreOptions& options() const { return options_; }
 
   // --- Local operations (lease-checked) -----------------------------------
-  // INVALID_ARGUMENT for an empty or oversized key or value;
-  // FAILED_PRECONDITION when another node's lease covers the key.
-  absl::StatusOr<WriteResult> Set(absl::string_view key, const meshkv::v1::Value& value);
+  // INVALID_ARGUMENT for an empty or oversized key or value, an unset
+  // value or repeated field names; FAILED_PRECONDITION when another node's
+  // lease covers the key.
+  absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value);
   // NOT_FOUND when the key has no value.
   absl::StatusOr<WriteResult> Delete(absl::string_view key);
   // All-or-nothing: INVALID_ARGUMENT on a bad or repeated key, and
   // FAILED_PRECONDITION naming the first leased key, write nothing.
-  absl::StatusOr<WriteResult> Update(
-      const std::vector<std::pair<absl::string_view, const meshkv::v1::Value*>>& items);
-  // FAILED_PRECONDITION when the value is bytes.
-  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const meshkv::v1::Mapping& delta);
+  absl::StatusOr<WriteResult> Update(const KeyValuesView& items);
+  // Sets the fields of `delta` in the key's mapping (creating {} when the
+  // key has no value). FAILED_PRECONDITION when the value is bytes.
+  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta);
   // Delete that reports the value. NOT_FOUND when absent.
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   // Pops the first key in key order that this node may delete.
@@ -210,7 +211,7 @@ class Store {
   using Bucket = absl::btree_set<RecordPtr, KeyLess>;
 
   absl::Status ValidateKey(absl::string_view key) const;
-  absl::Status ValidateValue(const meshkv::v1::Value& value) const;
+  absl::Status ValidateValue(const ValueView& value) const;
 
   const Record* FindLocked(absl::string_view key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Entry EntryLocked(RecordPtr record) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -232,8 +233,6 @@ class Store {
   LeaseOwner OwnerOf(const Record& r) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return r.current_version().origin == self_ ? LeaseOwner::kSelf : LeaseOwner::kOther;
   }
-  void ToWireLocked(const Record& r, meshkv::mesh::v1::Record* out) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Visits live records in key order across buckets, starting after
   // `start_after` within `prefix`, until `visit` returns false.
   template <typename Visit>

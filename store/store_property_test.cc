@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/util/commit_recorder.h"
@@ -106,31 +107,27 @@ class Scenario {
     switch (Pick(7)) {
       case 0:
       case 1: {
-        meshkv::v1::Value v;
-        v.set_bytes(value);
-        return s.Set(Key(), v);
+        return s.Set(Key(), ValueView::Bytes(value));
       }
       case 2: {
-        meshkv::v1::Value v;
-        (*v.mutable_mapping()->mutable_fields())[absl::StrCat("f", Pick(3))] = value;
-        return s.Set(Key(), v);
+        const std::string field = absl::StrCat("f", Pick(3));
+        return s.Set(Key(), ValueView::Mapping({{field, value}}));
       }
       case 3:
         return s.Delete(Key());
       case 4: {
-        meshkv::v1::Mapping delta;
-        for (size_t n = Pick(3); n > 0; --n)
-          (*delta.mutable_fields())[absl::StrCat("f", Pick(3))] = value;
+        // Distinct names, as a mapping holds each once.
+        absl::btree_set<std::string> names;
+        for (size_t n = Pick(3); n > 0; --n) names.insert(absl::StrCat("f", Pick(3)));
+        FieldsView delta;
+        for (const std::string& name : names) delta.emplace_back(name, value);
         return s.ApplyDelta(Key(), delta);
       }
       case 5:
         return s.Pop(Key());
       default: {
-        meshkv::v1::Value one, two;
-        one.set_bytes(value);
-        two.set_bytes(value + "'");
-        const std::string k1 = Key(), k2 = k1 + "x";
-        return s.Update({{k1, &one}, {k2, &two}});
+        const std::string k1 = Key(), k2 = k1 + "x", other_value = value + "'";
+        return s.Update({{k1, ValueView::Bytes(value)}, {k2, ValueView::Bytes(other_value)}});
       }
     }
   }

@@ -26,17 +26,9 @@ constexpr int64_t kStartMs = 1'700'000'000'000;
 // The revision of an empty store; the first change is kR0 + 1.
 constexpr uint64_t kR0 = Store::kEmptyRevision;
 
-meshkv::v1::Value BytesValue(absl::string_view b) {
-  meshkv::v1::Value v;
-  v.set_bytes(std::string(b));
-  return v;
-}
-
-meshkv::v1::Mapping Delta(std::vector<std::pair<std::string, std::string>> fields) {
-  meshkv::v1::Mapping m;
-  for (auto& [k, v] : fields) (*m.mutable_fields())[k] = v;
-  return m;
-}
+// Views of the caller's strings: each must outlive the call it is passed to.
+ValueView BytesValue(absl::string_view b) { return ValueView::Bytes(b); }
+FieldsView Delta(FieldsView fields) { return fields; }
 
 std::vector<std::pair<std::string, std::string>> FieldsOf(const Entry& e) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -112,17 +104,22 @@ TEST_F(StoreTest, SetRefusesBadInputAndChangesNothing) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit is 8")));
   EXPECT_THAT(s.Set("k", BytesValue(std::string(17, 'x'))),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(s.Set("k", meshkv::v1::Value()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(s.Set("k", ValueView()), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(s.revision(), kR0);
   EXPECT_FALSE(s.Get("k").has_value());
 }
 
 TEST_F(StoreTest, SetOfAMappingStoresItsFields) {
-  meshkv::v1::Value v;
-  (*v.mutable_mapping()->mutable_fields())["a"] = "1";
-  (*v.mutable_mapping()->mutable_fields())["b"] = "2";
-  ASSERT_TRUE(a_.Set("m", v).ok());
+  ASSERT_TRUE(a_.Set("m", ValueView::Mapping({{"b", "2"}, {"a", "1"}})).ok());
   EXPECT_THAT(FieldsOf(*a_.Get("m")), ElementsAre(Pair("a", "1"), Pair("b", "2")));
+}
+
+TEST_F(StoreTest, RepeatedFieldNamesAreRefused) {
+  EXPECT_THAT(a_.Set("m", ValueView::Mapping({{"a", "1"}, {"a", "2"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
+  EXPECT_THAT(a_.ApplyDelta("m", Delta({{"a", "1"}, {"a", "2"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
+  EXPECT_FALSE(a_.Get("m").has_value());
 }
 
 // --- delete ----------------------------------------------------------------
@@ -147,8 +144,7 @@ TEST_F(StoreTest, DeleteRemovesTheKeyAndReportsIt) {
 // --- update ------------------------------------------------------------------
 
 TEST_F(StoreTest, UpdateWritesEveryKey) {
-  meshkv::v1::Value one = BytesValue("1"), two = BytesValue("2");
-  auto r = a_.Update({{"x", &one}, {"y", &two}});
+  auto r = a_.Update({{"x", BytesValue("1")}, {"y", BytesValue("2")}});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->changes.size(), 2u);
   EXPECT_EQ(a_.Get("x")->record->bytes(), "1");
@@ -158,8 +154,7 @@ TEST_F(StoreTest, UpdateWritesEveryKey) {
 TEST_F(StoreTest, UpdateIsAllOrNothingWhenOneKeyIsLeasedByAnother) {
   Deliver(b_.Set("theirs", BytesValue("b")), a_);
   const uint64_t rev = a_.revision();
-  meshkv::v1::Value one = BytesValue("1");
-  EXPECT_THAT(a_.Update({{"mine", &one}, {"theirs", &one}}),
+  EXPECT_THAT(a_.Update({{"mine", BytesValue("1")}, {"theirs", BytesValue("1")}}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("node-b")));
   EXPECT_FALSE(a_.Get("mine").has_value());
   EXPECT_EQ(a_.Get("theirs")->record->bytes(), "b");
@@ -167,8 +162,7 @@ TEST_F(StoreTest, UpdateIsAllOrNothingWhenOneKeyIsLeasedByAnother) {
 }
 
 TEST_F(StoreTest, UpdateRefusesARepeatedKey) {
-  meshkv::v1::Value one = BytesValue("1");
-  EXPECT_THAT(a_.Update({{"x", &one}, {"x", &one}}),
+  EXPECT_THAT(a_.Update({{"x", BytesValue("1")}, {"x", BytesValue("1")}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
   EXPECT_FALSE(a_.Get("x").has_value());
 }

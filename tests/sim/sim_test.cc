@@ -123,10 +123,8 @@ TEST(MeshSimulationTest, TheWatchCheckCatchesAMissedEvent) {
   meshkv::Node node(so, &env, {&checker});
   node.SetSynced();
   checker.Watch(&node.store(), &node.watches());
-  meshkv::v1::Value v;
-  v.set_bytes("1");
-  ASSERT_TRUE(node.Set("a", v).ok());
-  ASSERT_TRUE(node.Set("b", v).ok());
+  ASSERT_TRUE(node.Set("a", ValueView::Bytes("1")).ok());
+  ASSERT_TRUE(node.Set("b", ValueView::Bytes("1")).ok());
   EXPECT_NE(checker.Check(), "");  // the dispatch is still queued
   env.RunPending();
   EXPECT_EQ(checker.Check(), "");

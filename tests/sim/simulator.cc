@@ -342,21 +342,17 @@ void Simulator::RandomWrite() {
     case 0:
     case 1:
     case 2: {
-      meshkv::v1::Value v;
-      v.set_bytes(value);
-      r = n.node->Set(key, v);
+      r = n.node->Set(key, ValueView::Bytes(value));
       break;
     }
     case 3: {
-      meshkv::v1::Value v;
-      (*v.mutable_mapping()->mutable_fields())[absl::StrCat("f", pick(3))] = value;
-      r = n.node->Set(key, v);
+      const std::string field = absl::StrCat("f", pick(3));
+      r = n.node->Set(key, ValueView::Mapping({{field, value}}));
       break;
     }
     case 4: {
-      meshkv::v1::Mapping delta;
-      (*delta.mutable_fields())[absl::StrCat("f", pick(3))] = value;
-      r = n.node->ApplyDelta(key, delta);
+      const std::string field = absl::StrCat("f", pick(3));
+      r = n.node->ApplyDelta(key, {{field, value}});
       break;
     }
     case 5:
@@ -366,12 +362,10 @@ void Simulator::RandomWrite() {
       r = n.node->Pop(key);
       break;
     default: {
-      meshkv::v1::Value one, two;
-      one.set_bytes(value);
-      two.set_bytes(value + "'");
       const std::string other = absl::StrCat("k", pick(options_.keys));
+      const std::string other_value = value + "'";
       if (other == key) return;
-      r = n.node->Update({{key, &one}, {other, &two}});
+      r = n.node->Update({{key, ValueView::Bytes(value)}, {other, ValueView::Bytes(other_value)}});
     }
   }
   if (!r.ok()) {

@@ -1,0 +1,105 @@
+#include "store/wire_convert.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace meshkv {
+namespace {
+
+namespace wire = ::meshkv::mesh::v1;
+
+absl::StatusOr<Version> DecodeVersion(const wire::Version& v, OriginTable* origins) {
+  if (v.hlc() == 0 || v.origin().empty()) {
+    return absl::InvalidArgumentError("record version without hlc or origin");
+  }
+  return Version{v.hlc(), origins->Intern(v.origin())};
+}
+
+void EncodeVersion(const Version& v, const OriginTable& origins, wire::Version* out) {
+  out->set_hlc(v.hlc);
+  out->set_origin(origins.Name(v.origin));
+}
+
+}  // namespace
+
+void ValueToWire(const ValueView& value, wire::Record* out) {
+  if (value.kind == ValueView::Kind::kMapping) {
+    out->set_kind(wire::Record::MAPPING);
+    for (const auto& [name, field] : value.fields) {
+      wire::Field* f = out->add_fields();
+      f->set_name(std::string(name));
+      f->set_value(std::string(field));
+    }
+  } else {
+    out->set_kind(wire::Record::BYTES);
+    out->set_bytes(std::string(value.bytes));
+  }
+}
+
+void DeltaToWire(const FieldsView& delta, const wire::Version& version, wire::Record* out) {
+  out->set_kind(wire::Record::NONE);
+  *out->mutable_delta_version() = version;
+  for (const auto& [name, value] : delta) {
+    wire::Field* f = out->add_fields();
+    f->set_name(std::string(name));
+    f->set_value(std::string(value));
+    *f->mutable_version() = version;
+  }
+}
+
+void RecordToWire(const Record& r, const OriginTable& origins, wire::Record* out) {
+  out->set_key(std::string(r.key()));
+  out->set_kind(static_cast<wire::Record::Kind>(r.kind()));
+  if (!r.version().zero()) EncodeVersion(r.version(), origins, out->mutable_version());
+  if (r.kind() == Kind::kBytes) out->set_bytes(std::string(r.bytes()));
+  if (!r.delta_version().zero()) {
+    EncodeVersion(r.delta_version(), origins, out->mutable_delta_version());
+  }
+  if (r.fields() == nullptr) return;
+  for (const auto& [name, field] : *r.fields()) {
+    wire::Field* f = out->add_fields();
+    f->set_name(name);
+    f->set_value(field.value);
+    // Base fields of a mapping write inherit the record's version.
+    if (r.kind() != Kind::kMapping || field.version != r.version()) {
+      EncodeVersion(field.version, origins, f->mutable_version());
+    }
+  }
+}
+
+absl::StatusOr<Fragment> FragmentFromWire(const wire::Record& w, OriginTable* origins) {
+  if (w.kind() < wire::Record::NONE || w.kind() > wire::Record::TOMBSTONE) {
+    return absl::InvalidArgumentError(absl::StrCat("record kind ", w.kind(), " is unknown"));
+  }
+  Fragment f;
+  f.key = w.key();
+  f.kind = static_cast<Kind>(w.kind());
+  if (f.kind != Kind::kNone) {
+    absl::StatusOr<Version> v = DecodeVersion(w.version(), origins);
+    if (!v.ok()) return v.status();
+    f.version = *v;
+  }
+  if (f.kind == Kind::kBytes) f.bytes = w.bytes();
+  if (w.has_delta_version()) {
+    absl::StatusOr<Version> v = DecodeVersion(w.delta_version(), origins);
+    if (!v.ok()) return v.status();
+    f.delta_version = *v;
+  }
+  f.fields.reserve(w.fields_size());
+  for (const wire::Field& field : w.fields()) {
+    Version v = f.version;  // a base field of a whole mapping write
+    if (field.has_version()) {
+      absl::StatusOr<Version> decoded = DecodeVersion(field.version(), origins);
+      if (!decoded.ok()) return decoded.status();
+      v = *decoded;
+    } else if (f.kind != Kind::kMapping) {
+      return absl::InvalidArgumentError("field without version outside a mapping write");
+    }
+    f.fields.push_back({field.name(), field.value(), v});
+  }
+  return f;
+}
+
+}  // namespace meshkv
