@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "store/record.h"
@@ -27,6 +29,46 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.watch_history == 0) return bad("watch-history", "must be at least 1");
   if (c.watch_max_lag == 0) return bad("watch-max-lag", "must be at least 1");
   return absl::OkStatus();
+}
+
+}  // namespace meshkv
+
+namespace meshkv {
+
+StoreOptions StoreOptionsFor(const ServerConfig& config, const std::string& node_id) {
+  StoreOptions o;
+  o.node_id = node_id;
+  o.leasing = config.leasing;
+  o.lease_duration = config.lease_duration;
+  o.tombstone_retention = config.tombstone_retention;
+  o.max_key_bytes = config.max_key_bytes;
+  o.max_value_bytes = config.max_value_bytes;
+  o.history_max_events = config.watch_history;
+  return o;
+}
+
+KeyValueServiceOptions KeyValueServiceOptionsFor(const ServerConfig& config) {
+  KeyValueServiceOptions o;
+  o.watch.max_lag = config.watch_max_lag;
+  return o;
+}
+
+peer::MeshOptions MeshOptionsFor(const ServerConfig& config, const std::string& node_id,
+                                 const std::string& advertise_addr, int64_t incarnation_ms,
+                                 uint64_t rng_seed) {
+  peer::MeshOptions o;
+  o.node_id = node_id;
+  o.advertise_addr = advertise_addr;
+  o.cluster = config.cluster;
+  o.leasing = config.leasing;
+  o.seeds = config.join;
+  o.incarnation_ms = incarnation_ms;
+  o.initial_sync_timeout_ms = absl::ToInt64Milliseconds(config.initial_sync_timeout);
+  o.rng_seed = rng_seed;
+  // A whole record must fit in a frame, with room to spare.
+  o.max_frame_bytes =
+      std::max<size_t>(o.max_frame_bytes, 4 * (config.max_value_bytes + config.max_key_bytes));
+  return o;
 }
 
 }  // namespace meshkv

@@ -1,15 +1,35 @@
 // ServerConfig: everything a meshkv node is told at start-up. main.cc fills
 // it from flags and MESHKV_* environment variables; tests fill it directly.
+//
+// Each default is written once. A setting that a part also has takes the
+// part's default (StoreOptions, peer::MeshOptions, WatchOptions); the flags
+// take theirs from ServerConfig. The *OptionsFor functions below are the one
+// place a setting reaches a part.
 #ifndef MESHKV_SERVER_CONFIG_H_
 #define MESHKV_SERVER_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "peer/core/mesh_types.h"
+#include "server/kv_service.h"
+#include "store/store.h"
 
 namespace meshkv {
+
+namespace config_internal {
+inline const StoreOptions& StoreDefaults() {
+  static const StoreOptions* o = new StoreOptions();
+  return *o;
+}
+inline const peer::MeshOptions& MeshDefaults() {
+  static const peer::MeshOptions* o = new peer::MeshOptions();
+  return *o;
+}
+}  // namespace config_internal
 
 struct ServerConfig {
   // Stable identity; empty: the advertised mesh address.
@@ -21,16 +41,19 @@ struct ServerConfig {
   std::string advertise_addr;
   std::vector<std::string> join;              // seed mesh addresses
   std::string metrics_addr = "0.0.0.0:9464";  // empty: no metrics endpoint
-  std::string cluster = "meshkv";
-  bool leasing = true;
-  absl::Duration lease_duration = absl::Hours(1);
-  absl::Duration tombstone_retention = absl::Hours(24);
-  size_t max_key_bytes = 4096;
-  size_t max_value_bytes = 1 << 20;
-  size_t watch_history = 100000;   // events kept for Watch replay
-  uint64_t watch_max_lag = 10000;  // revisions a stalled watcher may fall behind
+  std::string cluster = config_internal::MeshDefaults().cluster;
+  bool leasing = config_internal::StoreDefaults().leasing;
+  absl::Duration lease_duration = config_internal::StoreDefaults().lease_duration;
+  absl::Duration tombstone_retention = config_internal::StoreDefaults().tombstone_retention;
+  size_t max_key_bytes = config_internal::StoreDefaults().max_key_bytes;
+  size_t max_value_bytes = config_internal::StoreDefaults().max_value_bytes;
+  // Events kept for Watch replay.
+  size_t watch_history = config_internal::StoreDefaults().history_max_events;
+  // Revisions a stalled watcher may fall behind.
+  uint64_t watch_max_lag = WatchOptions().max_lag;
   // With seeds: serve alone after this long if no peer has answered.
-  absl::Duration initial_sync_timeout = absl::Seconds(10);
+  absl::Duration initial_sync_timeout =
+      absl::Milliseconds(config_internal::MeshDefaults().initial_sync_timeout_ms);
   absl::Duration shutdown_grace = absl::Seconds(10);
   // How often the store does a step of maintenance: count lapsed leases,
   // collect expired tombstones of one of its 256 buckets. Not a flag: tests
@@ -44,6 +67,18 @@ struct ServerConfig {
 // limits past what a record or a gRPC message can hold): INVALID_ARGUMENT
 // naming the flag.
 absl::Status ValidateConfig(const ServerConfig& config);
+
+// --- The options of each part ---------------------------------------------
+// `node_id` is the resolved identity (config.node_id, or the advertised
+// address when that is empty).
+StoreOptions StoreOptionsFor(const ServerConfig& config, const std::string& node_id);
+KeyValueServiceOptions KeyValueServiceOptionsFor(const ServerConfig& config);
+// What only the running server knows comes as arguments: the resolved
+// identity, the advertised address, the incarnation (start time) and the
+// random seed.
+peer::MeshOptions MeshOptionsFor(const ServerConfig& config, const std::string& node_id,
+                                 const std::string& advertise_addr, int64_t incarnation_ms,
+                                 uint64_t rng_seed);
 
 }  // namespace meshkv
 

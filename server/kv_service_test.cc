@@ -16,7 +16,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "meshkv/v1/kv.grpc.pb.h"
-#include "server/server.h"
+#include "server/meshkv_server.h"
 #include "store/store.h"
 #include "tests/util/commit_recorder.h"
 #include "tests/util/metric_value.h"

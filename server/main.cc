@@ -24,45 +24,55 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "server/config.h"
-#include "server/server.h"
+#include "server/meshkv_server.h"
 
-ABSL_FLAG(std::string, node_id, "",
+namespace {
+// The flags' defaults are ServerConfig's: each is written once.
+const meshkv::ServerConfig& Defaults() {
+  static const meshkv::ServerConfig* c = new meshkv::ServerConfig();
+  return *c;
+}
+}  // namespace
+
+ABSL_FLAG(std::string, node_id, Defaults().node_id,
           "Stable node ID. A node restarted with the same ID keeps its leases. "
           "Default: the advertised mesh address.");
-ABSL_FLAG(std::string, grpc_addr, "0.0.0.0:50051", "Where the gRPC API listens (host:port).");
-ABSL_FLAG(std::string, mesh_addr, "0.0.0.0:4444",
+ABSL_FLAG(std::string, grpc_addr, Defaults().grpc_addr, "Where the gRPC API listens (host:port).");
+ABSL_FLAG(std::string, mesh_addr, Defaults().mesh_addr,
           "Where the peer-to-peer mesh listens (host:port, raw TCP).");
-ABSL_FLAG(std::string, advertise_addr, "",
+ABSL_FLAG(std::string, advertise_addr, Defaults().advertise_addr,
           "host:port other nodes dial to reach this one. Default: --mesh-addr, with this "
           "host's name when it listens on 0.0.0.0.");
-ABSL_FLAG(std::vector<std::string>, join, {},
+ABSL_FLAG(std::vector<std::string>, join, Defaults().join,
           "Comma-separated mesh addresses (host:port) of seed nodes to join.");
-ABSL_FLAG(std::string, metrics_addr, "0.0.0.0:9464",
+ABSL_FLAG(std::string, metrics_addr, Defaults().metrics_addr,
           "Where Prometheus metrics are served, at /metrics. Empty: no metrics endpoint.");
-ABSL_FLAG(std::string, cluster, "meshkv",
+ABSL_FLAG(std::string, cluster, Defaults().cluster,
           "Cluster name. Nodes of different clusters refuse each other.");
-ABSL_FLAG(bool, leasing, true,
+ABSL_FLAG(bool, leasing, Defaults().leasing,
           "Leasing: a key written at one node cannot be changed at another until its lease "
           "lapses. Every node of a cluster must agree.");
-ABSL_FLAG(absl::Duration, lease_duration, absl::Hours(1),
+ABSL_FLAG(absl::Duration, lease_duration, Defaults().lease_duration,
           "How long a write leases its key to the node where it entered (e.g. 1h, 90s).");
-ABSL_FLAG(absl::Duration, tombstone_retention, absl::Hours(24),
+ABSL_FLAG(absl::Duration, tombstone_retention, Defaults().tombstone_retention,
           "How long deleted keys are remembered, so that stale writes cannot bring them back.");
-ABSL_FLAG(uint64_t, max_key_bytes, 4096, "Largest key accepted, in bytes (1 to 65535).");
-ABSL_FLAG(uint64_t, max_value_bytes, 1 << 20, "Largest value accepted, in bytes (at most 64 MiB).");
-ABSL_FLAG(uint64_t, watch_history, 100000,
+ABSL_FLAG(uint64_t, max_key_bytes, Defaults().max_key_bytes,
+          "Largest key accepted, in bytes (1 to 65535).");
+ABSL_FLAG(uint64_t, max_value_bytes, Defaults().max_value_bytes,
+          "Largest value accepted, in bytes (at most 64 MiB).");
+ABSL_FLAG(uint64_t, watch_history, Defaults().watch_history,
           "Changes kept in memory for Watch to replay from a start revision.");
-ABSL_FLAG(uint64_t, watch_max_lag, 10000,
+ABSL_FLAG(uint64_t, watch_max_lag, Defaults().watch_max_lag,
           "A watcher that stops reading is cut off (RESOURCE_EXHAUSTED) this many revisions "
           "behind.");
-ABSL_FLAG(absl::Duration, initial_sync_timeout, absl::Seconds(10),
+ABSL_FLAG(absl::Duration, initial_sync_timeout, Defaults().initial_sync_timeout,
           "A node with --join serves once it has synced with a peer, or alone after this long "
           "if no peer answers.");
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+ABSL_FLAG(absl::Duration, shutdown_grace, Defaults().shutdown_grace,
           "On SIGTERM, how long in-flight RPCs may take to finish.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level shown: debug, info, warning, error.");
-ABSL_FLAG(std::string, info_file, "",
+ABSL_FLAG(std::string, info_file, Defaults().info_file,
           "Write the node ID and bound addresses here as JSON once listening (for scripts).");
 
 namespace meshkv {

@@ -1,4 +1,4 @@
-#include "server/server.h"
+#include "server/meshkv_server.h"
 
 #include <unistd.h>
 
@@ -91,45 +91,27 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
       advertise_addr_(std::move(advertise_addr)),
       mesh_(std::move(mesh)),
       metrics_(std::make_unique<Metrics>()) {
-  StoreOptions store;
-  store.node_id = node_id_;
-  store.leasing = config.leasing;
-  store.lease_duration = config.lease_duration;
-  store.tombstone_retention = config.tombstone_retention;
-  store.max_key_bytes = config.max_key_bytes;
-  store.max_value_bytes = config.max_value_bytes;
-  store.history_max_events = config.watch_history;
   peer::MeshDriver* driver = mesh_.get();
   handoff_ = std::make_unique<ReplicationHandoff>(
       [driver](std::vector<meshkv::mesh::v1::Record> records) {
         driver->Broadcast(std::move(records));
       });
   commit_metrics_ = std::make_unique<CommitMetrics>(metrics_.get(), env->clock());
-  node_ = std::make_unique<Node>(std::move(store), env,
-                                 std::vector<CommitObserver*>{handoff_.get(), commit_metrics_.get()});
+  node_ =
+      std::make_unique<Node>(StoreOptionsFor(config, node_id_), env,
+                             std::vector<CommitObserver*>{handoff_.get(), commit_metrics_.get()});
   metrics_->AddCollector(StoreCollector(&node_->store()));
   metrics_->AddCollector(MeshCollector([driver] { return driver->Snapshot(); }));
-  KeyValueServiceOptions kv;
-  kv.watch.max_lag = config.watch_max_lag;
-  kv_service_ = std::make_unique<KeyValueService>(node_.get(), kv, metrics_->watch_observer());
+  kv_service_ = std::make_unique<KeyValueService>(node_.get(), KeyValueServiceOptionsFor(config),
+                                                  metrics_->watch_observer());
   cluster_service_ = std::make_unique<ClusterService>(
       ClusterService::Identity{node_id_, advertise_addr_, config.cluster, config.leasing},
       node_.get(), [driver] { return driver->Snapshot(); });
 }
 
 void MeshkvServer::StartMesh() {
-  peer::MeshOptions o;
-  o.node_id = node_id_;
-  o.advertise_addr = advertise_addr_;
-  o.cluster = config_.cluster;
-  o.leasing = config_.leasing;
-  o.seeds = config_.join;
-  o.incarnation_ms = env_->clock()->NowMs();
-  o.initial_sync_timeout_ms = absl::ToInt64Milliseconds(config_.initial_sync_timeout);
-  o.rng_seed = std::random_device()();
-  // A whole record must fit in a frame, with room to spare.
-  o.max_frame_bytes =
-      std::max<size_t>(o.max_frame_bytes, 4 * (config_.max_value_bytes + config_.max_key_bytes));
+  peer::MeshOptions o = MeshOptionsFor(config_, node_id_, advertise_addr_, env_->clock()->NowMs(),
+                                       std::random_device()());
   // With no seeds there is nothing to learn: serve before Start() returns,
   // not whenever the mesh thread gets round to saying so.
   if (config_.join.empty()) MarkSynced();

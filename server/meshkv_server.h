@@ -15,8 +15,8 @@
 // through the Node (its peer::Replica).
 //
 // Thread-safe. Shutdown() must be called before destruction.
-#ifndef MESHKV_SERVER_SERVER_H_
-#define MESHKV_SERVER_SERVER_H_
+#ifndef MESHKV_SERVER_MESHKV_SERVER_H_
+#define MESHKV_SERVER_MESHKV_SERVER_H_
 
 #include <memory>
 #include <string>
@@ -99,4 +99,4 @@ class MeshkvServer {
 
 }  // namespace meshkv
 
-#endif  // MESHKV_SERVER_SERVER_H_
+#endif  // MESHKV_SERVER_MESHKV_SERVER_H_

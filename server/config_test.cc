@@ -1,0 +1,107 @@
+// The mapping from ServerConfig to each part's options: every setting reaches
+// its part, and an untouched config gives each part its own defaults (each
+// default is written once).
+#include "server/config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/util/status_matchers.h"
+
+namespace meshkv {
+namespace {
+
+using ::meshkv::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(ConfigTest, AnUntouchedConfigGivesEachPartItsOwnDefaults) {
+  const ServerConfig config;
+  const StoreOptions store = StoreOptionsFor(config, "n1");
+  const StoreOptions store_defaults;
+  EXPECT_EQ(store.node_id, "n1");
+  EXPECT_EQ(store.leasing, store_defaults.leasing);
+  EXPECT_EQ(store.lease_duration, store_defaults.lease_duration);
+  EXPECT_EQ(store.tombstone_retention, store_defaults.tombstone_retention);
+  EXPECT_EQ(store.max_clock_ahead, store_defaults.max_clock_ahead);
+  EXPECT_EQ(store.max_key_bytes, store_defaults.max_key_bytes);
+  EXPECT_EQ(store.max_value_bytes, store_defaults.max_value_bytes);
+  EXPECT_EQ(store.history_max_events, store_defaults.history_max_events);
+  EXPECT_EQ(store.history_max_bytes, store_defaults.history_max_bytes);
+
+  const peer::MeshOptions mesh = MeshOptionsFor(config, "n1", "h:1", 7, 9);
+  const peer::MeshOptions mesh_defaults;
+  EXPECT_EQ(mesh.cluster, mesh_defaults.cluster);
+  EXPECT_EQ(mesh.leasing, mesh_defaults.leasing);
+  EXPECT_EQ(mesh.initial_sync_timeout_ms, mesh_defaults.initial_sync_timeout_ms);
+  EXPECT_EQ(mesh.max_frame_bytes, mesh_defaults.max_frame_bytes);
+  EXPECT_TRUE(mesh.seeds.empty());
+
+  EXPECT_EQ(KeyValueServiceOptionsFor(config).watch.max_lag, WatchOptions().max_lag);
+  EXPECT_TRUE(ValidateConfig(config).ok());
+}
+
+TEST(ConfigTest, EverySettingReachesItsPart) {
+  ServerConfig config;
+  config.cluster = "prod";
+  config.leasing = false;
+  config.lease_duration = absl::Minutes(5);
+  config.tombstone_retention = absl::Hours(2);
+  config.max_key_bytes = 100;
+  config.max_value_bytes = 200;
+  config.watch_history = 300;
+  config.watch_max_lag = 400;
+  config.join = {"a:1", "b:2"};
+  config.initial_sync_timeout = absl::Seconds(3);
+
+  const StoreOptions store = StoreOptionsFor(config, "n1");
+  EXPECT_FALSE(store.leasing);
+  EXPECT_EQ(store.lease_duration, absl::Minutes(5));
+  EXPECT_EQ(store.tombstone_retention, absl::Hours(2));
+  EXPECT_EQ(store.max_key_bytes, 100u);
+  EXPECT_EQ(store.max_value_bytes, 200u);
+  EXPECT_EQ(store.history_max_events, 300u);
+
+  const peer::MeshOptions mesh = MeshOptionsFor(config, "n1", "h:1", 7, 9);
+  EXPECT_EQ(mesh.node_id, "n1");
+  EXPECT_EQ(mesh.advertise_addr, "h:1");
+  EXPECT_EQ(mesh.cluster, "prod");
+  EXPECT_FALSE(mesh.leasing);
+  EXPECT_THAT(mesh.seeds, ElementsAre("a:1", "b:2"));
+  EXPECT_EQ(mesh.incarnation_ms, 7);
+  EXPECT_EQ(mesh.rng_seed, 9u);
+  EXPECT_EQ(mesh.initial_sync_timeout_ms, 3000);
+
+  EXPECT_EQ(KeyValueServiceOptionsFor(config).watch.max_lag, 400u);
+}
+
+TEST(ConfigTest, FramesGrowToHoldTheLargestRecord) {
+  ServerConfig config;
+  config.max_value_bytes = 64 << 20;
+  const peer::MeshOptions mesh = MeshOptionsFor(config, "n1", "h:1", 0, 0);
+  EXPECT_GE(mesh.max_frame_bytes, 4 * (config.max_value_bytes + config.max_key_bytes));
+}
+
+TEST(ConfigTest, ValuesThatCannotWorkAreRefusedNamingTheFlag) {
+  auto refused = [](auto edit) {
+    ServerConfig c;
+    edit(c);
+    return ValidateConfig(c);
+  };
+  EXPECT_THAT(refused([](ServerConfig& c) { c.max_key_bytes = 0; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-key-bytes")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.max_key_bytes = 70000; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-key-bytes")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.max_value_bytes = (64u << 20) + 1; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-value-bytes")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.lease_duration = absl::ZeroDuration(); }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--lease-duration")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.tombstone_retention = absl::InfiniteDuration(); }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--tombstone-retention")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.watch_history = 0; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-history")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.watch_max_lag = 0; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-max-lag")));
+}
+
+}  // namespace
+}  // namespace meshkv
