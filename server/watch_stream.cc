@@ -37,16 +37,14 @@ void WatchStream::Begin() {
     return;
   }
   if (finished_) return;  // cancelled or shut down since Add()
-  cursor_ = start_revision_ != 0 ? start_revision_ : store_->revision();
-  std::vector<WatchEvent> none;
-  uint64_t through;
-  absl::Status in_range = store_->ReadEvents(cursor_, prefix_, 0, 0, &none, &through);
-  if (!in_range.ok()) {
-    FinishLocked(ToGrpcStatus(in_range));
+  absl::StatusOr<WatchCursor> cursor = WatchCursor::Open(store_, prefix_, start_revision_);
+  if (!cursor.ok()) {
+    FinishLocked(ToGrpcStatus(cursor.status()));
     return;
   }
+  cursor_ = *std::move(cursor);
   response_.set_created(true);
-  response_.set_revision(cursor_);
+  response_.set_revision(cursor_->revision());
   writing_ = true;
   StartWrite(&response_);
   begun_ = true;
@@ -55,20 +53,16 @@ void WatchStream::Begin() {
 void WatchStream::PumpLocked() {
   if (writing_ || finished_) return;
   std::vector<WatchEvent> events;
-  uint64_t through = cursor_;
-  absl::Status s = store_->ReadEvents(cursor_, prefix_, options_.max_batch,
-                                      options_.max_batch_bytes, &events, &through);
-  if (!s.ok()) {
+  if (!cursor_->Next(options_.max_batch, options_.max_batch_bytes, &events).ok()) {
     // The history moved past a live stream: it fell behind.
     if (observer_ && observer_->on_cut_off) observer_->on_cut_off();
     FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                               "watcher fell behind the change history; list and watch again"));
     return;
   }
-  cursor_ = through;
   if (events.empty()) return;
   response_.Clear();
-  response_.set_revision(through);
+  response_.set_revision(cursor_->revision());
   for (const WatchEvent& e : events) ToEvent(e, prev_value_, response_.add_events());
   if (observer_ && observer_->on_events_sent) observer_->on_events_sent(events.size());
   writing_ = true;
@@ -99,7 +93,7 @@ void WatchStream::OnAdvance(uint64_t head) {
   if (writing_) {
     // The stream may have read past `head` already: notifications trail the
     // history they announce.
-    const uint64_t lag = head > cursor_ ? head - cursor_ : 0;
+    const uint64_t lag = cursor_->LagBehind(head);
     if (lag > options_.max_lag) {
       if (observer_ && observer_->on_cut_off) observer_->on_cut_off();
       FinishLocked(

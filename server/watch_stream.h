@@ -21,12 +21,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_callback.h"
 #include "meshkv/v1/kv.pb.h"
+#include "server/watch_cursor.h"
 #include "server/watch_hub.h"
 #include "store/store.h"
 
@@ -81,7 +83,7 @@ class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchRespo
 
   // State below is protected by mu_.
   absl::Mutex mu_;
-  uint64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;  // every change <= cursor_ is handled
+  std::optional<WatchCursor> cursor_ ABSL_GUARDED_BY(mu_);  // set by Begin()
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool registered_ ABSL_GUARDED_BY(mu_) = false;

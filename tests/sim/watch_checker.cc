@@ -5,17 +5,18 @@
 
 namespace meshkv::sim {
 
-// One watch stream: a cursor into the history, as WatchStream is.
+// One watch stream: it reads through a WatchCursor when the hub reports a
+// new revision, as WatchStream does.
 class WatchChecker::Cursor final : public WatchHub::Stream {
  public:
   Cursor(const Store* store, std::string prefix)
-      : store_(store), prefix_(std::move(prefix)), start_(store->revision()), cursor_(start_) {}
+      : cursor_(*WatchCursor::Open(store, std::move(prefix), 0)), start_(cursor_.revision()) {}
 
   void OnAdvance(uint64_t head) override {
-    while (cursor_ < head && error_.empty()) {
+    while (cursor_.LagBehind(head) > 0 && error_.empty()) {
+      const uint64_t before = cursor_.revision();
       std::vector<WatchEvent> events;
-      uint64_t through = cursor_;
-      absl::Status s = store_->ReadEvents(cursor_, prefix_, 512, 1 << 20, &events, &through);
+      absl::Status s = cursor_.Next(512, 1 << 20, &events);
       if (!s.ok()) {
         error_ = s.ToString();
         return;
@@ -23,22 +24,19 @@ class WatchChecker::Cursor final : public WatchHub::Stream {
       for (const WatchEvent& e : events) {
         read_.push_back({e.entry.record->revision(), std::string(e.entry.record->key())});
       }
-      if (through == cursor_) return;  // nothing more yet
-      cursor_ = through;
+      if (cursor_.revision() == before) return;  // nothing more yet
     }
   }
   void OnShutdown() override {}
 
-  const std::string& prefix() const { return prefix_; }
+  const std::string& prefix() const { return cursor_.prefix(); }
   uint64_t start() const { return start_; }
   const std::vector<Change>& read() const { return read_; }
   const std::string& error() const { return error_; }
 
  private:
-  const Store* const store_;  // Not owned.
-  const std::string prefix_;
+  WatchCursor cursor_;
   const uint64_t start_;
-  uint64_t cursor_;
   std::vector<Change> read_;
   std::string error_;
 };

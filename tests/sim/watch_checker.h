@@ -3,9 +3,9 @@
 //
 // It is a commit observer of the node's store, so it logs every change the
 // store commits (local, flooded, anti-entropy), and it runs one watch stream
-// per prefix on the node's WatchHub. Each stream is a cursor into the
-// store's history, read when the hub reports a new revision, as the gRPC
-// WatchStream is. Check() compares what each stream read with the log.
+// per prefix on the node's WatchHub. Each stream reads the store's history
+// through a WatchCursor when the hub reports a new revision, as the gRPC
+// WatchStream does. Check() compares what each stream read with the log.
 //
 //   WatchChecker checker({"", "k1"});
 //   Node node(options, &env, {&handoff, &checker});
@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/watch_cursor.h"
 #include "server/watch_hub.h"
 #include "store/commit_observer.h"
 #include "store/store.h"
