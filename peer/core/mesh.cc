@@ -89,10 +89,10 @@ ConnId Mesh::Accepted(absl::string_view remote, int64_t now_us) {
     if (!other->outbound && !other->closing()) ++inbound;
   }
   if (shutting_down_) {
-    Close(c, wire::Goodbye::SHUTDOWN, "node is stopping", now);
+    Close(c, wire::Goodbye::SHUTDOWN, "node is stopping");
   } else if (inbound > options_.max_inbound) {
-    Close(c, wire::Goodbye::TOO_MANY_PEERS, absl::StrCat("already ", inbound - 1, " inbound peers"),
-          now);
+    Close(c, wire::Goodbye::TOO_MANY_PEERS,
+          absl::StrCat("already ", inbound - 1, " inbound peers"));
   } else {
     SendHello(c);
   }
@@ -137,18 +137,18 @@ void Mesh::Received(ConnId id, absl::string_view bytes, int64_t now_us) {
     }
     // Only Hello and Goodbye may come before the handshake ends.
     if (!c.established() && type != FrameType::kHello && type != FrameType::kGoodbye) {
-      ProtocolError(c, absl::StrCat(FrameTypeName(type), " before the handshake"), now);
+      ProtocolError(c, absl::StrCat(FrameTypeName(type), " before the handshake"));
       break;
     }
     absl::StatusOr<FrameBody> body = ParseFrameBody(type, bytes_of_body);
     if (!body.ok()) {
-      ProtocolError(c, std::string(body.status().message()), now);
+      ProtocolError(c, std::string(body.status().message()));
       break;
     }
     HandleFrame(c, *body, now);
   }
   if (!c.decoder.status().ok() && !c.closing()) {
-    ProtocolError(c, std::string(c.decoder.status().message()), now);
+    ProtocolError(c, std::string(c.decoder.status().message()));
   }
   Finish();
 }
@@ -198,7 +198,7 @@ void Mesh::TickConnection(Connection& c, int64_t now) {
         // A dial that never completed failed like a refused one: back off
         // (Close() makes Closed() take it for a deliberate close).
         if (c.outbound) membership_.Backoff(membership_.At(c.addr), now, /*refused=*/false);
-        Close(c, wire::Goodbye::PROTOCOL_ERROR, "handshake timed out", now);
+        Close(c, wire::Goodbye::PROTOCOL_ERROR, "handshake timed out");
       }
       return;
     case State::kEstablished:
@@ -206,7 +206,7 @@ void Mesh::TickConnection(Connection& c, int64_t now) {
         ++stats_.peers_timed_out;
         Log(LogLevel::kWarning, "peer timed out",
             {{"peer", c.peer_id}, {"silent_ms", absl::StrCat(now - c.last_recv_ms)}});
-        Close(c, wire::Goodbye::UNSPECIFIED, "", now);
+        Close(c, wire::Goodbye::UNSPECIFIED, "");
         return;
       }
       if (now - c.last_ping_ms >= options_.heartbeat_ms) {
@@ -241,12 +241,12 @@ void Mesh::Broadcast(std::vector<wire::Record> records, int64_t now_us) {
 }
 
 void Mesh::Shutdown(int64_t now_us) {
-  const int64_t now = Clock(now_us);
+  Clock(now_us);
   shutting_down_ = true;
   for (auto& [id, c] : conns_) {
     if (c->closing()) continue;
     FlushBatch(*c);  // queued writes go before the goodbye
-    Close(*c, wire::Goodbye::SHUTDOWN, "node is stopping", now);
+    Close(*c, wire::Goodbye::SHUTDOWN, "node is stopping");
   }
   Finish();
 }
@@ -337,7 +337,7 @@ void Mesh::Send(Connection& c, FrameType type, const google::protobuf::MessageLi
 
 void Mesh::HandleFrame(Connection& c, FrameBody& body, int64_t now) {
   if (auto* hello = std::get_if<wire::Hello>(&body)) {
-    if (c.established()) return ProtocolError(c, "second hello", now);
+    if (c.established()) return ProtocolError(c, "second hello");
     return OnHello(c, *hello, now);
   }
   if (auto* bye = std::get_if<wire::Goodbye>(&body)) return OnGoodbye(c, *bye, now);
@@ -352,9 +352,9 @@ void Mesh::HandleFrame(Connection& c, FrameBody& body, int64_t now) {
   if (auto* batch = std::get_if<wire::WriteBatch>(&body)) return OnWriteBatch(c, *batch);
   if (auto* chunk = std::get_if<wire::RecordChunk>(&body)) return OnRecordChunk(*chunk);
   if (auto* offer = std::get_if<wire::DigestOffer>(&body)) return OnDigestOffer(c, *offer, now);
-  if (auto* keys = std::get_if<wire::BucketKeys>(&body)) return OnBucketKeys(c, *keys, now);
-  if (auto* pull = std::get_if<wire::Pull>(&body)) return OnPull(c, *pull, now);
-  if (auto* end = std::get_if<wire::SyncEnd>(&body)) return OnSyncEnd(c, *end, now);
+  if (auto* keys = std::get_if<wire::BucketKeys>(&body)) return OnBucketKeys(c, *keys);
+  if (auto* pull = std::get_if<wire::Pull>(&body)) return OnPull(c, *pull);
+  if (auto* end = std::get_if<wire::SyncEnd>(&body)) return OnSyncEnd(c, *end);
 }
 
 void Mesh::OnHello(Connection& c, const wire::Hello& hello, int64_t now) {
@@ -365,12 +365,12 @@ void Mesh::OnHello(Connection& c, const wire::Hello& hello, int64_t now) {
       Log(LogLevel::kWarning, "refusing peer",
           {{"peer", hello.node_id()}, {"addr", c.addr}, {"reason", outcome.refusal}});
       if (c.outbound) membership_.Backoff(membership_.At(c.addr), now, /*refused=*/true);
-      Close(c, wire::Goodbye::REFUSED, outcome.refusal, now);
+      Close(c, wire::Goodbye::REFUSED, outcome.refusal);
       return;
     case Handshake::Verdict::kSelf:
       // Our own address, under some name: never dial it again.
       if (c.outbound) membership_.At(c.addr).self = true;
-      Close(c, wire::Goodbye::UNSPECIFIED, "", now);
+      Close(c, wire::Goodbye::UNSPECIFIED, "");
       return;
     case Handshake::Verdict::kAccept:
       break;
@@ -380,13 +380,13 @@ void Mesh::OnHello(Connection& c, const wire::Hello& hello, int64_t now) {
   c.peer_synced = hello.synced();
   if (Duplicate(c)) {
     if (c.outbound) membership_.At(c.addr).node_id = c.peer_id;
-    Close(c, wire::Goodbye::DUPLICATE, "another connection between us is kept", now);
+    Close(c, wire::Goodbye::DUPLICATE, "another connection between us is kept");
     return;
   }
   // The other connection of the pair, if any, loses to this one.
   for (auto& [id, other] : conns_) {
     if (other.get() != &c && other->peer_id == c.peer_id && !other->closing()) {
-      Close(*other, wire::Goodbye::DUPLICATE, "another connection between us is kept", now);
+      Close(*other, wire::Goodbye::DUPLICATE, "another connection between us is kept");
     }
   }
   Establish(c, now);
@@ -429,7 +429,7 @@ void Mesh::OnGoodbye(Connection& c, const wire::Goodbye& bye, int64_t now) {
     membership_.Backoff(t, now, /*refused=*/bye.reason() == wire::Goodbye::REFUSED);
     if (bye.reason() == wire::Goodbye::DUPLICATE && !c.peer_id.empty()) t.node_id = c.peer_id;
   }
-  Close(c, wire::Goodbye::UNSPECIFIED, "", now);
+  Close(c, wire::Goodbye::UNSPECIFIED, "");
 }
 
 void Mesh::OnPing(Connection& c, const wire::Ping& ping) {
@@ -529,24 +529,24 @@ void Mesh::OnDigestOffer(Connection& c, const wire::DigestOffer& offer, int64_t 
   if (c.responding) EndSync(c, SyncSession::Role::kResponder, /*completed=*/false);
   absl::StatusOr<SyncSession> s =
       SyncSession::Respond(offer, replica_, options_.sync_chunk_bytes, now);
-  if (!s.ok()) return ProtocolError(c, std::string(s.status().message()), now);
+  if (!s.ok()) return ProtocolError(c, std::string(s.status().message()));
   c.responding.emplace(std::move(*s));
   c.responding->set_marks(dissemination_.Watermarks());
 }
 
-void Mesh::OnBucketKeys(Connection& c, const wire::BucketKeys& keys, int64_t now) {
+void Mesh::OnBucketKeys(Connection& c, const wire::BucketKeys& keys) {
   if (!c.initiated || c.initiated->id() != keys.session()) return;  // a session given up
   absl::Status s = c.initiated->OnBucketKeys(keys);
-  if (!s.ok()) ProtocolError(c, std::string(s.message()), now);
+  if (!s.ok()) ProtocolError(c, std::string(s.message()));
 }
 
-void Mesh::OnPull(Connection& c, const wire::Pull& pull, int64_t now) {
+void Mesh::OnPull(Connection& c, const wire::Pull& pull) {
   if (!c.responding || c.responding->id() != pull.session()) return;
   absl::Status s = c.responding->OnPull(pull);
-  if (!s.ok()) ProtocolError(c, std::string(s.message()), now);
+  if (!s.ok()) ProtocolError(c, std::string(s.message()));
 }
 
-void Mesh::OnSyncEnd(Connection& c, const wire::SyncEnd& end, int64_t now) {
+void Mesh::OnSyncEnd(Connection& c, const wire::SyncEnd& end) {
   // The initiator's session id is in both roles' frames; ours first.
   std::optional<SyncSession>* s = nullptr;
   if (c.initiated && c.initiated->id() == end.session()) {
@@ -557,7 +557,7 @@ void Mesh::OnSyncEnd(Connection& c, const wire::SyncEnd& end, int64_t now) {
     return;
   }
   absl::Status st = (*s)->OnSyncEnd();
-  if (!st.ok()) return ProtocolError(c, std::string(st.message()), now);
+  if (!st.ok()) return ProtocolError(c, std::string(st.message()));
   SyncSession::Marks marks;
   for (const wire::OriginMark& m : end.seen()) marks.emplace_back(m.origin(), m.seq());
   (*s)->set_peer_marks(std::move(marks));
@@ -580,7 +580,7 @@ void Mesh::SendHello(Connection& c) {
   Send(c, FrameType::kHello, Handshake::MakeHello(local_, synced()));
 }
 
-void Mesh::Close(Connection& c, Reason reason, const std::string& detail, int64_t now) {
+void Mesh::Close(Connection& c, Reason reason, const std::string& detail) {
   if (c.closing()) return;
   if (reason != wire::Goodbye::UNSPECIFIED && c.state != State::kDialing) {
     wire::Goodbye bye;
@@ -595,11 +595,11 @@ void Mesh::Close(Connection& c, Reason reason, const std::string& detail, int64_
   commands_.push_back({Command::kClose, c.id, ""});
 }
 
-void Mesh::ProtocolError(Connection& c, const std::string& what, int64_t now) {
+void Mesh::ProtocolError(Connection& c, const std::string& what) {
   ++stats_.protocol_errors;
   Log(LogLevel::kWarning, "closing connection: protocol error",
       {{"peer", c.who()}, {"error", what}});
-  Close(c, wire::Goodbye::PROTOCOL_ERROR, what, now);
+  Close(c, wire::Goodbye::PROTOCOL_ERROR, what);
 }
 
 void Mesh::Forget(ConnId id, bool failed, int64_t now) {
@@ -745,7 +745,7 @@ void Mesh::Shuffle(int64_t now) {
   Connection* victim = dialled[std::uniform_int_distribution<size_t>(0, dialled.size() - 1)(rng_)];
   Log(LogLevel::kDebug, "replacing a neighbour", {{"peer", victim->peer_id}});
   membership_.At(victim->addr).next_attempt_ms = now + options_.shuffle_ms;  // pick someone else
-  Close(*victim, wire::Goodbye::REBALANCE, "replacing a neighbour to mix the mesh", now);
+  Close(*victim, wire::Goodbye::REBALANCE, "replacing a neighbour to mix the mesh");
 }
 
 }  // namespace meshkv::peer

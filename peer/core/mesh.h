@@ -162,18 +162,17 @@ class Mesh {
   void OnGraft(Connection& c, const meshkv::mesh::v1::Graft& graft, int64_t now);
   void OnRecordChunk(const meshkv::mesh::v1::RecordChunk& chunk);
   void OnDigestOffer(Connection& c, const meshkv::mesh::v1::DigestOffer& offer, int64_t now);
-  void OnBucketKeys(Connection& c, const meshkv::mesh::v1::BucketKeys& keys, int64_t now);
-  void OnPull(Connection& c, const meshkv::mesh::v1::Pull& pull, int64_t now);
-  void OnSyncEnd(Connection& c, const meshkv::mesh::v1::SyncEnd& end, int64_t now);
+  void OnBucketKeys(Connection& c, const meshkv::mesh::v1::BucketKeys& keys);
+  void OnPull(Connection& c, const meshkv::mesh::v1::Pull& pull);
+  void OnSyncEnd(Connection& c, const meshkv::mesh::v1::SyncEnd& end);
 
   // Connection life.
   Connection& NewConnection(bool outbound, std::string addr, int64_t now);
   void SendHello(Connection& c);
   void Establish(Connection& c, int64_t now);
   // Closes, after a Goodbye when `reason` is not UNSPECIFIED.
-  void Close(Connection& c, meshkv::mesh::v1::Goodbye::Reason reason, const std::string& detail,
-             int64_t now);
-  void ProtocolError(Connection& c, const std::string& what, int64_t now);
+  void Close(Connection& c, meshkv::mesh::v1::Goodbye::Reason reason, const std::string& detail);
+  void ProtocolError(Connection& c, const std::string& what);
   void Forget(ConnId id, bool failed, int64_t now);
   bool Duplicate(const Connection& c) const;
   void TickConnection(Connection& c, int64_t now);

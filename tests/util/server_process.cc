@@ -71,7 +71,10 @@ absl::Status ServerProcess::Start(absl::Duration timeout) {
   node_id_ = JsonField(json, "node_id");
   grpc_addr_ = JsonField(json, "grpc");
   mesh_addr_ = JsonField(json, "mesh");
-  absl::SimpleAtoi(JsonField(json, "metrics_port"), &metrics_port_);
+  if (!absl::SimpleAtoi(JsonField(json, "metrics_port"), &metrics_port_)) {
+    return absl::InternalError(
+        absl::StrCat("meshkv-server's info file has no numeric metrics_port: ", json));
+  }
   return absl::OkStatus();
 }
 
