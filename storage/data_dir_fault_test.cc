@@ -280,6 +280,7 @@ TEST_P(FaultTest, FullDiskIsResourceExhaustedAndRecovers) {
     // Space returns: writes succeed again, without a restart.
     fs::remove(ballast);
     int attempt = 0;
+    absl::Status last;
     EXPECT_TRUE(WaitFor(
         [&] {
           wire::Record r;
@@ -287,11 +288,13 @@ TEST_P(FaultTest, FullDiskIsResourceExhaustedAndRecovers) {
           r.set_kind(wire::Record::BYTES);
           r.set_bytes("ok");
           absl::StatusOr<DataDir::Token> t = (*dir)->Append({r});
-          if (!t.ok() || !(*dir)->WaitDurable(*t).ok()) return false;
+          last = t.ok() ? (*dir)->WaitDurable(*t) : t.status();
+          if (!last.ok()) return false;
           acked[r.key()] = "ok";
           return true;
         },
-        absl::Seconds(20), absl::Milliseconds(100)));
+        absl::Seconds(20), absl::Milliseconds(100)))
+        << "the last attempt: " << last;
   }
   absl::StatusOr<std::unique_ptr<DataDir>> dir = DataDir::Open(path, kWriterIdentity, o);
   ASSERT_OK(dir);

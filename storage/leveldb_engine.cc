@@ -4,7 +4,15 @@
 // goes through the same writer queue, so it syncs the log after every batch
 // written before it (and LevelDB groups concurrent syncing writers into one
 // fsync). Recovery drops a torn tail; paranoid_checks turns any other
-// corruption into an error; salvage runs leveldb::RepairDB first.
+// corruption into an error.
+//
+// Salvage opens with paranoid_checks off: recovery still verifies every log
+// record's checksum and drops what fails (the rest of its 32 KiB block),
+// then writes what it kept to a table and starts a new log, so later opens
+// are strict again. Only if that open fails too (a damaged MANIFEST) does it
+// run leveldb::RepairDB, which LevelDB 1.23 reads logs with checksums off
+// (repair.cc says otherwise): a flipped byte in a log would come back as a
+// wrong value, so it is the last resort, not the first.
 #include <memory>
 #include <string>
 
@@ -103,12 +111,20 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenLevelDb(const std::string& dir,
   lo.paranoid_checks = true;
   lo.write_buffer_size = 16 << 20;
   lo.max_file_size = 8 << 20;
-  if (options.salvage) {
-    leveldb::Status repaired = leveldb::RepairDB(dir, lo);
-    if (!repaired.ok()) return FromLevel(repaired, absl::StrCat("repair ", dir));
-  }
   leveldb::DB* raw = nullptr;
-  leveldb::Status s = leveldb::DB::Open(lo, dir, &raw);
+  leveldb::Status s;
+  if (options.salvage) {
+    leveldb::Options lenient = lo;
+    lenient.paranoid_checks = false;
+    s = leveldb::DB::Open(lenient, dir, &raw);
+    if (s.IsCorruption()) {
+      leveldb::Status repaired = leveldb::RepairDB(dir, lo);
+      if (!repaired.ok()) return FromLevel(repaired, absl::StrCat("repair ", dir));
+      s = leveldb::DB::Open(lo, dir, &raw);
+    }
+  } else {
+    s = leveldb::DB::Open(lo, dir, &raw);
+  }
   if (!s.ok()) return FromLevel(s, absl::StrCat("open ", dir));
   return std::unique_ptr<Engine>(new LevelDbEngine(std::unique_ptr<leveldb::DB>(raw), dir, lo));
 }

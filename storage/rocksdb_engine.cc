@@ -6,11 +6,29 @@
 // concurrent waiters. Recovery tolerates a torn tail and refuses corruption
 // elsewhere (kTolerateCorruptedTailRecords); salvage runs RepairDB and
 // recovers to the last consistent point (kPointInTimeRecovery).
+//
+// RocksDB's own info log goes to meshkv's log (warnings and errors), not to a
+// LOG file in the data directory: on a full disk that file fails too, and
+// Debian's librocksdb (built with assertions) aborts on the next line written
+// to a file that has failed once.
+//
+// A full disk: RocksDB's own recovery would wait for a free-space reserve of
+// a whole memtable (64 MiB) before resuming, polling every 5 s; it is turned
+// off, so DataDir's next write calls Resume (a flush to a new WAL) as soon as
+// there is room for what the memtable holds.
+#include <cstdarg>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/log.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
@@ -33,8 +51,44 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return EngineStatus(e == EngineError::kIo ? EngineError::kOther : e, what, text);
 }
 
+// Forwards RocksDB's info log to meshkv's: WARN and above as warnings and
+// errors, the rest (and the options dump of every Open) at debug level.
+class EngineLogger final : public rocksdb::Logger {
+ public:
+  EngineLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::DEBUG_LEVEL) {}
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    LogLevel ours = LogLevel::kDebug;
+    if (level == rocksdb::InfoLogLevel::WARN_LEVEL) ours = LogLevel::kWarning;
+    if (level == rocksdb::InfoLogLevel::ERROR_LEVEL || level == rocksdb::InfoLogLevel::FATAL_LEVEL) {
+      ours = LogLevel::kError;
+    }
+    if (!LogEnabled(ours)) return;
+    char buf[2048];
+    const int n = std::vsnprintf(buf, sizeof(buf), format, ap);
+    if (n < 0) return;
+    const size_t len = std::min(static_cast<size_t>(n), sizeof(buf) - 1);
+    Log(ours, "rocksdb", {{"detail", absl::string_view(buf, len)}});
+  }
+};
+
+// Turns off RocksDB's automatic recovery from background errors: Resume,
+// called by DataDir on its next write, does it instead.
+class NoAutoRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
+                            rocksdb::Status /*bg_error*/, bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
 rocksdb::Options MakeOptions(bool salvage) {
   rocksdb::Options options;
+  options.info_log = std::make_shared<EngineLogger>();
+  options.listeners.push_back(std::make_shared<NoAutoRecovery>());
   options.create_if_missing = true;
   options.paranoid_checks = true;
   options.wal_recovery_mode = salvage ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
@@ -113,6 +167,9 @@ class RocksDbEngine final : public Engine {
 absl::StatusOr<std::unique_ptr<Engine>> OpenRocksDb(const std::string& dir,
                                                     const EngineOptions& options) {
   rocksdb::Options ro = MakeOptions(options.salvage);
+  // RocksDB logs a missing directory as an error before creating it.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
   if (options.salvage) {
     rocksdb::Status repaired = rocksdb::RepairDB(dir, ro);
     if (!repaired.ok()) return FromRocks(repaired, absl::StrCat("repair ", dir));
