@@ -223,6 +223,8 @@ TEST_P(FaultTest, FlippedByteIsDataLossAndSalvageKeepsWhatVerifies) {
   }
   Loaded strict = LoadDir(copy, GetParam());
   EXPECT_THAT(strict.status, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("salvage")));
+  EXPECT_THAT(strict.status.message(), HasSubstr(fs::path(log).filename().string()))
+      << "the message names the damaged file";
   Loaded salvaged = LoadDir(copy, GetParam(), /*salvage=*/true);
   ASSERT_OK(salvaged.status);
   EXPECT_LT(salvaged.hlc.size(), acks.size()) << "the damaged record cannot come back";

@@ -53,9 +53,11 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 
 // Forwards RocksDB's info log to meshkv's: WARN and above as warnings and
 // errors, the rest (and the options dump of every Open) at debug level.
+// Offers warnings and errors to `note`, for the message of a failed Open.
 class EngineLogger final : public rocksdb::Logger {
  public:
   EngineLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::DEBUG_LEVEL) {}
+  const CorruptionNote& note() const { return note_; }
 
   void Logv(const char* format, va_list ap) override {
     Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
@@ -66,14 +68,26 @@ class EngineLogger final : public rocksdb::Logger {
     if (level == rocksdb::InfoLogLevel::ERROR_LEVEL || level == rocksdb::InfoLogLevel::FATAL_LEVEL) {
       ours = LogLevel::kError;
     }
-    if (!LogEnabled(ours)) return;
+    if (ours == LogLevel::kDebug && !LogEnabled(ours)) return;
     char buf[2048];
     const int n = std::vsnprintf(buf, sizeof(buf), format, ap);
     if (n < 0) return;
-    const size_t len = std::min(static_cast<size_t>(n), sizeof(buf) - 1);
-    Log(ours, "rocksdb", {{"detail", absl::string_view(buf, len)}});
+    const absl::string_view line(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
+    if (ours != LogLevel::kDebug) note_.Offer(line);
+    if (LogEnabled(ours)) Log(ours, "rocksdb", {{"detail", line}});
   }
+
+ private:
+  CorruptionNote note_;
 };
+
+// "open /d" or, when the info log named the damaged file, "open /d; the
+// engine reported \"/d/000004.log: dropping ...\"".
+std::string WithNote(absl::string_view what, const EngineLogger& logger) {
+  const std::string note = logger.note().Get();
+  if (note.empty()) return std::string(what);
+  return absl::StrCat(what, "; the engine reported \"", note, "\"");
+}
 
 // Turns off RocksDB's automatic recovery from background errors: Resume,
 // called by DataDir on its next write, does it instead.
@@ -85,16 +99,17 @@ class NoAutoRecovery final : public rocksdb::EventListener {
   }
 };
 
-rocksdb::Options MakeOptions(bool salvage) {
+rocksdb::Options MakeOptions(bool salvage, std::shared_ptr<EngineLogger> logger) {
   rocksdb::Options options;
-  options.info_log = std::make_shared<EngineLogger>();
+  options.info_log = std::move(logger);
   options.listeners.push_back(std::make_shared<NoAutoRecovery>());
   options.create_if_missing = true;
   options.paranoid_checks = true;
   options.wal_recovery_mode = salvage ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
                                       : rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   // One column family, small records: a 64 MiB memtable, 2 background jobs
-  // (the machines meshkv runs on are small), a bloom filter for point reads.
+  // (the machines meshkv runs on are small). No bloom filter: the only point
+  // reads are a few meta keys at Open; records are read by one scan.
   options.write_buffer_size = 64 << 20;
   options.max_background_jobs = 2;
   options.keep_log_file_num = 4;
@@ -107,7 +122,8 @@ rocksdb::Options MakeOptions(bool salvage) {
 
 class RocksDbEngine final : public Engine {
  public:
-  explicit RocksDbEngine(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  RocksDbEngine(std::unique_ptr<rocksdb::DB> db, std::string dir)
+      : db_(std::move(db)), dir_(std::move(dir)) {}
   ~RocksDbEngine() override {
     // Closing syncs nothing the caller did not ask for; errors here have no
     // one to go to (the WAL already holds every batch).
@@ -136,7 +152,7 @@ class RocksDbEngine final : public Engine {
     std::string value;
     rocksdb::Status s = db_->Get(ro, rocksdb::Slice(key.data(), key.size()), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "read");
+    if (!s.ok()) return FromRocks(s, absl::StrCat("read ", dir_));
     return std::optional<std::string>(std::move(value));
   }
 
@@ -153,31 +169,35 @@ class RocksDbEngine final : public Engine {
                           absl::string_view(it->value().data(), it->value().size()));
       if (!s.ok()) return s;
     }
-    return FromRocks(it->status(), "scan");
+    return FromRocks(it->status(), absl::StrCat("scan ", dir_));
   }
 
   absl::Status Resume() override { return FromRocks(db_->Resume(), "resume"); }
 
  private:
   std::unique_ptr<rocksdb::DB> db_;
+  const std::string dir_;  // for messages
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> OpenRocksDb(const std::string& dir,
                                                     const EngineOptions& options) {
-  rocksdb::Options ro = MakeOptions(options.salvage);
+  auto logger = std::make_shared<EngineLogger>();
+  rocksdb::Options ro = MakeOptions(options.salvage, logger);
   // RocksDB logs a missing directory as an error before creating it.
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (options.salvage) {
     rocksdb::Status repaired = rocksdb::RepairDB(dir, ro);
-    if (!repaired.ok()) return FromRocks(repaired, absl::StrCat("repair ", dir));
+    if (!repaired.ok()) {
+      return FromRocks(repaired, WithNote(absl::StrCat("repair ", dir), *logger));
+    }
   }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(ro, dir, &raw);
-  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", dir));
-  return std::unique_ptr<Engine>(new RocksDbEngine(std::unique_ptr<rocksdb::DB>(raw)));
+  if (!s.ok()) return FromRocks(s, WithNote(absl::StrCat("open ", dir), *logger));
+  return std::unique_ptr<Engine>(new RocksDbEngine(std::unique_ptr<rocksdb::DB>(raw), dir));
 }
 
 }  // namespace meshkv::storage
