@@ -65,7 +65,8 @@ class EngineLogger final : public rocksdb::Logger {
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
     LogLevel ours = LogLevel::kDebug;
     if (level == rocksdb::InfoLogLevel::WARN_LEVEL) ours = LogLevel::kWarning;
-    if (level == rocksdb::InfoLogLevel::ERROR_LEVEL || level == rocksdb::InfoLogLevel::FATAL_LEVEL) {
+    if (level == rocksdb::InfoLogLevel::ERROR_LEVEL ||
+        level == rocksdb::InfoLogLevel::FATAL_LEVEL) {
       ours = LogLevel::kError;
     }
     if (ours == LogLevel::kDebug && !LogEnabled(ours)) return;
