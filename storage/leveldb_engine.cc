@@ -12,7 +12,14 @@
 // are strict again. Only if that open fails too (a damaged MANIFEST) does it
 // run leveldb::RepairDB, which LevelDB 1.23 reads logs with checksums off
 // (repair.cc says otherwise): a flipped byte in a log would come back as a
-// wrong value, so it is the last resort, not the first.
+// wrong value, so it is the last resort, not the first. A table file that
+// fails its checksums is moved to lost/ (as RocksDB's repair does) and
+// RepairDB rebuilds the MANIFEST from the tables that verify; the recovery
+// open has by then emptied the logs, so RepairDB's unchecked log reading has
+// nothing to read.
+//
+// LevelDB's errors do not name the file; on a corruption found by a read or
+// a scan, every table is verified to name the damaged one.
 //
 // LevelDB's info log goes to meshkv's log (debug level; lines that report a
 // corruption as warnings), not to a LOG file in the data directory.
@@ -28,6 +35,8 @@
 #include "common/log.h"
 #include "leveldb/db.h"
 #include "leveldb/env.h"
+#include "leveldb/iterator.h"
+#include "leveldb/table.h"
 #include "leveldb/options.h"
 #include "leveldb/write_batch.h"
 #include "storage/engine.h"
@@ -73,6 +82,47 @@ std::string WithNote(absl::string_view what, const EngineLogger& logger) {
   return absl::StrCat(what, "; the engine reported \"", note, "\"");
 }
 
+// The first table file of `dir` (in name order) that fails to open or has a
+// block that fails its checksum; "" when every table verifies.
+std::string FindDamagedTable(const std::string& dir) {
+  leveldb::Env* env = leveldb::Env::Default();
+  std::vector<std::string> names;
+  if (!env->GetChildren(dir, &names).ok()) return "";
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    if (!absl::EndsWith(name, ".ldb") && !absl::EndsWith(name, ".sst")) continue;
+    const std::string path = absl::StrCat(dir, "/", name);
+    uint64_t size = 0;
+    leveldb::RandomAccessFile* raw_file = nullptr;
+    if (!env->GetFileSize(path, &size).ok() || !env->NewRandomAccessFile(path, &raw_file).ok()) {
+      return path;
+    }
+    std::unique_ptr<leveldb::RandomAccessFile> file(raw_file);
+    leveldb::Options options;
+    options.paranoid_checks = true;
+    leveldb::Table* raw_table = nullptr;
+    if (!leveldb::Table::Open(options, file.get(), size, &raw_table).ok()) return path;
+    std::unique_ptr<leveldb::Table> table(raw_table);
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = true;
+    ro.fill_cache = false;
+    std::unique_ptr<leveldb::Iterator> it(table->NewIterator(ro));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    }
+    if (!it->status().ok()) return path;
+  }
+  return "";
+}
+
+// `what`, and when `s` is a corruption, the table file that holds it.
+std::string WithDamagedTable(const leveldb::Status& s, absl::string_view what,
+                             const std::string& dir) {
+  if (!s.IsCorruption()) return std::string(what);
+  const std::string damaged = FindDamagedTable(dir);
+  if (damaged.empty()) return std::string(what);
+  return absl::StrCat(what, "; damaged file ", damaged);
+}
+
 class LevelDbEngine final : public Engine {
  public:
   // `options.info_log` is `logger`.
@@ -105,7 +155,7 @@ class LevelDbEngine final : public Engine {
     std::string value;
     leveldb::Status s = db_->Get(ro, leveldb::Slice(key.data(), key.size()), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromLevel(s, absl::StrCat("read ", dir_));
+    if (!s.ok()) return FromLevel(s, WithDamagedTable(s, absl::StrCat("read ", dir_), dir_));
     return std::optional<std::string>(std::move(value));
   }
 
@@ -122,7 +172,8 @@ class LevelDbEngine final : public Engine {
                           absl::string_view(it->value().data(), it->value().size()));
       if (!s.ok()) return s;
     }
-    return FromLevel(it->status(), absl::StrCat("scan ", dir_));
+    const leveldb::Status s = it->status();
+    return FromLevel(s, WithDamagedTable(s, absl::StrCat("scan ", dir_), dir_));
   }
 
   // LevelDB keeps a background error until the DB is reopened.
@@ -160,13 +211,30 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenLevelDb(const std::string& dir,
     leveldb::Options lenient = lo;
     lenient.paranoid_checks = false;
     s = leveldb::DB::Open(lenient, dir, &raw);
-    if (s.IsCorruption()) {
+    bool repair = s.IsCorruption();
+    if (s.ok()) {
+      // Recovered: the logs are now in tables. Set aside the tables that fail.
+      delete raw;
+      raw = nullptr;
+      for (std::string damaged = FindDamagedTable(dir); !damaged.empty();
+           damaged = FindDamagedTable(dir)) {
+        const std::string lost = absl::StrCat(dir, "/lost");
+        leveldb::Env::Default()->CreateDir(lost);  // may exist
+        const std::string to = absl::StrCat(lost, "/", damaged.substr(damaged.rfind('/') + 1));
+        leveldb::Status moved = leveldb::Env::Default()->RenameFile(damaged, to);
+        if (!moved.ok()) return FromLevel(moved, absl::StrCat("move aside ", damaged));
+        LogWarning("salvage: a damaged table file set aside",
+                   {{"file", damaged}, {"moved_to", to}});
+        repair = true;
+      }
+    }
+    if (repair) {
       leveldb::Status repaired = leveldb::RepairDB(dir, lo);
       if (!repaired.ok()) {
         return FromLevel(repaired, WithNote(absl::StrCat("repair ", dir), *logger));
       }
-      s = leveldb::DB::Open(lo, dir, &raw);
     }
+    if (s.ok() || repair) s = leveldb::DB::Open(lo, dir, &raw);
   } else {
     s = leveldb::DB::Open(lo, dir, &raw);
   }
