@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +51,12 @@ wire::Record MakeRecord(const std::string& key, uint64_t hlc, const std::string&
 }
 
 double Micros(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+std::string RandomValue(std::mt19937_64& rng, size_t bytes) {
+  std::string v(bytes, '\0');
+  for (char& c : v) c = static_cast<char>(rng());
+  return v;
+}
 
 // VmRSS and VmHWM of this process, KiB.
 void ReadRss(int64_t* rss_kib, int64_t* hwm_kib) {
@@ -160,7 +169,6 @@ absl::StatusOr<WriteResult> MeasureWrites(const StorageBenchConfig& c, EngineKin
   if (!opened.ok()) return opened.status();
   std::unique_ptr<DataDir> dir = std::move(*opened);
 
-  const std::string value(c.value_bytes, 'v');
   std::atomic<bool> stop{false};
   std::vector<LatencyHistogram> hists(writers);
   std::vector<absl::Status> errors(writers);
@@ -169,7 +177,11 @@ absl::StatusOr<WriteResult> MeasureWrites(const StorageBenchConfig& c, EngineKin
   std::vector<std::thread> threads;
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
+      std::mt19937_64 rng(static_cast<uint64_t>(w) + 1);
+      std::vector<std::string> values;
+      for (int i = 0; i < 64; ++i) values.push_back(RandomValue(rng, c.value_bytes));
       for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        const std::string& value = values[i % values.size()];
         const absl::Time t0 = absl::Now();
         absl::StatusOr<DataDir::Token> t =
             dir->Append({MakeRecord(absl::StrFormat("w%d/%010d", w, i), i + 1, value)});
@@ -220,14 +232,15 @@ absl::StatusOr<RecoveryResult> MeasureRecovery(const StorageBenchConfig& c, Engi
     o.fsync = FsyncMode::kNever;
     absl::StatusOr<std::unique_ptr<DataDir>> dir = DataDir::Open(path, kIdentity, o);
     if (!dir.ok()) return dir.status();
-    const std::string value(c.value_bytes, 'v');
+    std::mt19937_64 rng(1);
     const absl::Time start = absl::Now();
     constexpr uint64_t kBatch = 1000;
     std::vector<wire::Record> batch;
     for (uint64_t i = 0; i < c.recovery_keys; i += kBatch) {
       batch.clear();
       for (uint64_t k = i; k < std::min(i + kBatch, c.recovery_keys); ++k) {
-        batch.push_back(MakeRecord(absl::StrFormat("key/%010d", k), k + 1, value));
+        batch.push_back(
+            MakeRecord(absl::StrFormat("key/%010d", k), k + 1, RandomValue(rng, c.value_bytes)));
       }
       absl::StatusOr<DataDir::Token> t = (*dir)->Append(batch);
       if (!t.ok()) return t.status();
@@ -237,14 +250,22 @@ absl::StatusOr<RecoveryResult> MeasureRecovery(const StorageBenchConfig& c, Engi
   r.disk_bytes = DiskBytes(path);
   absl::Status evicted = EvictFromPageCache(path);
   if (!evicted.ok()) return evicted;
+  absl::StatusOr<ChildResult> replay = RunChild(c, path, engine);
+  if (!replay.ok()) return replay.status();
+  evicted = EvictFromPageCache(path);
+  if (!evicted.ok()) return evicted;
   absl::StatusOr<ChildResult> cold = RunChild(c, path, engine);
   if (!cold.ok()) return cold.status();
   absl::StatusOr<ChildResult> warm = RunChild(c, path, engine);
   if (!warm.ok()) return warm.status();
-  if (cold->records != c.recovery_keys || warm->records != c.recovery_keys) {
-    return absl::InternalError(absl::StrCat("recovered ", cold->records, " and ", warm->records,
-                                            " records of ", c.recovery_keys));
+  for (const ChildResult* run : {&*replay, &*cold, &*warm}) {
+    if (run->records != c.recovery_keys) {
+      return absl::InternalError(
+          absl::StrCat("recovered ", run->records, " records of ", c.recovery_keys));
+    }
   }
+  r.replay_open_seconds = replay->open_seconds;
+  r.replay_load_seconds = replay->load_seconds;
   r.cold_open_seconds = cold->open_seconds;
   r.cold_load_seconds = cold->load_seconds;
   r.warm_open_seconds = warm->open_seconds;
@@ -304,48 +325,79 @@ int RunStorageBench(const StorageBenchConfig& c) {
               absl::FormatDuration(c.fsync_interval).c_str(),
               std::thread::hardware_concurrency());
 
-  absl::StatusOr<FsyncFloor> floor = MeasureFsyncFloor(c);
-  if (!floor.ok()) return fail(floor.status());
-  std::printf("fdatasync floor (plain file, one append + fdatasync per op, 1 writer): "
-              "%.0f ops/s, p50 %.0f us, p99 %.0f us\n\n",
-              floor->ops_per_second, floor->p50_us, floor->p99_us);
-  std::fflush(stdout);
-
-  std::printf("| engine | fsync | writers | writes/s | x floor | p50 us | p99 us | "
-              "records/fsync |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
-  for (EngineKind engine : c.engines) {
-    for (FsyncMode fsync : c.fsync_modes) {
-      for (int writers : c.writers) {
-        absl::StatusOr<WriteResult> r = MeasureWrites(c, engine, fsync, writers);
-        if (!r.ok()) return fail(r.status());
-        std::printf("| %s | %s | %d | %.0f | %.2f | %.0f | %.0f | %s |\n",
-                    std::string(storage::EngineName(engine)).c_str(),
-                    std::string(storage::FsyncModeName(fsync)).c_str(), writers,
-                    r->ops_per_second, r->ops_per_second / floor->ops_per_second, r->p50_us,
-                    r->p99_us,
-                    r->records_per_fsync > 0 ? absl::StrFormat("%.1f", r->records_per_fsync).c_str()
-                                             : "-");
-        std::fflush(stdout);
+  // Rounds: the floor, then every cell; the median round of each is reported.
+  std::vector<FsyncFloor> floors;
+  std::vector<std::vector<WriteResult>> cells;  // [cell][round]
+  for (int round = 0; round < std::max(c.rounds, 1); ++round) {
+    absl::StatusOr<FsyncFloor> floor = MeasureFsyncFloor(c);
+    if (!floor.ok()) return fail(floor.status());
+    floors.push_back(*floor);
+    size_t cell = 0;
+    for (EngineKind engine : c.engines) {
+      for (FsyncMode fsync : c.fsync_modes) {
+        for (int writers : c.writers) {
+          absl::StatusOr<WriteResult> r = MeasureWrites(c, engine, fsync, writers);
+          if (!r.ok()) return fail(r.status());
+          if (cells.size() <= cell) cells.emplace_back();
+          cells[cell++].push_back(*r);
+        }
       }
     }
+    std::fprintf(stderr, "round %d of %d done\n", round + 1, c.rounds);
   }
+  auto median = [](auto v, auto key) {
+    std::sort(v.begin(), v.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+    return v[v.size() / 2];
+  };
+  auto ops = [](const auto& r) { return r.ops_per_second; };
+  std::string floor_rounds;
+  for (const FsyncFloor& f : floors) {
+    absl::StrAppend(&floor_rounds, floor_rounds.empty() ? "" : ", ",
+                    absl::StrFormat("%.0f", f.ops_per_second));
+  }
+  const FsyncFloor floor = median(floors, ops);
+  std::printf("fdatasync floor (plain file, one append + fdatasync per op, 1 writer): "
+              "%.0f ops/s, p50 %.0f us, p99 %.0f us (median of %zu rounds: %s ops/s)\n\n",
+              floor.ops_per_second, floor.p50_us, floor.p99_us, floors.size(),
+              floor_rounds.c_str());
+
+  std::printf("| engine | fsync | writers | writes/s | x floor | p50 us | p99 us | "
+              "records/fsync | writes/s by round |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+  for (const std::vector<WriteResult>& rounds : cells) {
+    const WriteResult r = median(rounds, ops);
+    std::string by_round;
+    for (const WriteResult& x : rounds) {
+      absl::StrAppend(&by_round, by_round.empty() ? "" : ", ",
+                      absl::StrFormat("%.0f", x.ops_per_second));
+    }
+    std::printf("| %s | %s | %d | %.0f | %.2f | %.0f | %.0f | %s | %s |\n",
+                std::string(storage::EngineName(r.engine)).c_str(),
+                std::string(storage::FsyncModeName(r.fsync)).c_str(), r.writers,
+                r.ops_per_second, r.ops_per_second / floor.ops_per_second, r.p50_us, r.p99_us,
+                r.records_per_fsync > 0 ? absl::StrFormat("%.1f", r.records_per_fsync).c_str()
+                                        : "-",
+                by_round.c_str());
+  }
+  std::fflush(stdout);
 
   if (c.recovery_keys == 0) return 0;
   std::printf("\nrecovery of %llu keys (%zu-byte values), in a fresh process:\n\n",
               static_cast<unsigned long long>(c.recovery_keys), c.value_bytes);
-  std::printf("| engine | write s | disk MiB | bytes/key | cold open s | cold load s | "
-              "warm open s | warm load s | RSS MiB (before open) | peak RSS MiB |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| engine | write s | disk MiB | bytes/key | replay open s | replay load s | "
+              "cold open s | cold load s | warm open s | warm load s | RSS MiB (before open) | "
+              "peak RSS MiB |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (EngineKind engine : c.engines) {
     absl::StatusOr<RecoveryResult> r = MeasureRecovery(c, engine);
     if (!r.ok()) return fail(r.status());
-    std::printf("| %s | %.2f | %.1f | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f (%.1f) | %.1f |\n",
+    std::printf("| %s | %.2f | %.1f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f (%.1f) "
+                "| %.1f |\n",
                 std::string(storage::EngineName(engine)).c_str(), r->write_seconds,
                 r->disk_bytes / 1048576.0, static_cast<double>(r->disk_bytes) / r->keys,
-                r->cold_open_seconds, r->cold_load_seconds, r->warm_open_seconds,
-                r->warm_load_seconds, r->rss_kib / 1024.0, r->baseline_rss_kib / 1024.0,
-                r->peak_rss_kib / 1024.0);
+                r->replay_open_seconds, r->replay_load_seconds, r->cold_open_seconds,
+                r->cold_load_seconds, r->warm_open_seconds, r->warm_load_seconds,
+                r->rss_kib / 1024.0, r->baseline_rss_kib / 1024.0, r->peak_rss_kib / 1024.0);
     std::fflush(stdout);
   }
   return 0;

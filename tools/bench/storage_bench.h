@@ -12,8 +12,13 @@
 //     growing with writers, several records per fsync;
 //   - recovery: a directory of N keys, written and closed, then opened and
 //     loaded by a fresh process (so its RSS is the engine's alone, the records
-//     counted and dropped), once with the files evicted from the page cache
-//     (posix_fadvise, as after a machine restart) and once warm.
+//     counted and dropped) three times: first with the log of the last
+//     writes to replay and the files evicted from the page cache
+//     (posix_fadvise, as after a machine restart), then with nothing to
+//     replay, cold, then warm.
+// Values are random bytes (incompressible, as user data may be). Write
+// measurements run in `rounds` interleaved rounds, the floor in each, and
+// report the median round: the disk of a shared machine is noisy.
 //
 // Single-threaded driver; each measurement owns its directory under `dir`.
 #ifndef MESHKV_TOOLS_BENCH_STORAGE_BENCH_H_
@@ -37,7 +42,8 @@ struct StorageBenchConfig {
   std::vector<storage::FsyncMode> fsync_modes = {
       storage::FsyncMode::kAlways, storage::FsyncMode::kInterval, storage::FsyncMode::kNever};
   std::vector<int> writers = {1, 4, 16};
-  absl::Duration duration = absl::Seconds(3);  // per write measurement
+  absl::Duration duration = absl::Seconds(2);  // per write measurement
+  int rounds = 3;
   absl::Duration fsync_interval = absl::Milliseconds(100);
   size_t value_bytes = 100;
   uint64_t recovery_keys = 1000000;  // 0: no recovery measurement
@@ -66,6 +72,7 @@ struct RecoveryResult {
   double write_seconds = 0;  // writing the keys in batches, fsync=never
   int64_t disk_bytes = 0;
   // Open (engine recovery) and Load (one scan) in a fresh process.
+  double replay_open_seconds = 0, replay_load_seconds = 0;  // log to replay, cold
   double cold_open_seconds = 0, cold_load_seconds = 0;
   double warm_open_seconds = 0, warm_load_seconds = 0;
   int64_t rss_kib = 0;       // VmRSS after Load (warm run)

@@ -27,7 +27,8 @@ ABSL_FLAG(std::string, dir, "",
 ABSL_FLAG(std::string, engines, "rocksdb,leveldb", "Engines to compare.");
 ABSL_FLAG(std::string, fsync, "always,interval,never", "fsync modes to compare.");
 ABSL_FLAG(std::string, writers, "1,4,16", "Numbers of concurrent writers.");
-ABSL_FLAG(absl::Duration, duration, absl::Seconds(3), "Length of each write measurement.");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(2), "Length of each write measurement.");
+ABSL_FLAG(int, rounds, 3, "Rounds of write measurements; the median round is reported.");
 ABSL_FLAG(absl::Duration, fsync_interval, absl::Milliseconds(100), "For --fsync=interval.");
 ABSL_FLAG(uint64_t, value_size, 100, "Value size in bytes.");
 ABSL_FLAG(uint64_t, recovery_keys, 1000000, "Keys in the recovery measurement (0: skip it).");
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
     c.writers.push_back(w);
   }
   c.duration = absl::GetFlag(FLAGS_duration);
+  c.rounds = absl::GetFlag(FLAGS_rounds);
   c.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
   c.value_bytes = absl::GetFlag(FLAGS_value_size);
   c.recovery_keys = absl::GetFlag(FLAGS_recovery_keys);
