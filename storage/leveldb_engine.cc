@@ -23,6 +23,8 @@
 //
 // LevelDB's info log goes to meshkv's log (debug level; lines that report a
 // corruption as warnings), not to a LOG file in the data directory.
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
@@ -139,6 +141,7 @@ class LevelDbEngine final : public Engine {
         batch.Delete(op.key);
       }
     }
+    if (db_ == nullptr) return closed_;
     return FromLevel(db_->Write(leveldb::WriteOptions(), &batch), "write");
   }
 
@@ -146,6 +149,7 @@ class LevelDbEngine final : public Engine {
     leveldb::WriteOptions wo;
     wo.sync = true;
     leveldb::WriteBatch empty;
+    if (db_ == nullptr) return closed_;
     return FromLevel(db_->Write(wo, &empty), "sync");
   }
 
@@ -153,6 +157,7 @@ class LevelDbEngine final : public Engine {
     leveldb::ReadOptions ro;
     ro.verify_checksums = true;
     std::string value;
+    if (db_ == nullptr) return closed_;
     leveldb::Status s = db_->Get(ro, leveldb::Slice(key.data(), key.size()), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromLevel(s, WithDamagedTable(s, absl::StrCat("read ", dir_), dir_));
@@ -165,6 +170,7 @@ class LevelDbEngine final : public Engine {
     leveldb::ReadOptions ro;
     ro.verify_checksums = true;
     ro.fill_cache = false;
+    if (db_ == nullptr) return closed_;
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
     const leveldb::Slice p(prefix.data(), prefix.size());
     for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
@@ -176,20 +182,42 @@ class LevelDbEngine final : public Engine {
     return FromLevel(s, WithDamagedTable(s, absl::StrCat("scan ", dir_), dir_));
   }
 
-  // LevelDB keeps a background error until the DB is reopened.
+  // LevelDB keeps a background error until the DB is reopened, and a write
+  // that failed half-way leaves a partial record in the log, which only a
+  // reopen (recovery drops it as a torn tail) keeps out of the log's middle.
+  // Reopening writes the log to a (compressed) table, so it is not tried
+  // with less than 1 MiB free: the engine stays open, reads work. A reopen
+  // that fails anyway (a log that does not fit) leaves the engine closed:
+  // every call returns that failure until a Resume succeeds.
   absl::Status Resume() override {
+    if (db_ != nullptr) {
+      const uint64_t need = 1 << 20;
+      struct statvfs vfs;
+      if (::statvfs(dir_.c_str(), &vfs) == 0) {
+        const uint64_t free = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+        if (free < need) {
+          return EngineStatus(EngineError::kNoSpace, absl::StrCat("resume ", dir_),
+                              absl::StrCat(free, " bytes free, reopening needs ", need));
+        }
+      }
+    }
     db_.reset();
     leveldb::DB* raw = nullptr;
     leveldb::Status s = leveldb::DB::Open(options_, dir_, &raw);
-    if (!s.ok()) return FromLevel(s, WithNote(absl::StrCat("reopen ", dir_), *logger_));
+    if (!s.ok()) {
+      closed_ = FromLevel(s, WithNote(absl::StrCat("reopen ", dir_), *logger_));
+      return closed_;
+    }
     db_.reset(raw);
     return absl::OkStatus();
   }
 
  private:
   const std::unique_ptr<EngineLogger> logger_;  // outlives db_, which logs to it
-  // Replaced only by Resume, which DataDir calls with no other call in flight.
+  // Replaced only by Resume, which DataDir calls with no other call in flight;
+  // null after a failed reopen, and then closed_ says why.
   std::unique_ptr<leveldb::DB> db_;
+  absl::Status closed_;
   const std::string dir_;
   const leveldb::Options options_;
 };

@@ -113,8 +113,6 @@ rocksdb::Options MakeOptions(bool salvage, std::shared_ptr<EngineLogger> logger)
   // reads are a few meta keys at Open; records are read by one scan.
   options.write_buffer_size = 64 << 20;
   options.max_background_jobs = 2;
-  options.keep_log_file_num = 4;
-  options.max_log_file_size = 16 << 20;
   rocksdb::BlockBasedTableOptions table;
   table.block_size = 16 << 10;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
