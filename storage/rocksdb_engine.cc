@@ -13,9 +13,10 @@
 // to a file that has failed once.
 //
 // A full disk: RocksDB's own recovery would wait for a free-space reserve of
-// a whole memtable (64 MiB) before resuming, polling every 5 s; it is turned
-// off, so DataDir's next write calls Resume (a flush to a new WAL) as soon as
-// there is room for what the memtable holds.
+// a whole memtable (64 MiB) before resuming, polling every 5 s, and refuse
+// Resume as busy meanwhile; it is turned off for that error, so DataDir's
+// next write calls Resume (a flush to a new WAL) as soon as there is room for
+// what the memtable holds. Other errors keep RocksDB's own recovery.
 #include <cstdarg>
 #include <algorithm>
 #include <cstdio>
@@ -90,20 +91,20 @@ std::string WithNote(absl::string_view what, const EngineLogger& logger) {
   return absl::StrCat(what, "; the engine reported \"", note, "\"");
 }
 
-// Turns off RocksDB's automatic recovery from background errors: Resume,
-// called by DataDir on its next write, does it instead.
-class NoAutoRecovery final : public rocksdb::EventListener {
+// Turns off RocksDB's automatic recovery from a full disk: Resume, called by
+// DataDir on its next write, does it instead.
+class NoAutoRecoveryFromNoSpace final : public rocksdb::EventListener {
  public:
-  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
-                            rocksdb::Status /*bg_error*/, bool* auto_recovery) override {
-    *auto_recovery = false;
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (bg_error.IsNoSpace()) *auto_recovery = false;
   }
 };
 
 rocksdb::Options MakeOptions(bool salvage, std::shared_ptr<EngineLogger> logger) {
   rocksdb::Options options;
   options.info_log = std::move(logger);
-  options.listeners.push_back(std::make_shared<NoAutoRecovery>());
+  options.listeners.push_back(std::make_shared<NoAutoRecoveryFromNoSpace>());
   options.create_if_missing = true;
   options.paranoid_checks = true;
   options.wal_recovery_mode = salvage ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
