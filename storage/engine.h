@@ -41,10 +41,12 @@ struct EngineOp {
 };
 
 struct EngineOptions {
-  // Open a log with a corrupted record in its middle anyway, keeping the
-  // consistent prefix before it (RocksDB also runs RepairDB first). Without
-  // it such a log is DATA_LOSS; a torn tail (an incomplete last record) is
-  // dropped either way.
+  // Open a directory whose log has a corrupted record in its middle, or
+  // whose tables fail their checksums, keeping what verifies: a log record
+  // that fails drops the rest of its 32 KiB block, a table that fails is
+  // moved to lost/ (RepairDB for RocksDB; see leveldb_engine.cc for LevelDB).
+  // Without it such a directory is DATA_LOSS; a torn tail (an incomplete
+  // last record) is dropped either way.
   bool salvage = false;
 };
 

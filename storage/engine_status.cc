@@ -1,6 +1,7 @@
 #include "storage/engine_status.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace meshkv::storage {
@@ -37,6 +38,17 @@ EngineError ClassifyIoMessage(absl::string_view message) {
     return EngineError::kLocked;
   }
   return EngineError::kIo;
+}
+
+void CorruptionNote::Offer(absl::string_view line) {
+  if (!absl::StrContains(absl::AsciiStrToLower(line), "corruption")) return;
+  absl::MutexLock lock(&mu_);
+  if (first_.empty()) first_ = std::string(absl::StripAsciiWhitespace(line));
+}
+
+std::string CorruptionNote::Get() const {
+  absl::MutexLock lock(&mu_);
+  return first_;
 }
 
 }  // namespace meshkv::storage
