@@ -64,7 +64,11 @@ class EngineLogger final : public leveldb::Logger {
 
   void Logv(const char* format, std::va_list ap) override {
     char buf[2048];
+    // The engine's own format string, as its default logger uses it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
     const int n = std::vsnprintf(buf, sizeof(buf), format, ap);
+#pragma GCC diagnostic pop
     if (n < 0) return;
     const absl::string_view line(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
     note_.Offer(line);

@@ -72,7 +72,11 @@ class EngineLogger final : public rocksdb::Logger {
     }
     if (ours == LogLevel::kDebug && !LogEnabled(ours)) return;
     char buf[2048];
+    // The engine's own format string, as its default logger uses it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
     const int n = std::vsnprintf(buf, sizeof(buf), format, ap);
+#pragma GCC diagnostic pop
     if (n < 0) return;
     const absl::string_view line(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
     if (ours != LogLevel::kDebug) note_.Offer(line);
