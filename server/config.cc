@@ -28,6 +28,9 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   }
   if (c.watch_history == 0) return bad("watch-history", "must be at least 1");
   if (c.watch_max_lag == 0) return bad("watch-max-lag", "must be at least 1");
+  if (c.fsync_interval <= absl::ZeroDuration() || c.fsync_interval > absl::Minutes(10)) {
+    return bad("fsync-interval", "must be positive and at most 10m");
+  }
   return absl::OkStatus();
 }
 

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "peer/core/mesh_types.h"
 #include "server/kv_service.h"
+#include "storage/data_dir.h"
 #include "store/store.h"
 
 namespace meshkv {
@@ -23,6 +24,10 @@ namespace meshkv {
 namespace config_internal {
 inline const StoreOptions& StoreDefaults() {
   static const StoreOptions* o = new StoreOptions();
+  return *o;
+}
+inline const storage::DataDirOptions& DataDirDefaults() {
+  static const storage::DataDirOptions* o = new storage::DataDirOptions();
   return *o;
 }
 inline const peer::MeshOptions& MeshDefaults() {
@@ -61,6 +66,20 @@ struct ServerConfig {
   absl::Duration maintain_every = absl::Milliseconds(100);
   // When set, the bound addresses are written here as JSON once listening.
   std::string info_file;
+
+  // --- Durability
+  // Where the node keeps its data; empty: in memory only, nothing survives
+  // a restart.
+  std::string data_dir;
+  // When an acknowledged write is on disk: always (fsync before the
+  // acknowledgement, shared by concurrent writers), interval (every
+  // fsync_interval: a power loss of the machine loses at most that much),
+  // never (the OS decides). A process crash alone loses nothing in any mode.
+  storage::FsyncMode fsync = config_internal::DataDirDefaults().fsync;
+  absl::Duration fsync_interval = config_internal::DataDirDefaults().fsync_interval;
+  // How often a node in sync with its peers records so in its data
+  // directory (for the tombstone-retention rule). Not a flag.
+  absl::Duration mark_in_sync_every = absl::Seconds(10);
 };
 
 // Flag values that cannot work (a zero history, a lease that never lapses,

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,16 @@ ABSL_FLAG(absl::Duration, initial_sync_timeout, Defaults().initial_sync_timeout,
           "if no peer answers.");
 ABSL_FLAG(absl::Duration, shutdown_grace, Defaults().shutdown_grace,
           "On SIGTERM, how long in-flight RPCs may take to finish.");
+ABSL_FLAG(std::string, data_dir, Defaults().data_dir,
+          "Where this node keeps its data (created if missing). Empty: in memory only; nothing "
+          "survives a restart.");
+ABSL_FLAG(std::string, fsync, std::string(meshkv::storage::FsyncModeName(Defaults().fsync)),
+          "When an acknowledged write is on disk: always (fsync before acknowledging; "
+          "concurrent writes share one fsync), interval (every --fsync-interval: a power loss "
+          "of the machine loses at most the last interval of writes), never (the OS decides, "
+          "about 30 s on Linux). A crash of the process alone loses nothing in any mode.");
+ABSL_FLAG(absl::Duration, fsync_interval, Defaults().fsync_interval,
+          "With --fsync=interval, how often the data directory is synced (e.g. 100ms).");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level shown: debug, info, warning, error.");
 ABSL_FLAG(std::string, info_file, Defaults().info_file,
@@ -136,7 +147,7 @@ bool ApplyEnvironment() {
   return true;
 }
 
-ServerConfig ConfigFromFlags() {
+absl::StatusOr<ServerConfig> ConfigFromFlags() {
   ServerConfig c;
   c.node_id = absl::GetFlag(FLAGS_node_id);
   c.grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
@@ -157,6 +168,14 @@ ServerConfig ConfigFromFlags() {
   c.initial_sync_timeout = absl::GetFlag(FLAGS_initial_sync_timeout);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   c.info_file = absl::GetFlag(FLAGS_info_file);
+  c.data_dir = absl::GetFlag(FLAGS_data_dir);
+  std::optional<storage::FsyncMode> fsync = storage::ParseFsyncMode(absl::GetFlag(FLAGS_fsync));
+  if (!fsync.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("--fsync \"", absl::GetFlag(FLAGS_fsync),
+                                                   "\" must be always, interval or never"));
+  }
+  c.fsync = *fsync;
+  c.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
   return c;
 }
 
@@ -195,7 +214,12 @@ int Main(int argc, char** argv) {
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  const ServerConfig config = ConfigFromFlags();
+  absl::StatusOr<ServerConfig> parsed = ConfigFromFlags();
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "meshkv-server: %s\n", std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  const ServerConfig& config = *parsed;
   if (absl::Status valid = ValidateConfig(config); !valid.ok()) {
     std::fprintf(stderr, "meshkv-server: %s\n", std::string(valid.message()).c_str());
     return 2;
@@ -212,10 +236,14 @@ int Main(int argc, char** argv) {
     return 1;
   }
   SetLogNode((*server)->node_id());
-  LogInfo("started", {{"version", kMeshkvVersion},
-                      {"grpc", (*server)->grpc_address()},
-                      {"cluster", config.cluster},
-                      {"leasing", config.leasing ? "on" : "off"}});
+  LogInfo("started",
+          {{"version", kMeshkvVersion},
+           {"grpc", (*server)->grpc_address()},
+           {"cluster", config.cluster},
+           {"leasing", config.leasing ? "on" : "off"},
+           {"data_dir", config.data_dir.empty() ? "(none: in memory only)" : config.data_dir},
+           {"fsync",
+            config.data_dir.empty() ? "-" : std::string(storage::FsyncModeName(config.fsync))}});
   int sig = 0;
   sigwait(&stop, &sig);
   LogInfo("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -17,7 +17,9 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/data_dir_start.h"
 #include "server/mesh_metrics.h"
+#include "server/storage_metrics.h"
 #include "server/store_metrics.h"
 
 namespace meshkv {
@@ -70,8 +72,20 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
   absl::StatusOr<std::string> advertise = AdvertiseAddr(config, (*mesh)->port());
   if (!advertise.ok()) return advertise.status();
   const std::string node_id = config.node_id.empty() ? *advertise : config.node_id;
+  std::unique_ptr<storage::DataDir> data_dir;
+  if (config.data_dir.empty()) {
+    LogWarning("no --data-dir: in memory only; nothing survives a restart of this node");
+  } else {
+    absl::StatusOr<std::unique_ptr<storage::DataDir>> opened =
+        OpenDataDir(config, node_id, env->clock()->NowMs());
+    if (!opened.ok()) return opened.status();
+    data_dir = *std::move(opened);
+  }
   std::unique_ptr<MeshkvServer> server(
-      new MeshkvServer(config, env, node_id, *advertise, std::move(*mesh)));
+      new MeshkvServer(config, env, node_id, *advertise, std::move(*mesh), std::move(data_dir)));
+  if (server->data_dir_ != nullptr) {
+    MESHKV_RETURN_IF_ERROR(LoadDataDir(server->data_dir_.get(), server->node_.get()));
+  }
   if (!config.metrics_addr.empty()) {
     MESHKV_RETURN_IF_ERROR(server->metrics_->Serve(config.metrics_addr));
   }
@@ -84,12 +98,15 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
 }
 
 MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string node_id,
-                           std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh)
+                           std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh,
+                           std::unique_ptr<storage::DataDir> data_dir)
     : config_(config),
       env_(env),
       node_id_(std::move(node_id)),
       advertise_addr_(std::move(advertise_addr)),
       mesh_(std::move(mesh)),
+      data_dir_(std::move(data_dir)),
+      durability_(data_dir_ ? std::make_unique<DurabilityLog>(data_dir_.get()) : nullptr),
       metrics_(std::make_unique<Metrics>()) {
   peer::MeshDriver* driver = mesh_.get();
   handoff_ = std::make_unique<ReplicationHandoff>(
@@ -97,10 +114,13 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
         driver->Broadcast(std::move(records));
       });
   commit_metrics_ = std::make_unique<CommitMetrics>(metrics_.get(), env->clock());
-  node_ =
-      std::make_unique<Node>(StoreOptionsFor(config, node_id_), env,
-                             std::vector<CommitObserver*>{handoff_.get(), commit_metrics_.get()});
+  StoreOptions store = StoreOptionsFor(config, node_id_);
+  if (data_dir_) store.revision_base = data_dir_->revision_base();
+  node_ = std::make_unique<Node>(
+      std::move(store), env, std::vector<CommitObserver*>{handoff_.get(), commit_metrics_.get()},
+      durability_.get());
   metrics_->AddCollector(StoreCollector(&node_->store()));
+  if (data_dir_) metrics_->AddCollector(StorageCollector(data_dir_.get()));
   metrics_->AddCollector(MeshCollector([driver] { return driver->Snapshot(); }));
   kv_service_ = std::make_unique<KeyValueService>(node_.get(), KeyValueServiceOptionsFor(config),
                                                   metrics_->watch_observer());
@@ -132,13 +152,29 @@ MeshkvServer::~MeshkvServer() {
 }
 
 void MeshkvServer::MaintainLoop() {
+  absl::Time last_mark = absl::InfinitePast();
   absl::MutexLock lock(&maintain_mu_);
   while (
       !maintain_mu_.AwaitWithTimeout(absl::Condition(&stop_maintaining_), config_.maintain_every)) {
     maintain_mu_.Unlock();
     node_->Maintain();
+    MarkInSyncIfDue(absl::FromUnixMillis(env_->clock()->NowMs()), &last_mark);
     maintain_mu_.Lock();
   }
+}
+
+void MeshkvServer::MarkInSyncIfDue(absl::Time now, absl::Time* last_mark) {
+  if (data_dir_ == nullptr || !node_->synced() || now - *last_mark < config_.mark_in_sync_every) {
+    return;
+  }
+  // In sync: past the first sync, and either alone by design (no seeds) or
+  // connected to a peer, with which anti-entropy runs every few seconds.
+  if (!config_.join.empty() && mesh_->Snapshot().peers.empty()) return;
+  if (absl::Status s = data_dir_->MarkInSync(absl::ToUnixMillis(now)); !s.ok()) {
+    LogWarning("data directory: cannot record being in sync", {{"error", s.ToString()}});
+    return;
+  }
+  *last_mark = now;
 }
 
 absl::Status MeshkvServer::StartGrpc() {

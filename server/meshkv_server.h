@@ -2,8 +2,9 @@
 // health, reflection), its mesh driver and its metrics.
 //
 // Start-up order: the mesh binds first (its port may name the node), then
-// the store, the metrics, gRPC (health NOT_SERVING), and the mesh, which
-// turns health to SERVING once the first sync has completed.
+// the data directory opens (--data-dir), the store is built and loads what
+// is on disk, then the metrics, gRPC (health NOT_SERVING), and the mesh,
+// which turns health to SERVING once the first sync has completed.
 //
 //   auto server = MeshkvServer::Start(config);
 //   ... server->grpc_address() ...
@@ -30,10 +31,12 @@
 #include "server/cluster_service.h"
 #include "server/commit_metrics.h"
 #include "server/config.h"
+#include "server/durability_log.h"
 #include "server/kv_service.h"
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/replication_handoff.h"
+#include "storage/data_dir.h"
 
 namespace meshkv {
 
@@ -64,15 +67,18 @@ class MeshkvServer {
 
  private:
   MeshkvServer(const ServerConfig& config, Env* env, std::string node_id,
-               std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh);
+               std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh,
+               std::unique_ptr<storage::DataDir> data_dir);
   absl::Status StartGrpc();
   void StartMesh();
   absl::Status WriteInfoFile() const;
   void SetServing(bool serving);
   // The first sync is done: accept writes, report SERVING. Once.
   void MarkSynced();
-  // Runs Store::Maintain every config_.maintain_every until stopped.
+  // Runs Store::Maintain every config_.maintain_every until stopped, and
+  // records in the data directory when the node is in sync.
   void MaintainLoop();
+  void MarkInSyncIfDue(absl::Time now, absl::Time* last_mark);
 
   // Constant after construction (the threads they start aside). Declared in
   // the order they are built: each may use those above it.
@@ -81,6 +87,8 @@ class MeshkvServer {
   const std::string node_id_;
   const std::string advertise_addr_;
   std::unique_ptr<peer::MeshDriver> mesh_;
+  std::unique_ptr<storage::DataDir> data_dir_;  // null: in memory only
+  std::unique_ptr<DurabilityLog> durability_;   // observes node_'s store; with data_dir_
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<ReplicationHandoff> handoff_;  // observes node_'s store
   std::unique_ptr<CommitMetrics> commit_metrics_;  // observes node_'s store

@@ -5,16 +5,31 @@
 namespace meshkv {
 namespace {
 
-std::vector<CommitObserver*> HubFirst(WatchHub* hub, std::vector<CommitObserver*> observers) {
+// The watch hub first, then the durability log, then the rest.
+std::vector<CommitObserver*> ObserversFor(WatchHub* hub, DurabilityLog* durability,
+                                          std::vector<CommitObserver*> observers) {
+  if (durability != nullptr) observers.insert(observers.begin(), durability);
   observers.insert(observers.begin(), hub);
   return observers;
 }
 
 }  // namespace
 
-Node::Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observers)
-    : watches_(env),
-      store_(std::move(options), env->clock(), HubFirst(&watches_, std::move(observers))) {}
+Node::Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observers,
+           DurabilityLog* durability)
+    : durability_(durability),
+      watches_(env),
+      store_(std::move(options), env->clock(),
+             ObserversFor(&watches_, durability, std::move(observers))) {}
+
+template <typename Op>
+absl::StatusOr<WriteResult> Node::Durably(Op op) {
+  MESHKV_RETURN_IF_ERROR(CheckSynced());
+  const uint64_t since = durability_ != nullptr ? durability_->attempts() : 0;
+  absl::StatusOr<WriteResult> r = op();
+  if (r.ok() && durability_ != nullptr) MESHKV_RETURN_IF_ERROR(durability_->WaitDurable(since));
+  return r;
+}
 
 absl::Status Node::CheckSynced() const {
   if (synced()) return absl::OkStatus();
@@ -23,33 +38,27 @@ absl::Status Node::CheckSynced() const {
 }
 
 absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value) {
-  MESHKV_RETURN_IF_ERROR(CheckSynced());
-  return store_.Set(key, value);
+  return Durably([&] { return store_.Set(key, value); });
 }
 
 absl::StatusOr<WriteResult> Node::Delete(absl::string_view key) {
-  MESHKV_RETURN_IF_ERROR(CheckSynced());
-  return store_.Delete(key);
+  return Durably([&] { return store_.Delete(key); });
 }
 
 absl::StatusOr<WriteResult> Node::Update(const KeyValuesView& items) {
-  MESHKV_RETURN_IF_ERROR(CheckSynced());
-  return store_.Update(items);
+  return Durably([&] { return store_.Update(items); });
 }
 
 absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key, const FieldsView& delta) {
-  MESHKV_RETURN_IF_ERROR(CheckSynced());
-  return store_.ApplyDelta(key, delta);
+  return Durably([&] { return store_.ApplyDelta(key, delta); });
 }
 
 absl::StatusOr<WriteResult> Node::Pop(absl::string_view key) {
-  MESHKV_RETURN_IF_ERROR(CheckSynced());
-  return store_.Pop(key);
+  return Durably([&] { return store_.Pop(key); });
 }
 
 absl::StatusOr<WriteResult> Node::PopItem() {
-  MESHKV_RETURN_IF_ERROR(CheckSynced());
-  return store_.PopItem();
+  return Durably([&] { return store_.PopItem(); });
 }
 
 absl::StatusOr<bool> Node::Apply(const meshkv::mesh::v1::Record& record,

@@ -30,6 +30,7 @@
 #include "common/env.h"
 #include "meshkv/mesh/v1/record.pb.h"
 #include "peer/core/replica.h"
+#include "server/durability_log.h"
 #include "server/watch_hub.h"
 #include "store/commit_observer.h"
 #include "store/store.h"
@@ -39,12 +40,17 @@ namespace meshkv {
 
 class Node final : public peer::Replica {
  public:
-  // `env` (its clock stamps writes; its worker wakes watchers) and
-  // `observers` are not owned and must outlive the node. The watch hub is
-  // told of each commit first, then `observers` in order.
-  Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observers = {});
+  // `env` (its clock stamps writes; its worker wakes watchers),
+  // `observers` and `durability` are not owned and must outlive the node.
+  // The watch hub is told of each commit first, then `durability`, then
+  // `observers` in order. Without `durability` the node keeps nothing on
+  // disk.
+  Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observers = {},
+       DurabilityLog* durability = nullptr);
 
   // --- Local operations: the Store's, refused until the first sync -------
+  // With a durability log, each returns once its change is durable per
+  // --fsync (or fails, the change in memory only: outcome unknown).
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value);
   absl::StatusOr<WriteResult> Delete(absl::string_view key);
   absl::StatusOr<WriteResult> Update(const KeyValuesView& items);
@@ -59,6 +65,12 @@ class Node final : public peer::Replica {
   // Read-only: lists, watch cursors and statistics read the store directly.
   const Store& store() const { return store_; }
   WatchHub& watches() { return watches_; }
+
+  // At start-up, before the node serves: a record from this node's own data
+  // directory (Store::Restore).
+  absl::StatusOr<bool> Restore(const meshkv::mesh::v1::Record& record) {
+    return store_.Restore(record);
+  }
 
   // Counts lapsed leases and collects old tombstones, a bucket per call.
   void Maintain() { store_.Maintain(); }
@@ -86,7 +98,12 @@ class Node final : public peer::Replica {
 
  private:
   absl::Status CheckSynced() const;
+  // Runs a local operation: refused until synced, then waits for its
+  // change to be durable.
+  template <typename Op>
+  absl::StatusOr<WriteResult> Durably(Op op);
 
+  DurabilityLog* const durability_;  // Not owned; may be null.
   WatchHub watches_;  // before store_: the store tells it of every commit
   Store store_;
   std::atomic<bool> synced_{false};

@@ -18,9 +18,12 @@
 #define MESHKV_STORE_COMMIT_OBSERVER_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "meshkv/mesh/v1/record.pb.h"
 #include "store/record.h"
+#include "store/version.h"
 
 namespace meshkv {
 
@@ -44,6 +47,9 @@ struct Commit {
   // several keys); true for every merged record. Observers that batch (the
   // replication hand-off) flush here.
   bool last_of_operation;
+  // Names the origins of next's and prev's versions (store/wire_convert.h's
+  // RecordToWire writes a record's whole state with it).
+  const OriginTable& origins;
 };
 
 class CommitObserver {
@@ -51,6 +57,10 @@ class CommitObserver {
   virtual ~CommitObserver() = default;
   // Under the store's write lock; see the contract above.
   virtual void OnCommit(const Commit& commit) = 0;
+  // Tombstones past the retention that the store has dropped (Maintain),
+  // under its write lock, ordered with the commits. Watchers never see
+  // them: they were already deletes.
+  virtual void OnTombstonesCollected(const std::vector<std::string>& keys) { (void)keys; }
 };
 
 }  // namespace meshkv

@@ -62,7 +62,8 @@ Store::Store(StoreOptions options, const Clock* clock, std::vector<CommitObserve
       clock_(clock),
       observers_(std::move(observers)),
       hlc_(clock),
-      history_(options_.history_max_events, options_.history_max_bytes, kEmptyRevision) {
+      revision_(std::max(kEmptyRevision, options_.revision_base)),
+      history_(options_.history_max_events, options_.history_max_bytes, revision_) {
   ABSL_RAW_CHECK(!options_.node_id.empty(), "Store needs a node ID");
   ABSL_RAW_CHECK(options_.max_key_bytes <= Record::kMaxKeyBytes, "max_key_bytes too large");
   self_ = origins_.Intern(options_.node_id);
@@ -142,8 +143,17 @@ meshkv::mesh::v1::Record Store::NewWriteLocked(absl::string_view key) {
 // ---------------------------------------------------------------------------
 // The one merge path
 
-absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, CommitSource source,
-                                        bool last_of_operation, RecordPtr* next_out,
+absl::StatusOr<bool> Store::MergeAndAnnounceLocked(const wire::Record& w, CommitSource source,
+                                                   bool last_of_operation, RecordPtr* next,
+                                                   RecordPtr* prev) {
+  absl::StatusOr<bool> changed = MergeLocked(w, next, prev);
+  if (!changed.ok() || !*changed) return changed;
+  const Commit commit{source, revision_, *next, *prev, w, last_of_operation, origins_};
+  for (CommitObserver* o : observers_) o->OnCommit(commit);
+  return true;
+}
+
+absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, RecordPtr* next_out,
                                         RecordPtr* prev_out) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(w.key()));
   absl::StatusOr<Fragment> decoded = FragmentFromWire(w, &origins_);
@@ -172,8 +182,6 @@ absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, CommitSource sour
     return false;
   }
   CommitLocked(next, prev);
-  const Commit commit{source, revision_, next, prev, w, last_of_operation};
-  for (CommitObserver* o : observers_) o->OnCommit(commit);
   *next_out = std::move(next);
   *prev_out = std::move(prev);
   return true;
@@ -227,7 +235,8 @@ void Store::AccountLeaseLocked(const Record* next, const Record* prev) {
 
 void Store::ApplyLocalLocked(const wire::Record& w, bool last, WriteResult* result) {
   RecordPtr next, prev;
-  absl::StatusOr<bool> changed = MergeLocked(w, CommitSource::kLocal, last, &next, &prev);
+  absl::StatusOr<bool> changed =
+      MergeAndAnnounceLocked(w, CommitSource::kLocal, last, &next, &prev);
   // A local write carries a fresh HLC reading, newer than anything merged.
   ABSL_RAW_CHECK(changed.ok() && *changed, "a local write did not apply");
   result->changes.push_back({EntryLocked(std::move(next)), prev ? EntryLocked(prev) : Entry{}});
@@ -425,7 +434,13 @@ absl::Status Store::ReadEvents(uint64_t after, absl::string_view prefix, size_t 
 absl::StatusOr<bool> Store::Merge(const wire::Record& record, CommitSource source) {
   absl::MutexLock lock(&mu_);
   RecordPtr next, prev;
-  return MergeLocked(record, source, /*last_of_operation=*/true, &next, &prev);
+  return MergeAndAnnounceLocked(record, source, /*last_of_operation=*/true, &next, &prev);
+}
+
+absl::StatusOr<bool> Store::Restore(const wire::Record& record) {
+  absl::MutexLock lock(&mu_);
+  RecordPtr next, prev;
+  return MergeLocked(record, &next, &prev);
 }
 
 std::vector<uint64_t> Store::BucketDigests() const {
@@ -477,16 +492,20 @@ void Store::Maintain() {
   const uint32_t b = gc_cursor_;
   gc_cursor_ = (gc_cursor_ + 1) % kBuckets;
   Bucket& bucket = buckets_[b];
+  std::vector<std::string> collected;
   for (auto it = bucket.begin(); it != bucket.end();) {
     const Record& r = **it;
     if (!r.live() && HybridClock::WallMs(r.current_version().hlc) < horizon) {
       digests_[b] -= RecordDigest(r, origins_);
       --stats_.tombstones;
+      collected.emplace_back(r.key());
       it = bucket.erase(it);
     } else {
       ++it;
     }
   }
+  if (collected.empty()) return;
+  for (CommitObserver* o : observers_) o->OnTombstonesCollected(collected);
 }
 
 StoreStats Store::Stats() const {

@@ -71,6 +71,10 @@ struct StoreOptions {
   size_t max_value_bytes = 1 << 20;
   size_t history_max_events = 100000;
   size_t history_max_bytes = 64 << 20;
+  // Revisions start after this (when above kEmptyRevision): a node restarted
+  // from its data directory numbers its changes past every revision an
+  // earlier run may have shown a watcher.
+  uint64_t revision_base = 0;
 };
 
 // A record and what it means on this node, resolved under the store's lock.
@@ -178,6 +182,11 @@ class Store {
   absl::StatusOr<bool> Merge(const meshkv::mesh::v1::Record& record,
                              CommitSource source = CommitSource::kFlooded);
 
+  // Merges a record this node stored itself (its data directory, at
+  // start-up), telling no observer: it is not a new change. Returns false
+  // when the record adds nothing, e.g. a tombstone past the retention.
+  absl::StatusOr<bool> Restore(const meshkv::mesh::v1::Record& record);
+
   // --- Anti-entropy --------------------------------------------------------
   static uint32_t BucketOf(absl::string_view key);
   // One digest per bucket: a sum of record digests, 0 for an empty bucket.
@@ -217,10 +226,13 @@ class Store {
   Entry EntryLocked(RecordPtr record) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status CheckLeaseLocked(const Record* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   meshkv::mesh::v1::Record NewWriteLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Merges `wire`, records the change and tells the observers; false when
-  // it changed nothing.
-  absl::StatusOr<bool> MergeLocked(const meshkv::mesh::v1::Record& wire, CommitSource source,
-                                   bool last_of_operation, RecordPtr* next, RecordPtr* prev)
+  // Merges `wire` and records the change; false when it changed nothing.
+  absl::StatusOr<bool> MergeLocked(const meshkv::mesh::v1::Record& wire, RecordPtr* next,
+                                   RecordPtr* prev) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // MergeLocked, then tells the observers of the change.
+  absl::StatusOr<bool> MergeAndAnnounceLocked(const meshkv::mesh::v1::Record& wire,
+                                              CommitSource source, bool last_of_operation,
+                                              RecordPtr* next, RecordPtr* prev)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a locally built write and adds it to `result`; `last` on the
   // operation's last write.
