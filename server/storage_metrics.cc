@@ -1,6 +1,7 @@
 #include "server/storage_metrics.h"
 
 #include <limits>
+#include <optional>
 #include <vector>
 
 namespace meshkv {
@@ -32,6 +33,12 @@ Metrics::Collector StorageCollector(const storage::DataDir* dir) {
         s.load_seconds);
     add(GaugeFamily("meshkv_storage_records_loaded", "Records loaded from disk at start-up."),
         static_cast<double>(s.records_loaded));
+    // 0 until the node has first been in sync with its peers.
+    const std::optional<int64_t> in_sync = dir->last_in_sync_ms();
+    add(GaugeFamily("meshkv_storage_last_in_sync_timestamp_seconds",
+                    "When this node last recorded being in sync with its peers (Unix time); "
+                    "the tombstone-retention rule compares it with the time at start-up."),
+        in_sync.has_value() ? static_cast<double>(*in_sync) / 1000 : 0);
 
     // fsync latency as a Prometheus histogram: cumulative buckets.
     prometheus::MetricFamily h{"meshkv_storage_fsync_duration_seconds",
