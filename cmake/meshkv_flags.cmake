@@ -39,7 +39,7 @@ add_library(meshkv_sanitize INTERFACE)
 if(MESHKV_SANITIZE STREQUAL "address")
   # Any UBSan finding stops the program, so a test cannot pass over one.
   target_compile_options(meshkv_sanitize INTERFACE
-    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+    -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_link_options(meshkv_sanitize INTERFACE -fsanitize=address,undefined)
 elseif(MESHKV_SANITIZE STREQUAL "thread")
   target_compile_options(meshkv_sanitize INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
