@@ -65,7 +65,8 @@ void LogFromMesh(LogLevel l, const std::string& msg,
 
 absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerConfig& config,
                                                                   Env* env) {
-  absl::StatusOr<std::unique_ptr<peer::MeshDriver>> mesh = peer::MeshDriver::Bind(config.mesh_addr);
+  absl::StatusOr<std::unique_ptr<peer::MeshDriver>> mesh =
+      peer::MeshDriver::Bind(config.mesh_addr, peer::TransportFactory::Plain());
   if (!mesh.ok()) return mesh.status();
   absl::StatusOr<std::string> advertise = AdvertiseAddr(config, (*mesh)->port());
   if (!advertise.ok()) return advertise.status();
