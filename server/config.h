@@ -61,6 +61,16 @@ struct ServerConfig {
   absl::Duration maintain_every = absl::Milliseconds(100);
   // When set, the bound addresses are written here as JSON once listening.
   std::string info_file;
+
+  // --- Security (server/mesh_security.h). Certificates: CockroachDB's
+  // layout in certs_dir (ca.crt, node.crt, node.key), or the three files;
+  // an explicit file overrides the dir's. The mesh runs mutual TLS whenever
+  // certificates are given, plain TCP with `insecure`.
+  std::string certs_dir;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  bool insecure = false;
 };
 
 // Flag values that cannot work (a zero history, a lease that never lapses,
