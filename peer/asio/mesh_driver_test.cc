@@ -4,6 +4,15 @@
 // with the reason logged on both sides and counted by Refusal.
 #include "peer/asio/mesh_driver.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,7 +24,11 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "asio/connect.hpp"
+#include "asio/io_context.hpp"
+#include "asio/ip/tcp.hpp"
 #include "peer/asio/tls_context.h"
+#include "peer/core/frame.h"
 #include "peer/core/map_replica.h"
 #include "tests/util/status_matchers.h"
 #include "tests/util/test_certs.h"
@@ -83,7 +96,8 @@ class MeshDriverTlsTest : public ::testing::Test {
   // Starts node `id` on a transport from `transports`, dialling `seed` if
   // not null.
   std::unique_ptr<Node> StartNode(const std::string& id, TransportFactory transports,
-                                  const Node* seed = nullptr) {
+                                  const Node* seed = nullptr,
+                                  std::function<void(MeshOptions&)> tweak = nullptr) {
     auto n = std::make_unique<Node>();
     auto d = MeshDriver::Bind("127.0.0.1:0", std::move(transports));
     EXPECT_OK(d.status());
@@ -96,6 +110,7 @@ class MeshDriverTlsTest : public ::testing::Test {
     o.reconnect_min_ms = 100;
     o.initial_sync_timeout_ms = 500;
     if (seed != nullptr) o.seeds = {absl::StrCat("127.0.0.1:", seed->driver->port())};
+    if (tweak) tweak(o);
     Node* raw = n.get();
     n->driver->Start(
         std::move(o), &n->replica,
@@ -181,6 +196,119 @@ TEST_F(MeshDriverTlsTest, PlainDriversStillConnect) {
   auto a = StartNode("n1", TransportFactory::Plain());
   auto b = StartNode("n2", TransportFactory::Plain(), a.get());
   ASSERT_TRUE(WaitFor([&] { return a->established() == 1 && b->established() == 1; }));
+  b->driver->Broadcast({MapReplica::MakeRecord("k", "v", /*hlc=*/10, "n2")});
+  ASSERT_TRUE(WaitFor([&] { return a->stats().writes_applied == 1; }));
+}
+
+// ---------------------------------------------------------------------------
+// Before the handshake, on real sockets: a stranger's bytes are bounded.
+
+// A raw TCP connection to `port` on loopback (-1 on failure).
+int ConnectRaw(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True once the peer has closed `fd` (EOF or reset), within the deadline;
+// bytes it sent before (a Hello, a Goodbye) are skipped.
+bool ClosedByPeer(int fd, absl::Duration timeout = absl::Seconds(10)) {
+  return WaitFor(
+      [fd] {
+        char buf[4096];
+        const ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+      },
+      timeout);
+}
+
+// A frame header announcing `length` bytes of Hello, with no body.
+std::string HelloHeader(uint32_t length) {
+  std::string h(kFrameHeaderBytes, '\0');
+  h[0] = static_cast<char>(kProtocolVersion);
+  h[1] = static_cast<char>(FrameType::kHello);
+  for (int i = 0; i < 4; ++i) h[4 + i] = static_cast<char>(length >> (24 - 8 * i));
+  return h;
+}
+
+TEST_F(MeshDriverTlsTest, AnOversizedFrameBeforeTheHelloClosesAPlainConnection) {
+  auto a = StartNode("n1", TransportFactory::Plain());
+  const int fd = ConnectRaw(a->driver->port());
+  ASSERT_GE(fd, 0);
+  const std::string header = HelloHeader(16 << 20);  // 16 MiB: the members' limit
+  ASSERT_EQ(send(fd, header.data(), header.size(), 0), static_cast<ssize_t>(header.size()));
+  EXPECT_TRUE(ClosedByPeer(fd));
+  close(fd);
+  EXPECT_EQ(a->refused(Refusal::kFrameTooLarge), 1u);
+}
+
+TEST_F(MeshDriverTlsTest, AnOversizedFrameBeforeTheHelloClosesATlsConnection) {
+  auto a = StartNode("n1", Tls("n1"));
+  // A holder of a member's certificate, past TLS but not yet through the
+  // Hello, announces a 16 MiB frame.
+  asio::io_context io;
+  std::shared_ptr<Transport> t = Tls("n2").New(io);
+  asio::error_code ec;
+  t->socket().connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), a->driver->port()), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  absl::Status handshake = absl::UnknownError("not run");
+  t->AsyncHandshake(Transport::Side::kClient, [&](absl::Status s) { handshake = s; });
+  io.run();
+  ASSERT_OK(handshake);
+  const std::string header = HelloHeader(16 << 20);
+  io.restart();
+  t->AsyncWrite(asio::buffer(header), [](const asio::error_code&, size_t) {});
+  io.run();
+  // The node's Hello, its Goodbye, then the end of the stream.
+  std::string got;
+  std::array<char, 4096> buf;
+  std::function<void(const asio::error_code&, size_t)> on_read;
+  asio::error_code end;
+  on_read = [&](const asio::error_code& e, size_t n) {
+    if (e) {
+      end = e;
+      return;
+    }
+    got.append(buf.data(), n);
+    t->AsyncReadSome(asio::buffer(buf), on_read);
+  };
+  io.restart();
+  t->AsyncReadSome(asio::buffer(buf), on_read);
+  io.run_for(std::chrono::seconds(10));
+  EXPECT_TRUE(end) << "the node did not close the connection";
+  EXPECT_THAT(got, HasSubstr("exceeds the maximum of 65536"));
+  t->Close();
+  EXPECT_EQ(a->refused(Refusal::kFrameTooLarge), 1u);
+  EXPECT_EQ(a->refused(Refusal::kCertificate), 0u);
+}
+
+TEST_F(MeshDriverTlsTest, AFloodOfPendingHandshakesIsCappedAndMembersStillJoin) {
+  constexpr int kCap = 8;
+  auto a = StartNode("n1", Tls("n1"), nullptr,
+                     [](MeshOptions& o) { o.max_pending_handshakes = kCap; });
+  // Strangers that connect and never start TLS.
+  std::vector<int> flood;
+  for (int i = 0; i < kCap + 20; ++i) flood.push_back(ConnectRaw(a->driver->port()));
+  ASSERT_TRUE(WaitFor([&] { return a->refused(Refusal::kTooManyPending) == 20u; }))
+      << a->refused(Refusal::kTooManyPending);
+  // Those over the cap are closed at once; the first kCap wait for their
+  // handshake timeout.
+  int closed = 0;
+  for (int fd : flood) closed += ClosedByPeer(fd, absl::Milliseconds(200));
+  EXPECT_EQ(closed, 20);
+  for (int fd : flood) close(fd);
+  // Gone strangers free their places: a member joins and replicates.
+  auto b = StartNode("n2", Tls("n2"), a.get());
+  ASSERT_TRUE(WaitFor([&] { return a->established() == 1 && b->established() == 1; }))
+      << a->AllLogs();
   b->driver->Broadcast({MapReplica::MakeRecord("k", "v", /*hlc=*/10, "n2")});
   ASSERT_TRUE(WaitFor([&] { return a->stats().writes_applied == 1; }));
 }
