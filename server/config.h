@@ -80,6 +80,16 @@ struct ServerConfig {
   // How often a node in sync with its peers records so in its data
   // directory (for the tombstone-retention rule). Not a flag.
   absl::Duration mark_in_sync_every = absl::Seconds(10);
+
+  // --- Security (server/mesh_security.h). Certificates: CockroachDB's
+  // layout in certs_dir (ca.crt, node.crt, node.key), or the three files;
+  // an explicit file overrides the dir's. The mesh runs mutual TLS whenever
+  // certificates are given, plain TCP with `insecure`.
+  std::string certs_dir;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  bool insecure = false;
 };
 
 // Flag values that cannot work (a zero history, a lease that never lapses,

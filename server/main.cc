@@ -85,6 +85,19 @@ ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level shown: debug, info, warning, error.");
 ABSL_FLAG(std::string, info_file, Defaults().info_file,
           "Write the node ID and bound addresses here as JSON once listening (for scripts).");
+// --- Security
+ABSL_FLAG(std::string, certs_dir, Defaults().certs_dir,
+          "Directory of this node's certificates, CockroachDB's layout: ca.crt (the cluster "
+          "CA), node.crt and node.key (scripts/certs.sh makes them). The mesh then runs mutual "
+          "TLS 1.3: only nodes with a certificate from that CA join.");
+ABSL_FLAG(std::string, tls_ca, Defaults().tls_ca,
+          "The cluster CA certificate (PEM); instead of, or overriding, <certs-dir>/ca.crt.");
+ABSL_FLAG(std::string, tls_cert, Defaults().tls_cert,
+          "This node's certificate (PEM); instead of, or overriding, <certs-dir>/node.crt.");
+ABSL_FLAG(std::string, tls_key, Defaults().tls_key,
+          "This node's private key (PEM); instead of, or overriding, <certs-dir>/node.key.");
+ABSL_FLAG(bool, insecure, Defaults().insecure,
+          "Run the mesh on plain TCP, without authentication: for development only.");
 
 namespace meshkv {
 namespace {
@@ -176,6 +189,12 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   }
   c.fsync = *fsync;
   c.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
+  // --- Security
+  c.certs_dir = absl::GetFlag(FLAGS_certs_dir);
+  c.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  c.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  c.tls_key = absl::GetFlag(FLAGS_tls_key);
+  c.insecure = absl::GetFlag(FLAGS_insecure);
   return c;
 }
 

@@ -19,6 +19,7 @@
 #include "grpcpp/server_builder.h"
 #include "server/data_dir_start.h"
 #include "server/mesh_metrics.h"
+#include "server/mesh_security.h"
 #include "server/storage_metrics.h"
 #include "server/store_metrics.h"
 
@@ -67,7 +68,18 @@ void LogFromMesh(LogLevel l, const std::string& msg,
 
 absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerConfig& config,
                                                                   Env* env) {
-  absl::StatusOr<std::unique_ptr<peer::MeshDriver>> mesh = peer::MeshDriver::Bind(config.mesh_addr);
+  // --- Security: mesh TLS whenever certificates are given.
+  absl::StatusOr<peer::TransportFactory> transports = MeshTransportsFor(config);
+  if (!transports.ok()) return transports.status();
+  if (!transports->secure()) {
+    LogWarning(config.insecure ? "--insecure: the mesh runs plain TCP; any process that reaches "
+                                 "the mesh port can join"
+                               : "no certificates given: the mesh runs plain TCP; pass "
+                                 "--certs-dir (scripts/certs.sh makes one) or --insecure",
+               {{"mesh", config.mesh_addr}});
+  }
+  absl::StatusOr<std::unique_ptr<peer::MeshDriver>> mesh =
+      peer::MeshDriver::Bind(config.mesh_addr, *std::move(transports));
   if (!mesh.ok()) return mesh.status();
   absl::StatusOr<std::string> advertise = AdvertiseAddr(config, (*mesh)->port());
   if (!advertise.ok()) return advertise.status();

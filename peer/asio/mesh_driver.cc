@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "asio/connect.hpp"
 #include "asio/post.hpp"
-#include "asio/write.hpp"
 #include "common/host_port.h"
 
 namespace meshkv::peer {
@@ -27,16 +26,20 @@ std::string Endpoint(const tcp::socket& s) {
 }  // namespace
 
 struct MeshDriver::Socket {
-  explicit Socket(asio::io_context& io) : sock(io), resolver(io) {}
-  tcp::socket sock;
+  Socket(asio::io_context& io, const TransportFactory& transports)
+      : transport(transports.New(io)), sock(transport->socket()), resolver(io) {}
+  std::shared_ptr<Transport> transport;
+  tcp::socket& sock;  // transport's, for connect, accept and options
   tcp::resolver resolver;
+  bool reading = false;  // reads start once the transport is secured
   std::array<char, 64 << 10> read_buf;
   std::string writing;  // the write in flight, owned until it completes
   bool write_in_flight = false;
   bool closing = false;  // the core asked to close: flush, then close
 };
 
-absl::StatusOr<std::unique_ptr<MeshDriver>> MeshDriver::Bind(const std::string& listen_addr) {
+absl::StatusOr<std::unique_ptr<MeshDriver>> MeshDriver::Bind(const std::string& listen_addr,
+                                                             TransportFactory transports) {
   absl::StatusOr<std::pair<std::string, int>> hp = SplitHostPort(listen_addr);
   if (!hp.ok()) return hp.status();
   const std::string host = hp->first, port = absl::StrCat(hp->second);
@@ -59,11 +62,16 @@ absl::StatusOr<std::unique_ptr<MeshDriver>> MeshDriver::Bind(const std::string& 
     return absl::UnavailableError(
         absl::StrCat("cannot listen for the mesh on ", listen_addr, ": ", ec.message()));
   }
-  return std::unique_ptr<MeshDriver>(new MeshDriver(std::move(acceptor), std::move(io)));
+  return std::unique_ptr<MeshDriver>(
+      new MeshDriver(std::move(acceptor), std::move(io), std::move(transports)));
 }
 
-MeshDriver::MeshDriver(tcp::acceptor acceptor, std::unique_ptr<asio::io_context> io)
-    : io_(std::move(io)), acceptor_(std::move(acceptor)), timer_(*io_) {
+MeshDriver::MeshDriver(tcp::acceptor acceptor, std::unique_ptr<asio::io_context> io,
+                       TransportFactory transports)
+    : io_(std::move(io)),
+      transports_(std::move(transports)),
+      acceptor_(std::move(acceptor)),
+      timer_(*io_) {
   port_ = acceptor_.local_endpoint().port();
 }
 
@@ -77,6 +85,7 @@ int64_t MeshDriver::Now() const {
 
 void MeshDriver::Start(MeshOptions options, Replica* replica, MeshLogFn log,
                        std::function<void()> on_synced) {
+  options.authenticated = transports_.secure();
   mesh_ = std::make_unique<Mesh>(std::move(options), replica, std::move(log));
   on_synced_ = std::move(on_synced);
   running_ = true;
@@ -90,7 +99,7 @@ void MeshDriver::Start(MeshOptions options, Replica* replica, MeshLogFn log,
 }
 
 void MeshDriver::Accept() {
-  auto s = std::make_shared<Socket>(*io_);
+  auto s = std::make_shared<Socket>(*io_, transports_);
   acceptor_.async_accept(s->sock, [this, s](const asio::error_code& ec) {
     if (stopping_) return;
     if (ec) {
@@ -105,8 +114,8 @@ void MeshDriver::Accept() {
     s->sock.set_option(tcp::no_delay(true), ignored);
     const ConnId id = mesh_->Accepted(Endpoint(s->sock), Now());
     sockets_[id] = s;
-    Read(id);
-    Pump();
+    Pump();  // the core may close it at once (too many pending handshakes)
+    Secure(id, Transport::Side::kServer);
     Accept();
   });
 }
@@ -180,7 +189,7 @@ void MeshDriver::Dial(ConnId id, const std::string& addr) {
     return;
   }
   const std::string host = hp->first, port = absl::StrCat(hp->second);
-  auto s = std::make_shared<Socket>(*io_);
+  auto s = std::make_shared<Socket>(*io_, transports_);
   sockets_[id] = s;
   // False when the dial is moot (stopping, or the core gave up on it), or
   // failed; then the core has been told.
@@ -203,28 +212,70 @@ void MeshDriver::Dial(ConnId id, const std::string& addr) {
               asio::error_code ignored;  // as on accept
               s->sock.set_option(tcp::no_delay(true), ignored);
               mesh_->Connected(id, Now());
-              Read(id);
               Pump();
+              Secure(id, Transport::Side::kClient);
             });
       });
+}
+
+void MeshDriver::Secure(ConnId id, Transport::Side side) {
+  auto it = sockets_.find(id);
+  if (it == sockets_.end() || it->second->closing) return;
+  std::shared_ptr<Socket> s = it->second;
+  if (!transports_.secure()) {  // plain TCP: the core has sent its Hello
+    s->reading = true;
+    Read(id);
+    return;
+  }
+  s->transport->AsyncHandshake(side, [this, id, s](absl::Status st) {
+    if (stopping_ || sockets_.count(id) == 0 || sockets_[id] != s) return;
+    if (st.ok()) {
+      mesh_->Secured(id, s->transport->peer_node_id(), Now());
+      s->reading = true;
+      Read(id);
+    } else if (absl::IsUnauthenticated(st) || absl::IsPermissionDenied(st)) {
+      sockets_.erase(id);
+      s->transport->Close();
+      mesh_->TransportRefused(id, st.message(), Now());
+    } else {
+      Drop(id);  // the connection broke: nothing was proven either way
+    }
+    Pump();
+  });
 }
 
 void MeshDriver::Read(ConnId id) {
   auto it = sockets_.find(id);
   if (it == sockets_.end()) return;
   std::shared_ptr<Socket> s = it->second;
-  s->sock.async_read_some(asio::buffer(s->read_buf),
-                          [this, id, s](const asio::error_code& ec, size_t n) {
-                            if (stopping_ || sockets_.count(id) == 0 || sockets_[id] != s) return;
-                            if (ec) {
-                              Drop(id);
-                              Pump();
-                              return;
-                            }
-                            mesh_->Received(id, absl::string_view(s->read_buf.data(), n), Now());
-                            Read(id);
-                            Pump();
-                          });
+  s->transport->AsyncReadSome(
+      asio::buffer(s->read_buf), [this, id, s](const asio::error_code& ec, size_t n) {
+        if (stopping_ || sockets_.count(id) == 0 || sockets_[id] != s) return;
+        if (ec) {
+          Failed(id, ec);
+          Pump();
+          return;
+        }
+        mesh_->Received(id, absl::string_view(s->read_buf.data(), n), Now());
+        Read(id);
+        Pump();
+      });
+}
+
+void MeshDriver::Failed(ConnId id, const asio::error_code& ec) {
+  auto it = sockets_.find(id);
+  if (it == sockets_.end()) return;
+  std::shared_ptr<Socket> s = it->second;
+  // In TLS 1.3 a client learns that the server refused its certificate
+  // only from its first read.
+  const absl::Status st = s->transport->ErrorStatus(ec);
+  if (s->transport->secure() && absl::IsUnauthenticated(st)) {
+    sockets_.erase(it);
+    s->transport->Close();
+    mesh_->TransportRefused(id, st.message(), Now());
+    return;
+  }
+  Drop(id);
 }
 
 void MeshDriver::Write(ConnId id) {
@@ -232,13 +283,17 @@ void MeshDriver::Write(ConnId id) {
   if (it == sockets_.end()) return;
   std::shared_ptr<Socket> s = it->second;
   if (s->write_in_flight || !s->sock.is_open()) return;
+  if (!s->reading) {  // still connecting or securing: nothing may be written yet
+    if (s->closing) Drop(id);
+    return;
+  }
   s->writing = mesh_->TakeOutput(id, kWriteChunk);
   if (s->writing.empty()) {
     if (s->closing) Drop(id);
     return;
   }
   s->write_in_flight = true;
-  asio::async_write(s->sock, asio::buffer(s->writing),
+  s->transport->AsyncWrite(asio::buffer(s->writing),
                     [this, id, s](const asio::error_code& ec, size_t) {
                       s->write_in_flight = false;
                       if (stopping_ || sockets_.count(id) == 0 || sockets_[id] != s) return;
@@ -260,7 +315,7 @@ void MeshDriver::Drop(ConnId id) {
   asio::error_code ignored;
   s->resolver.cancel();
   s->sock.shutdown(tcp::socket::shutdown_both, ignored);
-  s->sock.close(ignored);
+  s->transport->Close();
   mesh_->Closed(id, Now());
 }
 
@@ -304,7 +359,7 @@ void MeshDriver::AwaitDrained(std::chrono::steady_clock::time_point deadline,
   asio::error_code ignored;
   acceptor_.close(ignored);
   timer_.cancel();
-  for (auto& [id, s] : sockets_) s->sock.close(ignored);
+  for (auto& [id, s] : sockets_) s->transport->Close();
   sockets_.clear();
   drained->set_value();
 }

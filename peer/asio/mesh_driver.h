@@ -7,7 +7,13 @@
 // Broadcast() (writes to replicate, handed over through a small inbox),
 // Snapshot() (answered on the mesh thread) and Shutdown().
 //
-//   auto driver = MeshDriver::Bind("0.0.0.0:4444");   // listening, idle
+// Every connection runs over a Transport (transport.h) made by the factory
+// given to Bind(): plain TCP, or mutual TLS, in which case the core is told
+// the node ID each peer's certificate proves (Mesh::Secured) and refuses a
+// Hello that claims another; a certificate refused either way is reported to
+// the core (Mesh::TransportRefused), which logs and counts it.
+//
+//   auto driver = MeshDriver::Bind("0.0.0.0:4444", TransportFactory::Tls(ctx));
 //   (*driver)->Start(options, &replica, log, on_synced);
 //   (*driver)->Broadcast(records);                     // from any thread
 //   (*driver)->Shutdown(absl::Seconds(5));            // goodbyes, flush, stop
@@ -36,6 +42,7 @@
 #include "asio/ip/tcp.hpp"
 #include "asio/steady_timer.hpp"
 #include "meshkv/mesh/v1/record.pb.h"
+#include "peer/asio/transport.h"
 #include "peer/core/mesh.h"
 
 namespace meshkv::peer {
@@ -43,14 +50,17 @@ namespace meshkv::peer {
 class MeshDriver {
  public:
   // Binds the mesh's listening socket (port 0: the kernel picks); nothing
-  // runs until Start().
-  static absl::StatusOr<std::unique_ptr<MeshDriver>> Bind(const std::string& listen_addr);
+  // runs until Start(). Every connection, accepted or dialled, runs on a
+  // transport from `transports`.
+  static absl::StatusOr<std::unique_ptr<MeshDriver>> Bind(const std::string& listen_addr,
+                                                          TransportFactory transports);
   ~MeshDriver();  // Shutdown() with no flush if still running.
 
   // The port actually bound.
   int port() const { return port_; }
 
-  // Starts the mesh thread. `replica` must outlive the driver. `on_synced`
+  // Starts the mesh thread. `replica` must outlive the driver.
+  // options.authenticated is set from the transport factory. `on_synced`
   // runs once, on the mesh thread, when the node has finished its first
   // sync (at once if it has no seeds).
   void Start(MeshOptions options, Replica* replica, MeshLogFn log, std::function<void()> on_synced);
@@ -67,7 +77,8 @@ class MeshDriver {
 
  private:
   struct Socket;
-  explicit MeshDriver(asio::ip::tcp::acceptor acceptor, std::unique_ptr<asio::io_context> io);
+  MeshDriver(asio::ip::tcp::acceptor acceptor, std::unique_ptr<asio::io_context> io,
+             TransportFactory transports);
 
   int64_t Now() const;  // monotonic microseconds, the core's time base
   void Accept();
@@ -77,6 +88,11 @@ class MeshDriver {
   // input to the core.
   void Pump();
   void Dial(ConnId id, const std::string& addr);
+  // The transport is connected: runs its handshake (TLS) if it has one, then
+  // reads.
+  void Secure(ConnId id, Transport::Side side);
+  // A read failed: a refused certificate is reported as such, else Drop().
+  void Failed(ConnId id, const asio::error_code& ec);
   void Read(ConnId id);
   void Write(ConnId id);
   // Closes the socket and tells the core, once.
@@ -85,6 +101,7 @@ class MeshDriver {
   void AwaitDrained(std::chrono::steady_clock::time_point deadline, std::promise<void>* drained);
 
   std::unique_ptr<asio::io_context> io_;
+  const TransportFactory transports_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer timer_;
   int port_ = 0;

@@ -6,6 +6,8 @@ const char* Name(ConnectionState state) {
   switch (state) {
     case ConnectionState::kDialing:
       return "dialing";
+    case ConnectionState::kSecuring:
+      return "securing";
     case ConnectionState::kHandshaking:
       return "handshaking";
     case ConnectionState::kEstablished:

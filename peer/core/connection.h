@@ -22,10 +22,16 @@
 
 namespace meshkv::peer {
 
-// The flow is: (dialled) kDialing -> kHandshaking -> kEstablished -> kClosing;
-// accepted connections start at kHandshaking.
+// The flow is: (dialled) kDialing -> (kSecuring) -> kHandshaking ->
+// kEstablished -> kClosing; accepted connections start at kSecuring when the
+// transport authenticates peers (MeshOptions::authenticated), else at
+// kHandshaking.
 //   kDialing      the core asked for a kDial; the driver reports Connected()
-//                 (then our Hello goes out) or ConnectFailed().
+//                 (then our Hello goes out, or the transport's handshake
+//                 starts) or ConnectFailed().
+//   kSecuring     the transport's own handshake (TLS) runs; the core sends
+//                 nothing. The driver reports Secured() with the node ID the
+//                 peer's certificate proves, or TransportRefused().
 //   kHandshaking  our Hello is sent; the peer's must arrive within
 //                 handshake_timeout_ms. Only Hello and Goodbye are valid.
 //   kEstablished  the Hellos matched (Handshake::Check) and no other
@@ -33,12 +39,14 @@ namespace meshkv::peer {
 //   kClosing      the core sent a kClose command (after a Goodbye, unless the
 //                 close is silent); it waits for the driver to flush the
 //                 output and report Closed(). Nothing received is read.
-enum class ConnectionState { kDialing, kHandshaking, kEstablished, kClosing };
+enum class ConnectionState { kDialing, kSecuring, kHandshaking, kEstablished, kClosing };
 
-// "dialing", "handshaking", "established", "closing" (as in MeshSnapshot).
+// "dialing", "securing", "handshaking", "established", "closing" (as in
+// MeshSnapshot).
 const char* Name(ConnectionState state);
 
 struct Connection {
+  // `max_frame_bytes`: the limit until the handshake ends (Establish raises it).
   Connection(ConnId id, bool outbound, std::string addr, size_t max_frame_bytes, int64_t now_ms)
       : id(id),
         outbound(outbound),
@@ -66,6 +74,8 @@ struct Connection {
   int64_t last_ping_ms = 0;
   double rtt_ms = 0;  // smoothed, from Pong
 
+  // The node ID the transport proved (its certificate), after Secured().
+  std::string certified_id;
   // Known after the peer's Hello.
   std::string peer_id;
   std::string peer_addr;

@@ -62,6 +62,9 @@ class FrameDecoder {
  public:
   explicit FrameDecoder(size_t max_body_bytes) : max_body_bytes_(max_body_bytes) {}
 
+  // The handshake's end raises the limit; it applies to the next header.
+  void set_max_body_bytes(size_t max) { max_body_bytes_ = max; }
+
   void Feed(absl::string_view bytes) { buffer_.append(bytes.data(), bytes.size()); }
 
   // True with the next whole frame; false when more bytes are needed or on
@@ -69,11 +72,13 @@ class FrameDecoder {
   // to Next() or Feed().
   bool Next(FrameType* type, absl::string_view* body);
   const absl::Status& status() const { return status_; }
+  // The error is a length header over the maximum (RESOURCE_EXHAUSTED).
+  bool oversized() const { return absl::IsResourceExhausted(status_); }
   // Bytes received but not yet returned as frames.
   size_t buffered() const { return buffer_.size() - consumed_; }
 
  private:
-  const size_t max_body_bytes_;
+  size_t max_body_bytes_;
   std::string buffer_;
   size_t consumed_ = 0;  // bytes of buffer_ already returned
   absl::Status status_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace meshkv::peer {
@@ -12,6 +13,9 @@ using Reason = wire::Goodbye::Reason;
 using State = ConnectionState;
 
 namespace {
+
+// A peer-supplied ID echoed into a log or a Goodbye is cut to this.
+constexpr size_t kMaxLoggedIdBytes = 128;
 
 size_t BatchBucket(size_t writes) {
   size_t b = 0;
@@ -51,6 +55,22 @@ AntiEntropy::Options AntiEntropyOf(const MeshOptions& o) {
 
 }  // namespace
 
+const char* Name(Refusal r) {
+  switch (r) {
+    case Refusal::kCertificate:
+      return "certificate";
+    case Refusal::kNodeIdMismatch:
+      return "node_id_mismatch";
+    case Refusal::kIncompatible:
+      return "incompatible";
+    case Refusal::kFrameTooLarge:
+      return "frame_too_large";
+    case Refusal::kTooManyPending:
+      return "too_many_pending";
+  }
+  return "?";
+}
+
 Mesh::Mesh(MeshOptions options, Replica* replica, MeshLogFn log)
     : options_(std::move(options)),
       replica_(replica),
@@ -82,11 +102,35 @@ void Mesh::Start(int64_t now_us) {
 
 ConnId Mesh::Accepted(absl::string_view remote, int64_t now_us) {
   const int64_t now = Clock(now_us);
+  int pending = 0;
+  for (const auto& [id, other] : conns_) {
+    if (!other->outbound && (other->state == State::kSecuring ||
+                             other->state == State::kHandshaking)) {
+      ++pending;
+    }
+  }
   Connection& c = NewConnection(/*outbound=*/false, std::string(remote), now);
   ++stats_.connections_accepted;
+  if (pending >= options_.max_pending_handshakes) {
+    // A flood of strangers: close before spending a TLS handshake on it.
+    Refuse(Refusal::kTooManyPending);
+    Log(LogLevel::kDebug, "closing connection: too many pending handshakes",
+        {{"addr", c.addr}, {"pending", absl::StrCat(pending)}});
+    c.state = State::kSecuring;  // no goodbye: the peer has not been heard
+    Close(c, wire::Goodbye::UNSPECIFIED, "");
+  } else if (options_.authenticated) {
+    c.state = State::kSecuring;
+  } else {
+    Admit(c);
+  }
+  Finish();
+  return c.id;
+}
+
+void Mesh::Admit(Connection& c) {
   int inbound = 0;
   for (const auto& [id, other] : conns_) {
-    if (!other->outbound && !other->closing()) ++inbound;
+    if (!other->outbound && !other->closing() && other->state != State::kSecuring) ++inbound;
   }
   if (shutting_down_) {
     Close(c, wire::Goodbye::SHUTDOWN, "node is stopping");
@@ -96,17 +140,48 @@ ConnId Mesh::Accepted(absl::string_view remote, int64_t now_us) {
   } else {
     SendHello(c);
   }
+}
+
+void Mesh::Secured(ConnId id, absl::string_view certified_id, int64_t now_us) {
+  Clock(now_us);
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second->state != State::kSecuring) return;
+  Connection& c = *it->second;
+  c.certified_id = std::string(certified_id);
+  c.state = State::kHandshaking;
+  if (c.outbound) {
+    SendHello(c);
+  } else {
+    Admit(c);
+  }
   Finish();
-  return c.id;
+}
+
+void Mesh::TransportRefused(ConnId id, absl::string_view why, int64_t now_us) {
+  const int64_t now = Clock(now_us);
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Connection& c = *it->second;
+  Refuse(Refusal::kCertificate);
+  Log(LogLevel::kWarning, "refusing peer",
+      {{"addr", c.addr}, {"reason", absl::StrCat("TLS: ", why)}});
+  if (c.outbound) membership_.Backoff(membership_.At(c.addr), now, /*refused=*/true);
+  Forget(id, /*failed=*/false, now);
+  MaintainDegree(now);
+  Finish();
 }
 
 void Mesh::Connected(ConnId id, int64_t now_us) {
   const int64_t now = Clock(now_us);
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second->state != State::kDialing) return;
-  it->second->state = State::kHandshaking;
   it->second->last_recv_ms = now;
-  SendHello(*it->second);
+  if (options_.authenticated) {
+    it->second->state = State::kSecuring;
+  } else {
+    it->second->state = State::kHandshaking;
+    SendHello(*it->second);
+  }
   Finish();
 }
 
@@ -126,6 +201,11 @@ void Mesh::Received(ConnId id, absl::string_view bytes, int64_t now_us) {
   if (it == conns_.end()) return;
   Connection& c = *it->second;
   if (c.closing()) return;
+  if (c.state == State::kDialing || c.state == State::kSecuring) {
+    ProtocolError(c, "bytes before the transport is up");  // a driver bug
+    Finish();
+    return;
+  }
   c.last_recv_ms = now;
   c.decoder.Feed(bytes);
   FrameType type;
@@ -148,6 +228,7 @@ void Mesh::Received(ConnId id, absl::string_view bytes, int64_t now_us) {
     HandleFrame(c, *body, now);
   }
   if (!c.decoder.status().ok() && !c.closing()) {
+    if (c.decoder.oversized() && !c.established()) Refuse(Refusal::kFrameTooLarge);
     ProtocolError(c, std::string(c.decoder.status().message()));
   }
   Finish();
@@ -193,6 +274,7 @@ void Mesh::Tick(int64_t now_us) {
 void Mesh::TickConnection(Connection& c, int64_t now) {
   switch (c.state) {
     case State::kDialing:
+    case State::kSecuring:
     case State::kHandshaking:
       if (now - c.created_ms > options_.handshake_timeout_ms) {
         // A dial that never completed failed like a refused one: back off
@@ -358,12 +440,29 @@ void Mesh::HandleFrame(Connection& c, FrameBody& body, int64_t now) {
 }
 
 void Mesh::OnHello(Connection& c, const wire::Hello& hello, int64_t now) {
-  const Handshake::Outcome outcome = Handshake::Check(hello, local_);
+  Handshake::Outcome outcome;
+  Refusal why = Refusal::kIncompatible;
+  if (options_.authenticated && hello.node_id() != c.certified_id) {
+    // The certificate is the identity; the Hello's claim is untrusted input
+    // (its length and bytes are bounded before it reaches a log).
+    why = Refusal::kNodeIdMismatch;
+    outcome.verdict = Handshake::Verdict::kRefuse;
+    outcome.refusal = absl::StrCat("peer claims node ID \"",
+                                   absl::CHexEscape(hello.node_id().substr(0, kMaxLoggedIdBytes)),
+                                   "\" but its certificate names \"", c.certified_id, "\"");
+  } else {
+    outcome = Handshake::Check(hello, local_);
+  }
   switch (outcome.verdict) {
     case Handshake::Verdict::kRefuse:
       ++stats_.handshakes_refused;
+      Refuse(why);
       Log(LogLevel::kWarning, "refusing peer",
-          {{"peer", hello.node_id()}, {"addr", c.addr}, {"reason", outcome.refusal}});
+          {{"peer", c.certified_id.empty()
+                        ? absl::CHexEscape(hello.node_id().substr(0, kMaxLoggedIdBytes))
+                        : c.certified_id},
+           {"addr", c.addr},
+           {"reason", outcome.refusal}});
       if (c.outbound) membership_.Backoff(membership_.At(c.addr), now, /*refused=*/true);
       Close(c, wire::Goodbye::REFUSED, outcome.refusal);
       return;
@@ -405,6 +504,7 @@ bool Mesh::Duplicate(const Connection& c) const {
 
 void Mesh::Establish(Connection& c, int64_t now) {
   c.state = State::kEstablished;
+  c.decoder.set_max_body_bytes(options_.max_frame_bytes);  // a member now
   c.established_ms = now;
   c.last_ping_ms = now;
   membership_.Reached(c.outbound ? c.addr : "", c.peer_addr, c.peer_id);
@@ -569,8 +669,9 @@ void Mesh::OnSyncEnd(Connection& c, const wire::SyncEnd& end) {
 
 Connection& Mesh::NewConnection(bool outbound, std::string addr, int64_t now) {
   const ConnId id = next_conn_++;
-  auto c =
-      std::make_unique<Connection>(id, outbound, std::move(addr), options_.max_frame_bytes, now);
+  auto c = std::make_unique<Connection>(
+      id, outbound, std::move(addr),
+      std::min(options_.max_handshake_frame_bytes, options_.max_frame_bytes), now);
   Connection& ref = *c;
   conns_.emplace(id, std::move(c));
   return ref;
@@ -582,7 +683,8 @@ void Mesh::SendHello(Connection& c) {
 
 void Mesh::Close(Connection& c, Reason reason, const std::string& detail) {
   if (c.closing()) return;
-  if (reason != wire::Goodbye::UNSPECIFIED && c.state != State::kDialing) {
+  if (reason != wire::Goodbye::UNSPECIFIED && c.state != State::kDialing &&
+      c.state != State::kSecuring) {
     wire::Goodbye bye;
     bye.set_reason(reason);
     bye.set_detail(detail);

@@ -46,8 +46,14 @@
 // The driver contract. A driver
 //   1. calls Start() once, first, then Tick() every kTickPeriod while the
 //      core lives (a late tick only delays timers);
+//   1b. when its transport authenticates peers (options.authenticated:
+//      mutual TLS), runs the transport's handshake after Accepted() and
+//      Connected() and reports Secured() with the node ID the peer's
+//      certificate proves, or TransportRefused() with why; it neither reads
+//      nor writes the connection's frames before Secured();
 //   2. after EVERY input (Start, Accepted, Connected, ConnectFailed,
-//      Received, Closed, Tick, Broadcast, Shutdown) drains the outputs, in
+//      Secured, TransportRefused, Received, Closed, Tick, Broadcast,
+//      Shutdown) drains the outputs, in
 //      this order, until both come back empty:
 //        TakeCommands(): kDial -> dial `addr`, then report Connected() or
 //                        ConnectFailed() for that ConnId;
@@ -59,8 +65,15 @@
 //      (anti-entropy output is made as the queue drains);
 //   4. reports Closed() exactly once for every connection the core knows:
 //      after a kClose command as much as after the peer or the network
-//      closed it. ConnectFailed() counts as that report for a dial. Reports
-//      for a connection the core no longer knows are ignored.
+//      closed it. ConnectFailed() counts as that report for a dial, and
+//      TransportRefused() for any connection. Reports for a connection the
+//      core no longer knows are ignored.
+//
+// Before a peer's Hello is accepted, the core holds little for it: frames
+// over max_handshake_frame_bytes close the connection on their header, at
+// most max_pending_handshakes accepted connections wait (more are closed at
+// once), and each has handshake_timeout_ms (the TLS handshake included).
+// Every refusal is counted by Refusal (MeshStats::refused).
 //
 //   Mesh mesh(options, &replica, log);
 //   mesh.Start(now_us);               then drain
@@ -119,6 +132,12 @@ class Mesh {
   // An outbound connection asked for by a kDial command is up, or failed.
   void Connected(ConnId id, int64_t now_us);
   void ConnectFailed(ConnId id, absl::string_view error, int64_t now_us);
+  // Authenticated transports only: the transport's handshake succeeded and
+  // the peer's certificate names `certified_id`; the Hello exchange starts.
+  void Secured(ConnId id, absl::string_view certified_id, int64_t now_us);
+  // The transport refused the peer's certificate, or the peer ours (`why`
+  // says which, for the log); the connection is gone.
+  void TransportRefused(ConnId id, absl::string_view why, int64_t now_us);
   void Received(ConnId id, absl::string_view bytes, int64_t now_us);
   // The connection is gone (closed by either side, or broken).
   void Closed(ConnId id, int64_t now_us);
@@ -169,6 +188,10 @@ class Mesh {
   // Connection life.
   Connection& NewConnection(bool outbound, std::string addr, int64_t now);
   void SendHello(Connection& c);
+  // An inbound connection whose peer may now speak: refused when stopping
+  // or over max_inbound, else greeted.
+  void Admit(Connection& c);
+  void Refuse(Refusal why) { ++stats_.refused[static_cast<size_t>(why)]; }
   void Establish(Connection& c, int64_t now);
   // Closes, after a Goodbye when `reason` is not UNSPECIFIED.
   void Close(Connection& c, meshkv::mesh::v1::Goodbye::Reason reason, const std::string& detail);

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "meshkv/mesh/v1/mesh.pb.h"
 #include "peer/core/frame.h"
+#include "peer/core/map_replica.h"
 #include "peer/core/mesh_pair.h"
 
 namespace meshkv::peer {
@@ -358,6 +359,154 @@ TEST(ProtocolErrorTest, ABadChecksumClosesTheConnection) {
   pair.InjectOn(link, frame);
   EXPECT_EQ(pair.stats(0).protocol_errors, 1u);
   EXPECT_FALSE(pair.links()[link].end[1].open);
+}
+
+// ---------------------------------------------------------------------------
+// Before the handshake (issue 10): what a stranger can make a node hold, and
+// the identity an authenticating transport proves.
+
+uint64_t RefusedFor(const MeshStats& s, Refusal r) { return s.refused[static_cast<size_t>(r)]; }
+
+// A frame header announcing `length` bytes of `type`, with no body.
+std::string HeaderOnly(FrameType type, uint32_t length) {
+  std::string h(kFrameHeaderBytes, '\0');
+  h[0] = static_cast<char>(kProtocolVersion);
+  h[1] = static_cast<char>(type);
+  for (int i = 0; i < 4; ++i) h[4 + i] = static_cast<char>(length >> (24 - 8 * i));
+  return h;
+}
+
+TEST(PreHandshakeRuleTest, AFrameOverTheHandshakeLimitClosesOnItsHeader) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.TakeRawFrames(link);
+  // 64 KiB + 1 announced: refused on the 12 header bytes, no body sent.
+  pair.InjectOn(link, HeaderOnly(FrameType::kHello, (64 << 10) + 1));
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kFrameTooLarge), 1u);
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  EXPECT_THAT(BodyOf<wire::Goodbye>(frames[0]).detail(), HasSubstr("exceeds the maximum of 65536"));
+}
+
+TEST(PreHandshakeRuleTest, AHelloJustUnderTheLimitIsRead) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.TakeRawFrames(link);
+  wire::Hello hello = GoodHello();
+  hello.set_advertise_addr(std::string(60 << 10, 'a'));  // a long address, still in bounds
+  pair.InjectOn(link, FrameOf(FrameType::kHello, hello));
+  EXPECT_TRUE(pair.links()[link].end[1].open);
+  EXPECT_THAT(pair.Established(0), SizeIs(1));
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kFrameTooLarge), 0u);
+}
+
+TEST(PreHandshakeRuleTest, AMemberMaySendFramesUpToTheFullLimit) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = EstablishRaw(pair, "raw");
+  wire::WriteBatch batch;
+  wire::Write* w = batch.add_writes();
+  w->set_origin("raw");
+  w->set_origin_seq(1);
+  *w->mutable_record() = MapReplica::MakeRecord("big", std::string(1 << 20, 'v'), 5, "raw");
+  pair.InjectOn(link, FrameOf(FrameType::kWriteBatch, batch));
+  EXPECT_TRUE(pair.links()[link].end[1].open);
+  EXPECT_EQ(pair.stats(0).writes_applied, 1u);
+  EXPECT_EQ(pair.stats(0).protocol_errors, 0u);
+}
+
+TEST(PreHandshakeRuleTest, PendingHandshakesOverTheCapAreClosedAtOnce) {
+  MeshPair pair(1, [](int, MeshOptions& o) { o.max_pending_handshakes = 2; });
+  pair.StartAll();
+  const size_t a = pair.AcceptRaw(0), b = pair.AcceptRaw(0), c = pair.AcceptRaw(0);
+  EXPECT_TRUE(pair.links()[a].end[1].open);
+  EXPECT_TRUE(pair.links()[b].end[1].open);
+  EXPECT_FALSE(pair.links()[c].end[1].open);
+  EXPECT_THAT(pair.TakeRawFrames(c), IsEmpty());  // not even a Hello: closed at once
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kTooManyPending), 1u);
+  // Once one completes its handshake, there is room again.
+  pair.InjectOn(a, FrameOf(FrameType::kHello, GoodHello("a")));
+  EXPECT_THAT(pair.Established(0), SizeIs(1));
+  const size_t d = pair.AcceptRaw(0);
+  EXPECT_TRUE(pair.links()[d].end[1].open);
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kTooManyPending), 1u);
+}
+
+// With an authenticating transport the core says nothing until Secured(),
+// then takes only the node ID the certificate proves.
+MeshPair::Tweak Authenticated() {
+  return [](int, MeshOptions& o) { o.authenticated = true; };
+}
+
+TEST(AuthenticatedHandshakeTest, NothingIsSentBeforeTheTransportIsSecured) {
+  MeshPair pair(1, Authenticated());
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  EXPECT_THAT(pair.TakeRawFrames(link), IsEmpty());
+  EXPECT_EQ(pair.Snapshot(0).peers.at(0).state, "securing");
+  pair.mesh(0).Secured(pair.links()[link].end[1].conn, "raw", pair.now_us());
+  pair.Pump();
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(link)), ElementsAre(FrameType::kHello));
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello("raw")));
+  ASSERT_THAT(pair.Established(0), SizeIs(1));
+  EXPECT_EQ(pair.Established(0)[0].node_id, "raw");
+}
+
+TEST(AuthenticatedHandshakeTest, AHelloClaimingAnotherIdThanTheCertificateIsRefused) {
+  MeshPair pair(1, Authenticated());
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.mesh(0).Secured(pair.links()[link].end[1].conn, "n2", pair.now_us());
+  pair.Pump();
+  pair.TakeRawFrames(link);
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello("n1")));
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  const auto bye = BodyOf<wire::Goodbye>(frames[0]);
+  EXPECT_EQ(bye.reason(), wire::Goodbye::REFUSED);
+  EXPECT_EQ(bye.detail(), "peer claims node ID \"n1\" but its certificate names \"n2\"");
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kNodeIdMismatch), 1u);
+  EXPECT_EQ(pair.stats(0).handshakes_refused, 1u);
+  EXPECT_THAT(pair.LogsWith(0, "refusing peer"), SizeIs(1));
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+}
+
+TEST(AuthenticatedHandshakeTest, AClaimIsEscapedAndCutBeforeItIsEchoed) {
+  MeshPair pair(1, Authenticated());
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.mesh(0).Secured(pair.links()[link].end[1].conn, "n2", pair.now_us());
+  pair.Pump();
+  pair.TakeRawFrames(link);
+  pair.InjectOn(link, FrameOf(FrameType::kHello, GoodHello(std::string(10000, '\n'))));
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  const std::string detail = BodyOf<wire::Goodbye>(frames[0]).detail();
+  EXPECT_LT(detail.size(), 400u);
+  EXPECT_EQ(detail.find('\n'), std::string::npos);
+}
+
+TEST(AuthenticatedHandshakeTest, ATransportRefusalIsCountedAndForgotten) {
+  MeshPair pair(1, Authenticated());
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.mesh(0).TransportRefused(pair.links()[link].end[1].conn, "unknown CA", pair.now_us());
+  pair.Pump();
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kCertificate), 1u);
+  EXPECT_THAT(pair.Snapshot(0).peers, IsEmpty());
+  EXPECT_THAT(pair.LogsWith(0, "refusing peer"), SizeIs(1));
+}
+
+TEST(AuthenticatedHandshakeTest, AnUnsecuredConnectionTimesOutLikeAHandshake) {
+  MeshPair pair(1, Authenticated());
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.AdvanceTime(absl::Milliseconds(5200));
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+  EXPECT_THAT(pair.TakeRawFrames(link), IsEmpty());  // no Goodbye over an unsecured link
 }
 
 // ---------------------------------------------------------------------------

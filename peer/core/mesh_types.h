@@ -31,7 +31,19 @@ struct MeshOptions {
 
   int max_outbound = 4;  // neighbours this node dials (the seed's max_outgoing)
   int max_inbound = 32;  // neighbours that may dial this node
-  size_t max_frame_bytes = 16 << 20;
+  size_t max_frame_bytes = 16 << 20;  // once the handshake is done
+
+  // --- Before the handshake (issue 10): what a stranger can make us hold.
+  // The driver's transport proves each peer's node ID (mutual TLS): the core
+  // then waits for Secured() before its Hello, and refuses a Hello whose
+  // node ID is not the one the transport proved. Set by the driver.
+  bool authenticated = false;
+  // Frames from a peer not yet handshaken: a Hello fits in a few KiB, so a
+  // longer length header closes the connection before its body is held.
+  size_t max_handshake_frame_bytes = 64 << 10;
+  // Accepted connections not yet handshaken (TLS included); one more is
+  // closed at once.
+  int max_pending_handshakes = 64;
 
   int64_t heartbeat_ms = 1000;
   int64_t failure_timeout_ms = 5000;        // silence after which a peer is dead
@@ -70,6 +82,20 @@ struct PeerCounters {
   uint64_t send_queue_drops = 0;  // write batches dropped: the peer did not drain
 };
 
+// Why this node refused a connection: a small fixed set, the label values
+// of meshkv_mesh_connections_refused_total (never a peer-supplied string).
+enum class Refusal : uint8_t {
+  kCertificate,     // the transport refused the peer's certificate, or it ours
+  kNodeIdMismatch,  // the Hello claims another node ID than the certificate
+  kIncompatible,    // another cluster, leasing mode, protocol or bucket count
+  kFrameTooLarge,   // a frame over the pre-handshake limit
+  kTooManyPending,  // over max_pending_handshakes
+};
+constexpr size_t kRefusalKinds = 5;
+// "certificate", "node_id_mismatch", "incompatible", "frame_too_large",
+// "too_many_pending".
+const char* Name(Refusal r);
+
 // Powers of two: batch_sizes[i] counts batches of 2^(i-1) < writes <= 2^i.
 constexpr size_t kBatchSizeBuckets = 12;
 
@@ -91,7 +117,8 @@ struct MeshStats {
   uint64_t sync_records_sent = 0;
   uint64_t connections_accepted = 0;
   uint64_t connections_dialed = 0;
-  uint64_t handshakes_refused = 0;  // mismatched cluster, mode, version, ...
+  uint64_t handshakes_refused = 0;  // Hellos refused: mismatched cluster, mode, version, node ID
+  std::array<uint64_t, kRefusalKinds> refused{};  // connections refused, by Refusal
   uint64_t protocol_errors = 0;     // malformed frames and bodies, unexpected messages
   uint64_t peers_timed_out = 0;
 };

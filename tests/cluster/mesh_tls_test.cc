@@ -1,0 +1,153 @@
+// Real meshkv-server processes over mutual TLS on the mesh: three members
+// with certificates from one CA replicate; a fourth, whose certificate comes
+// from another CA, is refused by them, never receives data, and the refusal
+// shows in /metrics.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "meshkv/v1/cluster.grpc.pb.h"
+#include "tests/util/kv_client.h"
+#include "tests/util/server_process.h"
+#include "tests/util/status_matchers.h"
+#include "tests/util/test_certs.h"
+#include "tests/util/wait.h"
+
+namespace meshkv {
+namespace {
+
+using ::meshkv::testing::Client;
+using ::meshkv::testing::ServerProcess;
+using ::meshkv::testing::TestCerts;
+using ::meshkv::testing::WaitFor;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+namespace v1 = ::meshkv::v1;
+
+// GET /metrics from 127.0.0.1:port ("" when unreachable).
+std::string ScrapeMetrics(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out;
+}
+
+// The value of the sample written exactly `sample` (name and labels); -1
+// when absent.
+double SampleOf(const std::string& metrics, const std::string& sample) {
+  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+    if (!absl::ConsumePrefix(&line, sample) || !absl::ConsumePrefix(&line, " ")) continue;
+    double v;
+    if (absl::SimpleAtod(line, &v)) return v;
+  }
+  return -1;
+}
+
+std::vector<std::string> PeersOf(const ServerProcess& node) {
+  auto stub = v1::Cluster::NewStub(node.Channel());
+  grpc::ClientContext ctx;
+  v1::StatusResponse resp;
+  std::vector<std::string> peers;
+  if (!stub->Status(&ctx, v1::StatusRequest(), &resp).ok()) return peers;
+  for (const auto& p : resp.peers()) peers.push_back(p.node_id());
+  return peers;
+}
+
+class MeshTlsProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string ca_key = certs_.Path("ca/ca.key");
+    ASSERT_OK(certs_.Run({"create-ca", "--certs-dir", certs_.Path("ca")}));
+    for (const char* id : {"n1", "n2", "n3"}) {
+      ASSERT_OK(certs_.Run({"create-node", "--certs-dir", certs_.Path(id), "--ca-key", ca_key,
+                            "--node-id", id, "--host", "127.0.0.1"}));
+    }
+    ASSERT_OK(certs_.Run({"create-ca", "--certs-dir", certs_.Path("other-ca")}));
+    ASSERT_OK(certs_.Run({"create-node", "--certs-dir", certs_.Path("n4"), "--ca-key",
+                          certs_.Path("other-ca/ca.key"), "--node-id", "n4", "--host",
+                          "127.0.0.1"}));
+  }
+
+  ServerProcess& StartNode(const std::string& id, std::vector<std::string> more = {}) {
+    std::vector<std::string> flags = {"--node-id=" + id, "--certs-dir=" + certs_.Path(id)};
+    for (auto& f : more) flags.push_back(std::move(f));
+    nodes_.push_back(std::make_unique<ServerProcess>(std::move(flags)));
+    ServerProcess& n = *nodes_.back();
+    EXPECT_OK(n.Start());
+    EXPECT_OK(n.WaitServing()) << n.Logs();
+    return n;
+  }
+
+  TestCerts certs_;
+  std::vector<std::unique_ptr<ServerProcess>> nodes_;
+};
+
+TEST_F(MeshTlsProcessTest, MembersReplicateOverTlsAndAStrangerFromAnotherCaGetsNothing) {
+  ServerProcess& n1 = StartNode("n1");
+  ServerProcess& n2 = StartNode("n2", {"--join=" + n1.mesh_addr()});
+  ServerProcess& n3 = StartNode("n3", {"--join=" + n1.mesh_addr()});
+  Client c1(n1), c2(n2), c3(n3);
+  ASSERT_TRUE(c1.Set("from-n1", "a").ok());
+  ASSERT_TRUE(c3.Set("from-n3", "b").ok());
+  for (Client* c : {&c1, &c2, &c3}) {
+    EXPECT_TRUE(c->WaitValue("from-n1", "a"));
+    EXPECT_TRUE(c->WaitValue("from-n3", "b"));
+  }
+  ASSERT_TRUE(WaitFor([&] { return PeersOf(n1).size() == 2; }));
+  EXPECT_THAT(PeersOf(n1), UnorderedElementsAre("n2", "n3"));
+  const std::string refused_cert =
+      "meshkv_mesh_connections_refused_total{reason=\"certificate\"}";
+  EXPECT_EQ(SampleOf(ScrapeMetrics(n1.metrics_port()), refused_cert), 0);
+  EXPECT_THAT(n1.Logs(), ::testing::Not(HasSubstr("plain TCP")));
+
+  // A certificate from another CA: refused both ways, counted on n1.
+  ServerProcess& n4 =
+      StartNode("n4", {"--join=" + n1.mesh_addr(), "--initial-sync-timeout=1s"});
+  ASSERT_TRUE(WaitFor(
+      [&] { return SampleOf(ScrapeMetrics(n1.metrics_port()), refused_cert) >= 1; },
+      absl::Seconds(15)))
+      << ScrapeMetrics(n1.metrics_port());
+  EXPECT_THAT(n1.Logs(), HasSubstr("peer refused our certificate: unknown CA"));
+  EXPECT_THAT(n4.Logs(), HasSubstr("not signed by the cluster CA"));
+  EXPECT_GE(SampleOf(ScrapeMetrics(n4.metrics_port()), refused_cert), 1);
+
+  ASSERT_TRUE(c2.Set("after-n4", "c").ok());
+  for (Client* c : {&c1, &c3}) EXPECT_TRUE(c->WaitValue("after-n4", "c"));
+  Client c4(n4);
+  for (const char* key : {"from-n1", "from-n3", "after-n4"}) {
+    EXPECT_FALSE(c4.Get(key).has_value()) << key;
+  }
+  EXPECT_THAT(PeersOf(n4), ::testing::IsEmpty());
+  EXPECT_THAT(PeersOf(n1), UnorderedElementsAre("n2", "n3"));
+  // And nothing n4 writes reaches the members.
+  ASSERT_TRUE(c4.Set("from-n4", "x").ok());
+  ASSERT_TRUE(c1.Set("probe", "p").ok());
+  EXPECT_TRUE(c2.WaitValue("probe", "p"));
+  EXPECT_FALSE(c2.Get("from-n4").has_value());
+}
+
+}  // namespace
+}  // namespace meshkv
