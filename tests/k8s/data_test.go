@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -78,6 +79,11 @@ func dataProblems(s *Set) []string {
 	}
 	if v, ok := env["MESHKV_FSYNC"]; ok && v != "always" && v != "interval" && v != "never" {
 		bad("MESHKV_FSYNC = %q, want always, interval or never", v)
+	}
+	if v, ok := env["MESHKV_FSYNC_INTERVAL"]; ok {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			bad("MESHKV_FSYNC_INTERVAL = %q is not a positive duration", v)
+		}
 	}
 
 	// The volume is writable by the server's user: fsGroup is the image's meshkv group.
