@@ -69,8 +69,9 @@ cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 first_args=()  # only when the folder is configured the first time
 if command -v ccache >/dev/null; then
   cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  # Paths below the checkout are hashed relative to it, so clones and
-  # worktrees at other paths share cache entries.
+  # Paths below the checkout are hashed relative to it. With -g ccache also
+  # hashes the build folder, so a folder rebuilt from scratch hits the cache,
+  # a differently named one does not.
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 fi
 ((werror)) && cmake_args+=(-DMESHKV_WERROR=ON)

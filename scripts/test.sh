@@ -14,7 +14,8 @@
 #                                   (with arguments, build/ only: no ASan pass)
 #   scripts/test.sh --sanitize=address [ctest args]
 #                                   build-asan/ only: every test, or those the
-#                                   ctest arguments select
+#                                   ctest arguments select (tests/lsan.supp:
+#                                   leaks inside Debian's c-ares)
 #   scripts/test.sh --sanitize=thread [ctest args]
 #                                   build-tsan/ (TSan, against an Abseil built
 #                                   with TSan by scripts/tsan_abseil.sh; Debian's
@@ -38,6 +39,7 @@ fi
 
 # Every finding stops the process that has it, and says where.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1:strict_string_checks=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp}"
 symbolizer="$(command -v llvm-symbolizer-14 || command -v llvm-symbolizer || true)"
