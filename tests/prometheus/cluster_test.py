@@ -146,7 +146,8 @@ class Cluster:
         os.mkdir(d)
         info_path = os.path.join(d, "info.json")
         args = [self.server_bin, f"--node-id={name}", "--grpc-addr=127.0.0.1:0",
-                "--mesh-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", f"--info-file={info_path}"]
+                "--mesh-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", f"--info-file={info_path}",
+                "--insecure"]
         if join:
             args.append(f"--join={join}")
         proc = Process(name, args, os.path.join(d, "server.log"))
