@@ -14,6 +14,11 @@ port picked by Docker (no clash with a cluster already running on the host), and
      SERVING with that write already present, and still owns its lease (same node ID);
   6. node3 disconnected from the compose network, one key written on each side, node3 reconnected:
      all three nodes converge to the same keys and values.
+  7. `docker-compose down` (without -v) and `up`: each node loads the keys from its own volume
+     (meshkv_storage_records_loaded), every key comes back on every node with its value and owner,
+     and leases are still enforced;
+  8. `docker-compose down -v` and `up`: the volumes are gone and every node starts empty;
+  9. `docker-compose stop`: SIGTERM, exit 0 in time.
 
 The project is torn down (down -v) on every exit path. Exit status: 0 all checks passed, 1 a check
 failed, 77 skipped because no Docker engine answers.
@@ -130,6 +135,10 @@ class Cluster:
     def image(self):
         return self.env.get("MESHKV_IMAGE", "meshkv:local")
 
+    def forget_containers(self):
+        """After `down` and `up`, services run in new containers."""
+        self.ids = {}
+
     def container(self, service):
         if service not in self.ids:
             cid = self.dc("ps", "-q", service).stdout.strip()
@@ -177,6 +186,22 @@ class Cluster:
 
     def serving(self, node):
         return self.kv(node, "health", timeout="2s").returncode == 0
+
+    def items(self, node):
+        """{key: (value, owner)} from `meshkv items` (KEY=VALUE owner=OWNER rev=.. ts=.. [lease=..])."""
+        p = self.kv(node, "items")
+        if p.returncode != 0:
+            raise Failure(f"{node}: items: exit {p.returncode}: {p.stderr.strip()}")
+        out = {}
+        for line in p.stdout.splitlines():
+            m = re.match(r"^(\S+?)=(\S+) owner=(\S+) ", line)
+            check(m, f"{node}: unexpected items line {line!r}")
+            out[m.group(1)] = (m.group(2), m.group(3))
+        return out
+
+    def volumes(self):
+        return run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={self.project}"],
+                   timeout=60).stdout.split()
 
 
 def prom_query(port, expr):
@@ -379,7 +404,61 @@ def test(c):
         f"{len(c.keys('node1'))} keys equal on all nodes")
     check(all(c.serving(n) for n in NODES), "a node is not SERVING at the end")
 
-    # --- 7. Graceful stop -------------------------------------------------------------------------
+    # --- 7. down, up: the data is on the volumes -------------------------------------------------
+    step("write through every node, docker-compose down (keeps volumes), up: every key is back")
+    for i, n in enumerate(NODES):
+        pairs = [f"durable/{n}/{j}=v{j}-{n}" for j in range(10)]
+        p = c.kv(n, "update", *pairs)
+        check(p.returncode == 0, f"{n}: update: exit {p.returncode}: {p.stderr.strip()}")
+
+    def same_items():
+        seen = {n: c.items(n) for n in NODES}
+        return seen["node1"] == seen["node2"] == seen["node3"] or {n: len(v) for n, v in seen.items()}
+
+    wait_until("the durable/ keys on every node", same_items, timeout=30)
+    before = c.items("node1")
+    for n in NODES:
+        for j in range(10):
+            check(before.get(f"durable/{n}/{j}") == (f"v{j}-{n}", n),
+                  f"durable/{n}/{j} = {before.get(f'durable/{n}/{j}')!r} before down, want ('v{j}-{n}', {n!r})")
+    check(before.get("compose/lease2") == ("still-mine", "node2"), f"compose/lease2 = {before.get('compose/lease2')}")
+    t0 = time.monotonic()
+    c.dc("down", "--timeout", "20", timeout=120)
+    vols = c.volumes()
+    for n in NODES:
+        check(any(v.endswith(f"_{n}-data") for v in vols), f"{n}-data volume gone after down: {vols}")
+    c.forget_containers()
+    c.dc("up", "-d", "--no-build", timeout=180)
+    wait_until("node1..node3 SERVING after up", lambda: all(c.serving(n) for n in NODES), timeout=60)
+    log(f"down + up + SERVING in {time.monotonic() - t0:.1f}s")
+    for n in NODES:
+        # Every node read the dictionary from its own disk, not only from a peer that did.
+        loaded = metric(c.host_port(n, 9464), "meshkv_storage_records_loaded")
+        check(loaded >= len(before), f"{n} loaded {loaded:.0f} records from its volume, want >= {len(before)}")
+        after = c.items(n)
+        check(after == before, f"{n} after down/up: {len(after)} keys, want the {len(before)} from before; "
+              f"missing or changed: {sorted(k for k in before if after.get(k) != before[k])[:10]}, "
+              f"new: {sorted(set(after) - set(before))[:10]}")
+    p = c.kv("node1", "set", "durable/node2/0", "theirs")
+    check(p.returncode == 3 and "FAILED_PRECONDITION" in p.stderr,
+          f"after down/up node1 overwrote node2's key: exit {p.returncode} {p.stderr.strip()!r}")
+    log(f"{len(before)} keys back on every node with their owners, loaded from each node's own volume")
+
+    # --- 8. down -v, up: empty ----------------------------------------------------------------
+    step("docker-compose down -v, up: the dictionary is empty")
+    t0 = time.monotonic()
+    c.dc("down", "-v", "--timeout", "20", timeout=120)
+    check(not c.volumes(), f"volumes left after down -v: {c.volumes()}")
+    c.forget_containers()
+    c.dc("up", "-d", "--no-build", timeout=180)
+    wait_until("node1..node3 SERVING after down -v + up", lambda: all(c.serving(n) for n in NODES), timeout=60)
+    for n in NODES:
+        check(c.keys(n) == [], f"{n} after down -v + up has keys: {c.keys(n)[:10]}")
+        check(metric(c.host_port(n, 9464), "meshkv_storage_records_loaded") == 0,
+              f"{n} loaded records after down -v")
+    log(f"down -v + up: every node empty ({time.monotonic() - t0:.1f}s)")
+
+    # --- 9. Graceful stop -------------------------------------------------------------------------
     step("docker-compose stop: SIGTERM, exit 0")
     t0 = time.monotonic()
     c.dc("stop", "--timeout", "20", *NODES, timeout=120)

@@ -247,9 +247,7 @@ func TestStatefulSet(t *testing.T) {
 	if !selects(t, spec.Selector, spec.Template.Labels) {
 		t.Errorf("StatefulSet selector %v does not match its pod template labels %v", spec.Selector, spec.Template.Labels)
 	}
-	if len(spec.VolumeClaimTemplates) != 0 {
-		t.Errorf("meshkv keeps its data in memory: no volumeClaimTemplates expected")
-	}
+	// The data volume: TestDataSurvivesRestarts (data_test.go).
 	pod := spec.Template.Spec
 	if pod.EnableServiceLinks == nil || *pod.EnableServiceLinks {
 		t.Errorf("enableServiceLinks must be false: the service env vars MESHKV_PORT, MESHKV_SERVICE_HOST, ... collide with meshkv's MESHKV_* configuration")
@@ -641,6 +639,8 @@ var knownEnv = map[string]bool{
 	"MESHKV_LEASE_DURATION": true, "MESHKV_LOG_LEVEL": true,
 	"MESHKV_INSECURE": true, "MESHKV_CERTS_DIR": true, "MESHKV_TLS_CA": true, "MESHKV_TLS_CERT": true,
 	"MESHKV_TLS_KEY": true,
+	"MESHKV_LEASE_DURATION": true, "MESHKV_LOG_LEVEL": true, "MESHKV_DATA_DIR": true, "MESHKV_FSYNC": true,
+	"MESHKV_FSYNC_INTERVAL": true, "MESHKV_TOMBSTONE_RETENTION": true,
 }
 
 // Each pod advertises (and is identified by) its stable DNS name under the headless Service, and the join seeds
