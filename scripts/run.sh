@@ -4,12 +4,15 @@
 # already running are left alone.
 #
 #   scripts/run.sh          start the cluster (or show it, if it runs)
-#   scripts/run.sh stop     stop it (SIGTERM, as an operator would)
+#   scripts/run.sh stop     stop it (SIGTERM, as an operator would); its data
+#                           stays in build/run/data/ for the next start
+#   scripts/run.sh wipe     stop it and delete its data (the next start is empty)
 #
 # Node i (1..3), ID nodei: gRPC 127.0.0.1:5005i, mesh 127.0.0.1:444i, metrics
 # 127.0.0.1:946(3+i); nodes 2 and 3 join node 1. The mesh runs mutual TLS
 # with certificates made once by scripts/certs.sh in build/run/certs/ (a
-# cluster CA, one certificate per node). Logs in build/run/.
+# cluster CA, one certificate per node). Each node keeps its data in
+# build/run/data/nodei (--data-dir, --fsync=interval). Logs in build/run/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${MESHKV_BUILD_DIR:-build}"
@@ -18,7 +21,7 @@ nodes=(1 2 3)
 
 alive() { [ -f "$run_dir/node$1.pid" ] && kill -0 "$(cat "$run_dir/node$1.pid")" 2>/dev/null; }
 
-if [ "${1:-start}" = "stop" ]; then
+if [ "${1:-start}" = "stop" ] || [ "${1:-start}" = "wipe" ]; then
   for i in "${nodes[@]}"; do
     if alive "$i"; then
       kill -TERM "$(cat "$run_dir/node$i.pid")"
@@ -30,9 +33,13 @@ if [ "${1:-start}" = "stop" ]; then
     rm -f "$run_dir/node$i.pid"
   done
   echo "meshkv local cluster stopped"
+  if [ "$1" = "wipe" ]; then
+    rm -rf "$run_dir/data"
+    echo "its data ($run_dir/data) deleted"
+  fi
   exit 0
 fi
-[ "${1:-start}" = "start" ] || { echo "usage: scripts/run.sh [start|stop]" >&2; exit 2; }
+[ "${1:-start}" = "start" ] || { echo "usage: scripts/run.sh [start|stop|wipe]" >&2; exit 2; }
 
 scripts/setup.sh --target=meshkv-server --target=meshkv
 mkdir -p "$run_dir"
@@ -53,6 +60,7 @@ for i in "${nodes[@]}"; do
   join=()
   [ "$i" -ne 1 ] && join=(--join=127.0.0.1:4441)
   setsid "$build/bin/meshkv-server" --node-id="node$i" --certs-dir="$certs/node$i" \
+    --data-dir="$run_dir/data/node$i" \
     --grpc-addr="127.0.0.1:5005$i" --mesh-addr="127.0.0.1:444$i" \
     --metrics-addr="127.0.0.1:946$((3 + i))" --cluster=local "${join[@]}" \
     >"$run_dir/node$i.log" 2>&1 </dev/null &
@@ -73,7 +81,7 @@ done
 
 cli="$build/bin/meshkv"
 cat <<INFO
-meshkv local cluster "local" is up (3 nodes, leasing on, mesh over mutual TLS):
+meshkv local cluster "local" is up (3 nodes, leasing on, mesh over mutual TLS, data on disk):
   node   gRPC             mesh (TLS)      metrics
   node1  127.0.0.1:50051  127.0.0.1:4441  http://127.0.0.1:9464/metrics
   node2  127.0.0.1:50052  127.0.0.1:4442  http://127.0.0.1:9465/metrics
@@ -86,5 +94,6 @@ Watch replication (in a second terminal):
 Then write through node 1 and read through node 2:
   $cli --addr 127.0.0.1:50051 set greeting hello
   $cli --addr 127.0.0.1:50052 get -v greeting
+Data: $run_dir/data/node{1,2,3} (kept by a stop; scripts/run.sh wipe deletes it)
 Logs: $run_dir/node{1,2,3}.log      Stop: scripts/run.sh stop
 INFO

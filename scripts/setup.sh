@@ -33,7 +33,8 @@ test_pkgs=(prometheus python3-grpcio python3-grpc-tools iproute2 iptables curl
 bench_pkgs=(etcd-server etcd-client gnuplot-nox valgrind)
 
 want=("${build_pkgs[@]}")
-targets=()
+# MESHKV_BUILD_TARGETS (space-separated): build only these; default every target.
+read -r -a targets <<< "${MESHKV_BUILD_TARGETS:-}"
 sanitize=""
 werror=0
 for arg in "$@"; do
