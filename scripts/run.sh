@@ -4,10 +4,15 @@
 # already running are left alone.
 #
 #   scripts/run.sh          start the cluster (or show it, if it runs)
-#   scripts/run.sh stop     stop it (SIGTERM, as an operator would)
+#   scripts/run.sh stop     stop it (SIGTERM, as an operator would); its data
+#                           stays in build/run/data/ for the next start
+#   scripts/run.sh wipe     stop it and delete its data (the next start is empty)
 #
-# Node i (1..3): gRPC 127.0.0.1:5005i, mesh 127.0.0.1:444i, metrics
-# 127.0.0.1:946(3+i); nodes 2 and 3 join node 1. Logs in build/run/.
+# Node i (1..3), ID nodei: gRPC 127.0.0.1:5005i, mesh 127.0.0.1:444i, metrics
+# 127.0.0.1:946(3+i); nodes 2 and 3 join node 1. The mesh runs mutual TLS
+# with certificates made once by scripts/certs.sh in build/run/certs/ (a
+# cluster CA, one certificate per node). Each node keeps its data in
+# build/run/data/nodei (--data-dir, --fsync=interval). Logs in build/run/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${MESHKV_BUILD_DIR:-build}"
@@ -16,7 +21,7 @@ nodes=(1 2 3)
 
 alive() { [ -f "$run_dir/node$1.pid" ] && kill -0 "$(cat "$run_dir/node$1.pid")" 2>/dev/null; }
 
-if [ "${1:-start}" = "stop" ]; then
+if [ "${1:-start}" = "stop" ] || [ "${1:-start}" = "wipe" ]; then
   for i in "${nodes[@]}"; do
     if alive "$i"; then
       kill -TERM "$(cat "$run_dir/node$i.pid")"
@@ -28,17 +33,34 @@ if [ "${1:-start}" = "stop" ]; then
     rm -f "$run_dir/node$i.pid"
   done
   echo "meshkv local cluster stopped"
+  if [ "$1" = "wipe" ]; then
+    rm -rf "$run_dir/data"
+    echo "its data ($run_dir/data) deleted"
+  fi
   exit 0
 fi
-[ "${1:-start}" = "start" ] || { echo "usage: scripts/run.sh [start|stop]" >&2; exit 2; }
+[ "${1:-start}" = "start" ] || { echo "usage: scripts/run.sh [start|stop|wipe]" >&2; exit 2; }
 
 scripts/setup.sh --target=meshkv-server --target=meshkv
 mkdir -p "$run_dir"
+
+# Certificates, once: kept across runs, so restarted nodes keep their identity.
+certs="$run_dir/certs"
+if [ ! -f "$certs/ca/ca.crt" ]; then
+  scripts/certs.sh create-ca --certs-dir "$certs/ca" >/dev/null
+fi
+for i in "${nodes[@]}"; do
+  if [ ! -f "$certs/node$i/node.crt" ]; then
+    scripts/certs.sh create-node --certs-dir "$certs/node$i" --ca-key "$certs/ca/ca.key" \
+      --node-id "node$i" --host 127.0.0.1 --host localhost >/dev/null
+  fi
+done
 for i in "${nodes[@]}"; do
   if alive "$i"; then continue; fi
   join=()
   [ "$i" -ne 1 ] && join=(--join=127.0.0.1:4441)
-  setsid "$build/bin/meshkv-server" \
+  setsid "$build/bin/meshkv-server" --node-id="node$i" --certs-dir="$certs/node$i" \
+    --data-dir="$run_dir/data/node$i" \
     --grpc-addr="127.0.0.1:5005$i" --mesh-addr="127.0.0.1:444$i" \
     --metrics-addr="127.0.0.1:946$((3 + i))" --cluster=local "${join[@]}" \
     >"$run_dir/node$i.log" 2>&1 </dev/null &
@@ -59,16 +81,19 @@ done
 
 cli="$build/bin/meshkv"
 cat <<INFO
-meshkv local cluster "local" is up (3 nodes, leasing on):
-  node  gRPC             mesh            metrics
-  1     127.0.0.1:50051  127.0.0.1:4441  http://127.0.0.1:9464/metrics
-  2     127.0.0.1:50052  127.0.0.1:4442  http://127.0.0.1:9465/metrics
-  3     127.0.0.1:50053  127.0.0.1:4443  http://127.0.0.1:9466/metrics
+meshkv local cluster "local" is up (3 nodes, leasing on, mesh over mutual TLS, data on disk):
+  node   gRPC             mesh (TLS)      metrics
+  node1  127.0.0.1:50051  127.0.0.1:4441  http://127.0.0.1:9464/metrics
+  node2  127.0.0.1:50052  127.0.0.1:4442  http://127.0.0.1:9465/metrics
+  node3  127.0.0.1:50053  127.0.0.1:4443  http://127.0.0.1:9466/metrics
+Certificates: $certs/{ca,node1,node2,node3} (scripts/certs.sh). Only a node with a
+certificate from $certs/ca/ca.crt can join the mesh.
 
 Watch replication (in a second terminal):
   $cli --addr 127.0.0.1:50053 watch
 Then write through node 1 and read through node 2:
   $cli --addr 127.0.0.1:50051 set greeting hello
   $cli --addr 127.0.0.1:50052 get -v greeting
+Data: $run_dir/data/node{1,2,3} (kept by a stop; scripts/run.sh wipe deletes it)
 Logs: $run_dir/node{1,2,3}.log      Stop: scripts/run.sh stop
 INFO

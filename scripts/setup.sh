@@ -33,7 +33,8 @@ test_pkgs=(prometheus python3-grpcio python3-grpc-tools iproute2 iptables curl
 bench_pkgs=(etcd-server etcd-client gnuplot-nox valgrind)
 
 want=("${build_pkgs[@]}")
-targets=()
+# MESHKV_BUILD_TARGETS (space-separated): build only these; default every target.
+read -r -a targets <<< "${MESHKV_BUILD_TARGETS:-}"
 sanitize=""
 werror=0
 for arg in "$@"; do
@@ -69,8 +70,9 @@ cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 first_args=()  # only when the folder is configured the first time
 if command -v ccache >/dev/null; then
   cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  # Paths below the checkout are hashed relative to it, so clones and
-  # worktrees at other paths share cache entries.
+  # Paths below the checkout are hashed relative to it. With -g ccache also
+  # hashes the build folder, so a folder rebuilt from scratch hits the cache,
+  # a differently named one does not.
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 fi
 ((werror)) && cmake_args+=(-DMESHKV_WERROR=ON)

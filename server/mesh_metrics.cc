@@ -149,7 +149,8 @@ Metrics::Collector MeshCollector(std::function<peer::MeshSnapshot()> snapshot) {
     AddSample(&conns, static_cast<double>(st.connections_accepted), {{"direction", "in"}});
     AddSample(&conns, static_cast<double>(st.connections_dialed), {{"direction", "out"}});
     b.One(b.Counter("meshkv_mesh_handshakes_refused_total",
-                    "Handshakes refused: another cluster, leasing mode or protocol version."),
+                    "Hellos refused: another cluster, leasing mode, protocol version, or a node ID "
+                    "its certificate does not name."),
           st.handshakes_refused);
     MetricFamily& refused = b.Counter(
         "meshkv_mesh_connections_refused_total",

@@ -10,7 +10,14 @@ bool MeshTlsRequested(const ServerConfig& c) {
 }
 
 absl::StatusOr<peer::TransportFactory> MeshTransportsFor(const ServerConfig& c) {
-  if (!MeshTlsRequested(c)) return peer::TransportFactory::Plain();
+  if (!MeshTlsRequested(c)) {
+    if (c.insecure) return peer::TransportFactory::Plain();
+    return absl::InvalidArgumentError(
+        "the mesh needs certificates: pass --certs-dir DIR (DIR/ca.crt, node.crt, node.key; "
+        "`scripts/certs.sh create-ca` and `create-node` make them) or --tls-ca, --tls-cert and "
+        "--tls-key; or --insecure to run it on plain TCP without authentication (development "
+        "only)");
+  }
   if (c.insecure) {
     return absl::InvalidArgumentError(
         "--insecure runs without TLS: give it, or certificates (--certs-dir, --tls-*), not both");

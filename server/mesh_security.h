@@ -22,8 +22,9 @@ bool MeshTlsRequested(const ServerConfig& config);
 
 // TLS on the files named (INVALID_ARGUMENT naming a missing flag, or a file
 // that cannot be used: unreadable, expired, not from the CA); plain TCP with
-// --insecure; INVALID_ARGUMENT for --insecure together with certificates.
-// Neither: plain TCP for now (the caller warns).
+// --insecure; INVALID_ARGUMENT for --insecure together with certificates,
+// and for neither (saying what to pass): a node never runs without
+// authentication unless told to.
 absl::StatusOr<peer::TransportFactory> MeshTransportsFor(const ServerConfig& config);
 
 }  // namespace meshkv

@@ -72,10 +72,7 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
   absl::StatusOr<peer::TransportFactory> transports = MeshTransportsFor(config);
   if (!transports.ok()) return transports.status();
   if (!transports->secure()) {
-    LogWarning(config.insecure ? "--insecure: the mesh runs plain TCP; any process that reaches "
-                                 "the mesh port can join"
-                               : "no certificates given: the mesh runs plain TCP; pass "
-                                 "--certs-dir (scripts/certs.sh makes one) or --insecure",
+    LogWarning("--insecure: the mesh runs plain TCP; any process that reaches the mesh port can join",
                {{"mesh", config.mesh_addr}});
   }
   absl::StatusOr<std::unique_ptr<peer::MeshDriver>> mesh =

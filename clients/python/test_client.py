@@ -71,7 +71,7 @@ class Server:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [*guard, server_binary(), "--grpc-addr=127.0.0.1:0", "--mesh-addr=127.0.0.1:0", "--metrics-addr=",
-                 "--node-id=py-test", f"--info-file={info_path}", *flags],
+                 "--node-id=py-test", f"--info-file={info_path}", "--insecure", *flags],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         _live_servers.add(self)
         deadline = time.monotonic() + START_TIMEOUT

@@ -212,6 +212,8 @@ class MeshkvCluster:
         argv = [os.path.join(self.bins, "meshkv-server"), "--grpc-addr=127.0.0.1:0",
                 "--mesh-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0",
                 f"--info-file={info_file}", "--log-level=warning"] + self.extra
+        if not any(a.startswith(("--certs-dir", "--tls-", "--insecure")) for a in self.extra):
+            argv.append("--insecure")
         if self.nodes:
             argv.append(f"--join={self.nodes[0][1]['mesh']}")
         t0 = time.time()

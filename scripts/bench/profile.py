@@ -120,7 +120,7 @@ def main():
                 p = Proc([vg, "--tool=callgrind", f"--callgrind-out-file={out}",
                           os.path.join(bins, "meshkv-server"), "--grpc-addr=127.0.0.1:0",
                           "--mesh-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0",
-                          f"--info-file={info}", "--log-level=warning"],
+                          f"--info-file={info}", "--log-level=warning", "--insecure"],
                          os.path.join(work, f"{name}.log"))
                 i = compare.wait_for(lambda: os.path.exists(info) and open(info).read(), 120,
                                      "server under valgrind")

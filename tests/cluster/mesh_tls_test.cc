@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -147,6 +148,37 @@ TEST_F(MeshTlsProcessTest, MembersReplicateOverTlsAndAStrangerFromAnotherCaGetsN
   ASSERT_TRUE(c1.Set("probe", "p").ok());
   EXPECT_TRUE(c2.WaitValue("probe", "p"));
   EXPECT_FALSE(c2.Get("from-n4").has_value());
+}
+
+// A node never runs its mesh unauthenticated unless told to: neither
+// certificates nor --insecure, both at once, or unusable certificates stop it
+// at start with a message that says what to pass.
+TEST_F(MeshTlsProcessTest, ANodeWithoutAChoiceOfSecurityRefusesToStart) {
+  ASSERT_OK(certs_.Run({"create-node", "--certs-dir", certs_.Path("old"), "--ca-key",
+                        certs_.Path("ca/ca.key"), "--node-id", "old", "--days", "-1"}));
+  const struct {
+    std::vector<std::string> flags;
+    std::map<std::string, std::string> env;
+    std::string message;
+  } cases[] = {
+      // MESHKV_INSECURE=false: ServerProcess then adds no --insecure.
+      {{}, {{"MESHKV_INSECURE", "false"}}, "the mesh needs certificates: pass --certs-dir DIR"},
+      {{"--certs-dir=" + certs_.Path("n1"), "--insecure"}, {}, "not both"},
+      {{"--tls-cert=" + certs_.Path("n1/node.crt")}, {}, "missing: --tls-ca --tls-key"},
+      {{"--certs-dir=" + certs_.Path("old")}, {}, "expired at"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> flags = c.flags;
+    flags.push_back("--node-id=n1");
+    ServerProcess n(flags, c.env);
+    EXPECT_FALSE(n.Start().ok());
+    EXPECT_EQ(n.Wait(absl::Seconds(10)), 1) << n.Logs();
+    EXPECT_THAT(n.Logs(), HasSubstr(c.message));
+  }
+  // --insecure alone starts, and says in its log what it means.
+  ServerProcess plain({"--node-id=n1", "--insecure"});
+  ASSERT_OK(plain.Start());
+  EXPECT_THAT(plain.Logs(), HasSubstr("--insecure: the mesh runs plain TCP"));
 }
 
 }  // namespace

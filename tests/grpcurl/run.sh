@@ -67,7 +67,7 @@ trap 'exit 130' INT
 guard=()
 if command -v setpriv >/dev/null 2>&1; then guard=(setpriv --pdeathsig KILL --); fi
 "${guard[@]}" "$server_bin" --grpc-addr=127.0.0.1:0 --mesh-addr=127.0.0.1:0 --metrics-addr= \
-  --node-id=grpcurl-test --info-file="$work/info.json" >"$work/server.log" 2>&1 &
+  --node-id=grpcurl-test --info-file="$work/info.json" --insecure >"$work/server.log" 2>&1 &
 server_pid=$!
 
 deadline=$((SECONDS + 20))

@@ -636,8 +636,10 @@ func TestClusterConfig(t *testing.T) {
 var knownEnv = map[string]bool{
 	"MESHKV_NODE_ID": true, "MESHKV_GRPC_ADDR": true, "MESHKV_MESH_ADDR": true, "MESHKV_ADVERTISE_ADDR": true,
 	"MESHKV_JOIN": true, "MESHKV_METRICS_ADDR": true, "MESHKV_CLUSTER": true, "MESHKV_LEASING": true,
-	"MESHKV_LEASE_DURATION": true, "MESHKV_LOG_LEVEL": true, "MESHKV_DATA_DIR": true, "MESHKV_FSYNC": true,
-	"MESHKV_FSYNC_INTERVAL": true, "MESHKV_TOMBSTONE_RETENTION": true,
+	"MESHKV_LEASE_DURATION": true, "MESHKV_LOG_LEVEL": true,
+	"MESHKV_INSECURE": true, "MESHKV_CERTS_DIR": true, "MESHKV_TLS_CA": true, "MESHKV_TLS_CERT": true,
+	"MESHKV_TLS_KEY": true, "MESHKV_DATA_DIR": true, "MESHKV_FSYNC": true, "MESHKV_FSYNC_INTERVAL": true,
+	"MESHKV_TOMBSTONE_RETENTION": true,
 }
 
 // Each pod advertises (and is identified by) its stable DNS name under the headless Service, and the join seeds

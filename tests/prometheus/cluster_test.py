@@ -147,7 +147,7 @@ class Cluster:
         info_path = os.path.join(d, "info.json")
         args = [self.server_bin, f"--node-id={name}", "--grpc-addr=127.0.0.1:0",
                 "--mesh-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0", f"--info-file={info_path}",
-                f"--data-dir={os.path.join(d, 'data')}"]
+                f"--data-dir={os.path.join(d, 'data')}", "--insecure"]
         if join:
             args.append(f"--join={join}")
         proc = Process(name, args, os.path.join(d, "server.log"))

@@ -57,8 +57,8 @@ void RunScenario(uint64_t seed, bool soak) {
         sim.Heal();
         break;
       }
-      case 1:  // a node crashes and comes back empty
-        sim.Restart(pick(sim.nodes()));
+      case 1:  // a node crashes and comes back from its disk, or empty
+        sim.Restart(pick(sim.nodes()), /*keep_disk=*/pick(2) == 0);
         sim.WriteRandomly(0.05, absl::Seconds(pick(5)));
         break;
       case 2:
@@ -88,6 +88,34 @@ TEST(MeshSimulationTest, FiftyNodesConvergeAfterEveryKindOfFault) {
     RunScenario(seed, soak);
     if (HasFatalFailure()) return;
   }
+}
+
+// A node restarted from its disk has its dictionary back before any peer
+// answers (here it is cut off), and rejoins without diverging.
+TEST(MeshSimulationTest, ARestartFromDiskBringsBackTheStateBeforeAnySync) {
+  SimOptions o;
+  o.seed = 7;
+  o.nodes = 5;
+  Simulator sim(o);
+  sim.Run(absl::Seconds(3));
+  sim.WriteRandomly(0.1, absl::Seconds(5));
+  ASSERT_TRUE(sim.RunUntilConverged(absl::Seconds(60)));
+  const std::string before = sim.Dump(0);
+  const uint64_t revision = sim.store(0).revision();
+  sim.Partition({0});
+  sim.Restart(0, /*keep_disk=*/true);
+  EXPECT_EQ(sim.Dump(0), before);
+  EXPECT_GT(sim.records_restored(), 0u);
+  EXPECT_GT(sim.store(0).revision(), revision);  // never backwards for a watcher
+  sim.Heal();
+  sim.WriteRandomly(0.1, absl::Seconds(5));
+  ASSERT_TRUE(sim.RunUntilConverged(absl::Seconds(60)));
+  ExpectIdentical(sim);
+  EXPECT_EQ(sim.CheckWatchers(), "");
+
+  sim.Partition({1});
+  sim.Restart(1, /*keep_disk=*/false);
+  EXPECT_EQ(sim.store(1).Stats().keys, 0u);
 }
 
 // The scenario is not vacuous: writes flood, duplicates are dropped, and

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "peer/core/frame.h"
+#include "store/wire_convert.h"
 
 namespace meshkv::sim {
 namespace {
@@ -36,6 +38,44 @@ class Simulator::HostEnv final : public Env {
   const int node_, life_;
   const Clock* const clock_;
 };
+
+// A node's disk, as its data directory would hold it: the whole state of
+// every key the store committed (in revision order, so the last wins), minus
+// tombstones it collected, and the highest revision handed out. It outlives
+// the node's lives; a restart that loses the disk replaces it. In memory, so
+// that the simulation stays deterministic and fast; the real data directory
+// is tested with real processes (tests/durability).
+class Simulator::Disk final : public CommitObserver {
+ public:
+  void OnCommit(const Commit& c) override {
+    meshkv::mesh::v1::Record& stored = records_[std::string(c.next->key())];
+    stored.Clear();  // the key's whole state replaces what was stored
+    RecordToWire(*c.next, c.origins, &stored);
+    revision_ = c.revision;
+  }
+  void OnTombstonesCollected(const std::vector<std::string>& keys) override {
+    for (const std::string& k : keys) records_.erase(k);
+  }
+  // Brings `node` back to what was recorded; returns how many records.
+  uint64_t RestoreInto(meshkv::Node* node) {
+    // A record that adds nothing (a tombstone past the retention) is
+    // forgotten, as LoadDataDir does.
+    for (auto it = records_.begin(); it != records_.end();) {
+      it = node->Restore(it->second).value_or(false) ? std::next(it) : records_.erase(it);
+    }
+    revision_ = node->store().revision();
+    return records_.size();
+  }
+  uint64_t revision() const { return revision_; }
+
+ private:
+  std::map<std::string, meshkv::mesh::v1::Record> records_;
+  uint64_t revision_ = 0;
+};
+
+Simulator::Host::~Host() {
+  if (watchers) watchers->Stop();
+}
 
 Simulator::Simulator(SimOptions options) : options_(std::move(options)), rng_(options_.seed) {
   for (int i = 0; i < options_.nodes; ++i) {
@@ -75,10 +115,12 @@ void Simulator::StartNode(int i) {
   Host& n = *nodes_[i];
   n.clock = std::make_unique<ManualClock>(kEpochMs + now_ + n.skew_ms);
   n.env = std::make_unique<HostEnv>(this, i, n.life, n.clock.get());
+  if (!n.disk) n.disk = std::make_unique<Disk>();
   StoreOptions so;
   so.node_id = n.id;
   so.leasing = options_.leasing;
   so.lease_duration = absl::Seconds(20);  // ownership changes hands within a run
+  so.revision_base = n.disk->revision();
   n.handoff = std::make_unique<ReplicationHandoff>(
       [this, i](std::vector<meshkv::mesh::v1::Record> records) {
         nodes_[i]->mesh->Broadcast(std::move(records), now_ * 1000);
@@ -86,7 +128,9 @@ void Simulator::StartNode(int i) {
   // One watcher of everything, one of a prefix that some keys share.
   n.watchers = std::make_unique<WatchChecker>(std::vector<std::string>{"", "k1"});
   n.node = std::make_unique<meshkv::Node>(
-      so, n.env.get(), std::vector<CommitObserver*>{n.handoff.get(), n.watchers.get()});
+      so, n.env.get(),
+      std::vector<CommitObserver*>{n.handoff.get(), n.watchers.get(), n.disk.get()});
+  records_restored_ += n.disk->RestoreInto(n.node.get());
   n.watchers->Watch(&n.node->store(), &n.node->watches());
   peer::MeshOptions mo;
   mo.node_id = n.id;
@@ -272,7 +316,7 @@ void Simulator::Partition(const std::vector<int>& side) { side_ = {side.begin(),
 
 void Simulator::Heal() { side_.clear(); }
 
-void Simulator::Restart(int i) {
+void Simulator::Restart(int i, bool keep_disk) {
   Host& n = *nodes_[i];
   // Peers see the connections reset.
   std::vector<End> ends;
@@ -307,6 +351,7 @@ void Simulator::Restart(int i) {
   n.watchers.reset();
   n.handoff.reset();
   n.env.reset();
+  if (!keep_disk) n.disk.reset();
   StartNode(i);
 }
 

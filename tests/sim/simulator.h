@@ -10,7 +10,8 @@
 // paths reorder against each other. Faults: write frames dropped (as a
 // sender's full queue drops them) or delivered twice, partitions (a cut
 // drops everything crossing it and stalls dials until the core gives up),
-// connection resets, and restarts that lose every byte of a node's state.
+// connection resets, and restarts that lose every byte of a node's state or
+// keep what its disk held.
 //
 //   Simulator sim(options);
 //   sim.Run(absl::Seconds(5));
@@ -79,7 +80,10 @@ class Simulator {
   // Faults.
   void Partition(const std::vector<int>& side);  // cut `side` from the rest
   void Heal();
-  void Restart(int node);  // crash, lose all state, start again (same ID)
+  // Crash and start again (same ID): with `keep_disk`, from what the node
+  // had recorded on its (simulated) disk, as a node with --data-dir does;
+  // otherwise with nothing.
+  void Restart(int node, bool keep_disk = false);
   void ResetRandomConnection();
 
   int nodes() const { return static_cast<int>(nodes_.size()); }
@@ -102,16 +106,18 @@ class Simulator {
   uint64_t WriteFrames() const;
   uint64_t writes_done() const { return writes_done_; }
   uint64_t writes_refused() const { return writes_refused_; }
+  // Records restarted nodes restored from their disks, over every life.
+  uint64_t records_restored() const { return records_restored_; }
 
  private:
   class HostEnv;
+  class Disk;
   // One simulated machine; the members below `env` live for one life.
   struct Host {
     // The watchers leave the hub before the node (and its hub) goes.
-    ~Host() {
-      if (watchers) watchers->Stop();
-    }
+    ~Host();
     std::string id;
+    std::unique_ptr<Disk> disk;  // outlives lives; replaced when a restart loses it
     std::unique_ptr<ManualClock> clock;
     std::unique_ptr<Env> env;
     std::unique_ptr<ReplicationHandoff> handoff;
@@ -170,6 +176,7 @@ class Simulator {
   std::set<int> side_;  // one side of the current partition (empty: none)
   uint64_t writes_done_ = 0;
   uint64_t writes_refused_ = 0;
+  uint64_t records_restored_ = 0;
   // Of the watchers of lives that ended.
   std::string past_watch_error_;
   uint64_t past_watch_events_ = 0;

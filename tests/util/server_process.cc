@@ -1,5 +1,6 @@
 #include "tests/util/server_process.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -52,6 +53,15 @@ absl::Status ServerProcess::Start(absl::Duration timeout) {
     if (!HasFlag(flags_, name)) argv.push_back(absl::StrCat("--", name, "=127.0.0.1:0"));
   }
   argv.insert(argv.end(), flags_.begin(), flags_.end());
+  // A node refuses to start without certificates or --insecure: tests that
+  // give neither run the mesh on plain TCP.
+  bool security = false;
+  for (const char* name : {"certs-dir", "tls-ca", "tls-cert", "tls-key", "insecure"}) {
+    security = security || HasFlag(flags_, name) ||
+               std::find(flags_.begin(), flags_.end(), absl::StrCat("--", name)) != flags_.end();
+  }
+  for (const char* env : {"MESHKV_CERTS_DIR", "MESHKV_INSECURE"}) security |= env_.count(env) > 0;
+  if (!security) argv.push_back("--insecure");
   argv.push_back("--info-file=" + info_file);
   process_ = std::make_unique<Subprocess>(argv, env_);
   if (absl::Status s = process_->Start(); !s.ok()) return s;

@@ -6,7 +6,9 @@
 //   node.Terminate();                 // SIGTERM; Wait() gives the exit code
 //
 // Listens on 127.0.0.1 with ports chosen by the kernel unless the flags say
-// otherwise; the bound addresses are read back from --info-file.
+// otherwise; the bound addresses are read back from --info-file. Runs the
+// mesh with --insecure unless the flags (or MESHKV_CERTS_DIR /
+// MESHKV_INSECURE in `env`) choose.
 #ifndef MESHKV_TESTS_UTIL_SERVER_PROCESS_H_
 #define MESHKV_TESTS_UTIL_SERVER_PROCESS_H_
 

@@ -42,7 +42,8 @@ class BenchSmokeTest(unittest.TestCase):
         cls.procs = []
         server, info = start([os.path.join(BIN, "meshkv-server"), "--grpc-addr=127.0.0.1:0",
                               "--mesh-addr=127.0.0.1:0", "--metrics-addr=127.0.0.1:0",
-                              f"--info-file={d}/server.json", "--log-level=warning"],
+                              f"--info-file={d}/server.json", "--log-level=warning",
+                              "--insecure"],
                              f"{d}/server.json", f"{d}/server.log")
         cls.procs.append(server)
         cls.server = info["grpc"]

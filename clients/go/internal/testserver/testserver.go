@@ -74,6 +74,7 @@ func Start(t testing.TB, extraFlags ...string) *Server {
 	args := append([]string{
 		"--grpc-addr=127.0.0.1:0", "--mesh-addr=127.0.0.1:0", "--metrics-addr=",
 		"--node-id=go-test", "--info-file=" + info,
+		"--insecure", // one node, no peers: the mesh needs no certificates
 	}, extraFlags...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
