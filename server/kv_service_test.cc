@@ -55,6 +55,7 @@ class KvServiceTest : public ::testing::Test {
     c.grpc_addr = "127.0.0.1:0";
     c.mesh_addr = "127.0.0.1:0";
     c.metrics_addr = "";  // read through server_->metrics() instead
+    c.insecure = true;    // the mesh is not what these tests are about
     return c;
   }
 
