@@ -17,12 +17,14 @@ per request (from /proc), which does not depend on who wins the two cores.
 """
 
 import argparse
+import datetime
 import os
 import shlex
 import shutil
 import statistics
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402  (the servers, the load generator, CPU accounting)
@@ -60,17 +62,22 @@ def measure(side, cluster, workload, args, addrs):
     infl = max(1, args.concurrency // conns)
     pids = cluster.pids()
     cpu0 = compare.pids_cpu_seconds(pids)
+    t0, busy0, ours0 = time.monotonic(), compare.cpu_busy_seconds(), compare.our_cpu_seconds()
     j = compare.bench(side.bins, args.work, "meshkv", addrs, workload, connections=conns,
                       inflight=infl, duration=args.duration, warmup=args.warmup,
                       extra=[f"--keyspace={args.keyspace}", f"--value-size={args.value_size}"])
     cpu = compare.pids_cpu_seconds(pids) - cpu0
+    dt = time.monotonic() - t0
+    # CPU of other processes on the machine meanwhile: the noise.
+    foreign = (compare.cpu_busy_seconds() - busy0) - (compare.our_cpu_seconds() - ours0)
     r = j["result"]
     requests = r.get("requests") or r["throughput"] * args.duration
     return {"throughput": r["throughput"], "p50_ms": r["latency_us"]["p50"] / 1000,
             "p99_ms": r["latency_us"]["p99"] / 1000,
             # CPU over warm-up and measurement, per measured request: an
             # upper bound, the same for both sides.
-            "cpu_us": 1e6 * cpu / max(1, requests)}
+            "cpu_us": 1e6 * cpu / max(1, requests),
+            "foreign_cores": max(0.0, foreign / dt) if dt > 0 else 0.0}
 
 
 def main():
@@ -88,6 +95,7 @@ def main():
     ap.add_argument("--keyspace", type=int, default=100000)
     ap.add_argument("--value-size", type=int, default=100)
     ap.add_argument("--workloads", default="get1,set1,set3")
+    ap.add_argument("--out", default="", help="also write the table (markdown) to this file")
     args = ap.parse_args()
     args.work = tempfile.mkdtemp(prefix="meshkv-ab-")
     sides = [Side(args.a_name, args.a_bin, shlex.split(args.a_flags)),
@@ -113,22 +121,38 @@ def main():
                         c.stop()
                     results[w][side.name].append(m)
                     compare.log(f"round {rnd} {w} {side.name}: {m['throughput']:.0f}/s "
-                                f"p99 {m['p99_ms']:.2f} ms cpu {m['cpu_us']:.0f} us/req")
+                                f"p99 {m['p99_ms']:.2f} ms cpu {m['cpu_us']:.0f} us/req, "
+                                f"others' CPU {m['foreign_cores']:.2f} cores")
     finally:
         compare._cleanup()
         shutil.rmtree(args.work, ignore_errors=True)
 
     a, b = sides[0].name, sides[1].name
-    print(f"\n| workload | measure | {a} | {b} | {b}/{a} (median of per-round ratios) |")
-    print("|---|---|---|---|---|")
+    machine = compare.machine_info()
+    foreign = [r["foreign_cores"] for w in workloads for s in (a, b) for r in results[w][s]]
+    lines = [f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}, "
+             f"{machine['cpus']} CPUs ({machine['cpu_model']}); A = {a} ({sides[0].bins}"
+             f"{' ' + args.a_flags if args.a_flags else ''}), B = {b} ({sides[1].bins}"
+             f"{' ' + args.b_flags if args.b_flags else ''}); {args.rounds} rounds of "
+             f"{args.duration:g} s, {args.concurrency} in flight; other processes used "
+             f"{statistics.median(foreign):.2f} cores (median; {min(foreign):.2f}-"
+             f"{max(foreign):.2f}) of the machine during the runs.", "",
+             f"| workload | measure | {a} | {b} | {b}/{a} (median of per-round ratios) "
+             "| per-round ratios, min-max |",
+             "|---|---|---|---|---|---|"]
     for w in workloads:
         for key, unit in (("throughput", "/s"), ("p50_ms", " ms"), ("p99_ms", " ms"),
                           ("cpu_us", " us")):
             xa = [r[key] for r in results[w][a]]
             xb = [r[key] for r in results[w][b]]
             ratios = [y / x for x, y in zip(xa, xb) if x]
-            print(f"| {w} | {key} | {statistics.median(xa):.4g}{unit} | "
-                  f"{statistics.median(xb):.4g}{unit} | {statistics.median(ratios):.3f} |")
+            lines.append(f"| {w} | {key} | {statistics.median(xa):.4g}{unit} | "
+                         f"{statistics.median(xb):.4g}{unit} | {statistics.median(ratios):.3f} | "
+                         f"{min(ratios):.3f}-{max(ratios):.3f} |")
+    print("\n" + "\n".join(lines))
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ always those of the checked-in results:
 
 Placeholders: @@SUMMARY@@ (the targets table of results.md), @@RESULTS@@ (the
 rest of results.md), @@MACHINE@@ (results.json's machine, build_info.txt),
-@@PROFILE@@ (the head of profile_get.txt and profile_set.txt).
+@@PROFILE@@ (the head of profile_get.txt and profile_set.txt), @@DURABILITY@@
+(durability.md, from durability.py), @@AB@@ (ab_*.md, from ab.py --out).
 """
 import argparse
 import json
@@ -60,9 +61,16 @@ def main():
         if os.path.exists(path):
             profiles.append(f"{what} ([full list](../scripts/bench/results/profile_{name}.txt)):\n\n"
                             "```\n" + profile_head(path, a.top) + "\n```")
+    durability = os.path.join(a.results, "durability.md")
+    durability = read(durability).strip() if os.path.exists(durability) else \
+        "(no durability run in these results: `scripts/bench/run.sh --durability`)"
+    abs_ = sorted(f for f in os.listdir(a.results) if f.startswith("ab_") and f.endswith(".md"))
+    ab = "\n\n".join(f"[`{f}`](../scripts/bench/results/{f}): " + read(os.path.join(a.results, f)).strip()
+                      for f in abs_) or "(no A/B run in these results)"
     doc = read(a.template)
     for key, value in (("@@SUMMARY@@", summary), ("@@RESULTS@@", rest), ("@@MACHINE@@", machine),
-                       ("@@PROFILE@@", "\n\n".join(profiles) or "(no profile in this run)")):
+                       ("@@PROFILE@@", "\n\n".join(profiles) or "(no profile in this run)"),
+                       ("@@DURABILITY@@", durability), ("@@AB@@", ab)):
         doc = doc.replace(key, value)
     with open(a.out, "w") as f:
         f.write(doc)

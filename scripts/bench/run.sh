@@ -3,6 +3,8 @@
 #
 #   scripts/bench/run.sh              # full comparison (about 30 minutes)
 #   scripts/bench/run.sh --quick      # a couple of minutes, to check the machinery
+#   scripts/bench/run.sh --durability # only durability.py: data directory vs in memory
+#                                     # vs etcd, and recovery of 1M keys (~15 minutes)
 #
 # Builds meshkv-server, meshkv-bench and meshkv-bench-baseline (Release) in
 # build-bench/, installs gnuplot if it is missing and apt-get can, runs
@@ -14,6 +16,12 @@
 # build the committed HEAD (exported to a temporary directory) rather than the
 # working tree, which others may be changing.
 set -euo pipefail
+
+DURABILITY=0
+if [ "${1:-}" = --durability ]; then
+  DURABILITY=1
+  shift
+fi
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT_DIR:-$ROOT/scripts/bench/results}
@@ -43,6 +51,15 @@ cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMESHKV_BUILD_T
 ninja -C "$BUILD" meshkv-server meshkv-bench meshkv-bench-baseline
 
 mkdir -p "$OUT"
+if [ "$DURABILITY" = 1 ]; then
+  # Its own files (durability.md, durability.json): the comparison's stay.
+  /usr/bin/python3 "$ROOT/scripts/bench/durability.py" --bin-dir "$BUILD/bin" --out "$OUT" "$@"
+  if [ "$OUT" = "$ROOT/scripts/bench/results" ]; then
+    /usr/bin/python3 "$ROOT/scripts/bench/render_doc.py" --results "$OUT"
+  fi
+  echo "results in $OUT"
+  exit 0
+fi
 {
   echo "commit: $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
   if [ "$SRC" = "$ROOT" ]; then

@@ -53,6 +53,9 @@ struct BenchConfig {
 
   size_t key_size = 16;
   size_t value_size = 100;
+  // Every Set gets fresh random bytes instead of one fixed value per thread:
+  // what a data directory stores then does not compress (disk bytes per key).
+  bool random_values = false;
   uint64_t keyspace = 100000;
   std::string key_prefix = "bench/";
   // With several addresses, connection i writes only keys k with

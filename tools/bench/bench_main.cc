@@ -29,6 +29,9 @@ ABSL_FLAG(int, inflight, 16, "Requests outstanding per connection.");
 ABSL_FLAG(int, threads, 0, "Client threads (completion queues). 0: min(connections, cores).");
 ABSL_FLAG(uint64_t, key_size, 16, "Key size in bytes (prefix + zero-padded number).");
 ABSL_FLAG(uint64_t, value_size, 100, "Value size in bytes.");
+ABSL_FLAG(bool, random_values, false,
+          "Every Set writes fresh random bytes (default: one fixed value per client thread, "
+          "which a storage engine compresses to almost nothing).");
 ABSL_FLAG(uint64_t, keyspace, 100000, "Keys are chosen uniformly from this many.");
 ABSL_FLAG(std::string, key_prefix, "bench/", "Every key starts with this.");
 ABSL_FLAG(bool, partition_keys, true,
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
   c.threads = absl::GetFlag(FLAGS_threads);
   c.key_size = absl::GetFlag(FLAGS_key_size);
   c.value_size = absl::GetFlag(FLAGS_value_size);
+  c.random_values = absl::GetFlag(FLAGS_random_values);
   c.keyspace = absl::GetFlag(FLAGS_keyspace);
   c.key_prefix = absl::GetFlag(FLAGS_key_prefix);
   c.partition_keys = absl::GetFlag(FLAGS_partition_keys);

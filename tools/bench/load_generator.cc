@@ -229,6 +229,12 @@ bool Worker::Issue(Slot* s, int64_t intended_ns) {
       break;
     case OpKind::kSet: {
       grpc::ByteBuffer request;
+      if (config_.random_values) {
+        for (size_t i = 0; i < value_.size(); i += sizeof(uint64_t)) {
+          const uint64_t r = rng_.Next();
+          std::memcpy(value_.data() + i, &r, std::min(sizeof(r), value_.size() - i));
+        }
+      }
       if (plan_->stamp_values) {
         std::string stamped = value_;
         const int64_t t = NowNs();

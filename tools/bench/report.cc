@@ -104,6 +104,8 @@ std::string ReportJson(const Report& r) {
   j.Uint(c.key_size);
   j.Key("value_size");
   j.Uint(c.value_size);
+  j.Key("random_values");
+  j.Bool(c.random_values);
   j.Key("keyspace");
   j.Uint(c.keyspace);
   j.Key("rate");
