@@ -1,5 +1,6 @@
 #include "server/data_dir_start.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "peer/core/seq_tracker.h"
 
 namespace meshkv {
 namespace {
@@ -57,6 +59,12 @@ absl::StatusOr<std::unique_ptr<storage::DataDir>> OpenDataDir(const ServerConfig
       "syncing from peers",
       {{"last_in_sync", FormatMs(*in_sync)}, {"age", age}, {"set_aside", aside}});
   return storage::DataDir::Open(config.data_dir, identity, options);
+}
+
+int64_t IncarnationMs(int64_t now_ms, uint64_t origin_seq_base) {
+  constexpr uint64_t kPerMs = uint64_t{1} << peer::SeqTracker::kIncarnationShift;
+  const auto reserved_ms = static_cast<int64_t>((origin_seq_base + kPerMs - 1) / kPerMs);
+  return std::max(now_ms, reserved_ms);
 }
 
 absl::Status LoadDataDir(storage::DataDir* dir, Node* node) {

@@ -29,6 +29,13 @@ absl::StatusOr<std::unique_ptr<storage::DataDir>> OpenDataDir(const ServerConfig
                                                               const std::string& node_id,
                                                               int64_t now_ms);
 
+// This life's incarnation (its origin sequence numbers start at
+// peer::SeqTracker::Base of it): the start time, unless that would number
+// writes below what an earlier life reserved (`origin_seq_base`, from the
+// data directory), as after the wall clock stepped back across a restart;
+// peers would then drop this life's writes as duplicates of the last one's.
+int64_t IncarnationMs(int64_t now_ms, uint64_t origin_seq_base);
+
 // Restores every stored record into `node` (Node::Restore), forgets those
 // the store no longer needs (tombstones past the retention), and reserves
 // the revisions the restore used.

@@ -17,6 +17,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "peer/core/seq_tracker.h"
 #include "server/data_dir_start.h"
 #include "server/mesh_metrics.h"
 #include "server/mesh_security.h"
@@ -101,7 +102,7 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
   MESHKV_RETURN_IF_ERROR(server->StartGrpc());
   server->SetServing(false);
   server->maintainer_ = std::thread([s = server.get()] { s->MaintainLoop(); });
-  server->StartMesh();
+  MESHKV_RETURN_IF_ERROR(server->StartMesh());
   MESHKV_RETURN_IF_ERROR(server->WriteInfoFile());
   return server;
 }
@@ -115,6 +116,8 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
       advertise_addr_(std::move(advertise_addr)),
       mesh_(std::move(mesh)),
       data_dir_(std::move(data_dir)),
+      incarnation_ms_(data_dir_ ? IncarnationMs(env->clock()->NowMs(), data_dir_->origin_seq_base())
+                                : env->clock()->NowMs()),
       durability_(data_dir_ ? std::make_unique<DurabilityLog>(data_dir_.get()) : nullptr),
       metrics_(std::make_unique<Metrics>()) {
   peer::MeshDriver* driver = mesh_.get();
@@ -138,13 +141,26 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
       node_.get(), [driver] { return driver->Snapshot(); });
 }
 
-void MeshkvServer::StartMesh() {
-  peer::MeshOptions o = MeshOptionsFor(config_, node_id_, advertise_addr_, env_->clock()->NowMs(),
-                                       std::random_device()());
+absl::Status MeshkvServer::StartMesh() {
+  // Before the first write this life can originate.
+  MESHKV_RETURN_IF_ERROR(ReserveOriginSeqs());
+  peer::MeshOptions o =
+      MeshOptionsFor(config_, node_id_, advertise_addr_, incarnation_ms_, std::random_device()());
   // With no seeds there is nothing to learn: serve before Start() returns,
   // not whenever the mesh thread gets round to saying so.
   if (config_.join.empty()) MarkSynced();
   mesh_->Start(std::move(o), node_.get(), LogFromMesh, [this] { MarkSynced(); });
+  return absl::OkStatus();
+}
+
+absl::Status MeshkvServer::ReserveOriginSeqs() {
+  if (data_dir_ == nullptr) return absl::OkStatus();
+  // Cheap while under the directory's ceiling, which moves ceiling_step
+  // (65536) seqs ahead in one synced write: called every maintenance step,
+  // it stays ahead of any write rate below 65536 per step.
+  // (An empty snapshot, before the mesh runs or after, counts 0.)
+  const uint64_t originated = mesh_->Snapshot().stats.writes_originated;
+  return data_dir_->ReserveOriginSeqs(peer::SeqTracker::Base(incarnation_ms_) + originated + 1);
 }
 
 void MeshkvServer::MarkSynced() {
@@ -168,6 +184,10 @@ void MeshkvServer::MaintainLoop() {
     maintain_mu_.Unlock();
     node_->Maintain();
     MarkInSyncIfDue(absl::FromUnixMillis(env_->clock()->NowMs()), &last_mark);
+    if (absl::Status s = ReserveOriginSeqs(); !s.ok()) {
+      LogWarning("data directory: cannot reserve origin sequence numbers",
+                 {{"error", s.ToString()}});
+    }
     maintain_mu_.Lock();
   }
 }

@@ -70,7 +70,10 @@ class MeshkvServer {
                std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh,
                std::unique_ptr<storage::DataDir> data_dir);
   absl::Status StartGrpc();
-  void StartMesh();
+  absl::Status StartMesh();
+  // Records in the data directory how far this life's origin sequence
+  // numbers may reach, so that the next life starts above them.
+  absl::Status ReserveOriginSeqs();
   absl::Status WriteInfoFile() const;
   void SetServing(bool serving);
   // The first sync is done: accept writes, report SERVING. Once.
@@ -88,6 +91,8 @@ class MeshkvServer {
   const std::string advertise_addr_;
   std::unique_ptr<peer::MeshDriver> mesh_;
   std::unique_ptr<storage::DataDir> data_dir_;  // null: in memory only
+  // This life's incarnation: its origin seqs start at SeqTracker::Base of it.
+  const int64_t incarnation_ms_;
   std::unique_ptr<DurabilityLog> durability_;   // observes node_'s store; with data_dir_
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<ReplicationHandoff> handoff_;  // observes node_'s store
