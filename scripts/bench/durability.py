@@ -93,6 +93,7 @@ class Run:
                 t0, busy0, ours0 = time.monotonic(), compare.cpu_busy_seconds(), \
                     compare.our_cpu_seconds()
                 server0 = compare.pids_cpu_seconds(pids)
+                storage0 = storage_counts(c) if flags else None
                 j = compare.bench(self.bins, run_dir, "etcd" if flags is None else "meshkv",
                                   c.addrs(), "set", connections=conns, inflight=infl,
                                   duration=a.duration, warmup=a.warmup,
@@ -101,6 +102,7 @@ class Run:
                 dt = time.monotonic() - t0
                 server_s = compare.pids_cpu_seconds(pids) - server0
                 foreign = (compare.cpu_busy_seconds() - busy0) - (compare.our_cpu_seconds() - ours0)
+                storage1 = storage_counts(c) if flags else None
             finally:
                 c.stop()
         finally:
@@ -118,6 +120,9 @@ class Run:
                "client_cpu_cores": r.get("client_cpu_cores"),
                "foreign_cpu_cores": max(0.0, foreign / dt) if dt > 0 else None,
                "loadavg": compare.loadavg1()}
+        if storage0 and storage1 and storage1[1] > storage0[1]:
+            # Group commit at work: records appended per fsync, over the run.
+            rec["records_per_fsync"] = (storage1[0] - storage0[0]) / (storage1[1] - storage0[1])
         self.runs.append(rec)
         compare.log(f"  round {rnd} {n} node(s) {system:>15} x{rec['concurrency']}: "
                     f"{rec['throughput']:.0f}/s p99 {rec['p99_ms']:.2f} ms, "
@@ -243,8 +248,8 @@ class Run:
                    f"per run; {a.rounds} rounds, medians (range of the per-round ratios in "
                    "brackets):", "",
                    "| nodes | in flight | system | req/s | p50 ms | p99 ms | p99.9 ms | errors | "
-                   "server CPU us/req | others' CPU (cores) |",
-                   "|---|---|---|---|---|---|---|---|---|---|"]
+                   "server CPU us/req | records per fsync | others' CPU (cores) |",
+                   "|---|---|---|---|---|---|---|---|---|---|---|"]
             for n in a.nodes:
                 for level in a.levels:
                     for system, _ in SYSTEMS:
@@ -258,6 +263,7 @@ class Run:
                                   f"{compare.fmt(med('p99_ms'))} | {compare.fmt(med('p999_ms'))} | "
                                   f"{sum(r['errors'] for r in rs)} | "
                                   f"{compare.fmt(med('server_cpu_us'))} | "
+                                  f"{compare.fmt(compare.median([r.get('records_per_fsync') for r in rs]))} | "
                                   f"{compare.fmt(med('foreign_cpu_cores'))} |")
             md += ["", "| nodes | in flight | ratio | throughput | p99 | target | met |",
                    "|---|---|---|---|---|---|---|"]
@@ -346,6 +352,16 @@ class Run:
         with open(os.path.join(a.out, "durability.md"), "w") as f:
             f.write("\n".join(head + self.tables()) + "\n")
         compare.log(f"wrote {a.out}/durability.json and durability.md")
+
+
+def storage_counts(cluster):
+    """(records appended, fsyncs) summed over a meshkv cluster's nodes."""
+    appended = fsyncs = 0.0
+    for i in range(len(cluster.nodes)):
+        m = cluster.metrics(i)
+        appended += compare.metric_sum(m, "meshkv_storage_records_appended_total")
+        fsyncs += compare.metric_sum(m, "meshkv_storage_fsync_duration_seconds_count")
+    return appended, fsyncs
 
 
 def kill9(proc):
