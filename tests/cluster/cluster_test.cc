@@ -22,6 +22,7 @@
 #include "meshkv/v1/cluster.grpc.pb.h"
 #include "meshkv/v1/kv.grpc.pb.h"
 #include "tests/util/kv_client.h"
+#include "tests/util/node_probe.h"
 #include "tests/util/server_process.h"
 #include "tests/util/wait.h"
 
@@ -29,6 +30,7 @@ namespace meshkv {
 namespace {
 
 using ::meshkv::testing::Client;
+using ::meshkv::testing::PeersOf;
 using ::meshkv::testing::ServerProcess;
 using ::meshkv::testing::WaitFor;
 using ::testing::HasSubstr;
@@ -223,17 +225,6 @@ TEST_F(ClusterTest, ANodeOnBusyPortsExitsWithAClearError) {
   }
   Client c0(n0);
   EXPECT_TRUE(c0.Set("k", "still serving").ok());
-}
-
-// The peers of `node` as its Cluster/Status reports them.
-std::vector<std::string> PeersOf(const ServerProcess& node) {
-  auto stub = v1::Cluster::NewStub(node.Channel());
-  grpc::ClientContext ctx;
-  v1::StatusResponse resp;
-  std::vector<std::string> peers;
-  if (!stub->Status(&ctx, v1::StatusRequest(), &resp).ok()) return peers;
-  for (const auto& p : resp.peers()) peers.push_back(p.node_id());
-  return peers;
 }
 
 // SIGTERM on a node under write load: it exits 0, its peers drop it at once

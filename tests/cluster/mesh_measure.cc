@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "meshkv/v1/kv.grpc.pb.h"
 #include "tests/util/kv_client.h"
+#include "tests/util/node_probe.h"
 #include "tests/util/server_process.h"
 
 namespace meshkv {
@@ -40,18 +41,8 @@ using Clock = std::chrono::steady_clock;
 // Sum of every sample of `family` whose labels contain `filter`, from a
 // node's /metrics.
 double Scrape(int port, const std::string& family, const std::string& filter = "") {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return -1;
-  const std::string req = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-  send(fd, req.data(), req.size(), 0);
-  std::string body;
-  char buf[65536];
-  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) body.append(buf, n);
-  close(fd);
+  const std::string body = meshkv::testing::ScrapeMetrics(port);
+  if (body.empty()) return -1;
   double sum = 0;
   for (absl::string_view line : absl::StrSplit(body, '\n')) {
     if (!absl::StartsWith(line, family) || line.size() <= family.size()) continue;

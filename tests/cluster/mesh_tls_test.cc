@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "meshkv/v1/cluster.grpc.pb.h"
 #include "tests/util/kv_client.h"
+#include "tests/util/node_probe.h"
 #include "tests/util/server_process.h"
 #include "tests/util/status_matchers.h"
 #include "tests/util/test_certs.h"
@@ -29,53 +30,15 @@ namespace meshkv {
 namespace {
 
 using ::meshkv::testing::Client;
+using ::meshkv::testing::PeersOf;
+using ::meshkv::testing::SampleOf;
+using ::meshkv::testing::ScrapeMetrics;
 using ::meshkv::testing::ServerProcess;
 using ::meshkv::testing::TestCerts;
 using ::meshkv::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 namespace v1 = ::meshkv::v1;
-
-// GET /metrics from 127.0.0.1:port ("" when unreachable).
-std::string ScrapeMetrics(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-      char buf[4096];
-      ssize_t n;
-      while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  return out;
-}
-
-// The value of the sample written exactly `sample` (name and labels); -1
-// when absent.
-double SampleOf(const std::string& metrics, const std::string& sample) {
-  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
-    if (!absl::ConsumePrefix(&line, sample) || !absl::ConsumePrefix(&line, " ")) continue;
-    double v;
-    if (absl::SimpleAtod(line, &v)) return v;
-  }
-  return -1;
-}
-
-std::vector<std::string> PeersOf(const ServerProcess& node) {
-  auto stub = v1::Cluster::NewStub(node.Channel());
-  grpc::ClientContext ctx;
-  v1::StatusResponse resp;
-  std::vector<std::string> peers;
-  if (!stub->Status(&ctx, v1::StatusRequest(), &resp).ok()) return peers;
-  for (const auto& p : resp.peers()) peers.push_back(p.node_id());
-  return peers;
-}
 
 class MeshTlsProcessTest : public ::testing::Test {
  protected:

@@ -6,11 +6,7 @@
 // of the process (kill -9) loses no acknowledged write in any --fsync mode;
 // --fsync=always also covers a power loss of the machine (not tested here:
 // that needs a fault-injecting block device).
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -24,13 +20,12 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "meshkv/v1/kv.grpc.pb.h"
 #include "tests/util/kv_client.h"
+#include "tests/util/node_probe.h"
 #include "tests/util/server_process.h"
 #include "tests/util/subprocess.h"
 #include "tests/util/wait.h"
@@ -45,26 +40,7 @@ using ::testing::HasSubstr;
 
 // One sample of a node's /metrics, by exact series name; -1 when absent.
 double Metric(const ServerProcess& node, const std::string& series) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(node.metrics_port()));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  std::string body;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string req = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-      char buf[65536];
-      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) body.append(buf, n);
-    }
-  }
-  close(fd);
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (!absl::ConsumePrefix(&line, series + " ")) continue;
-    double v;
-    if (absl::SimpleAtod(line, &v)) return v;
-  }
-  return -1;
+  return meshkv::testing::SampleOf(meshkv::testing::ScrapeMetrics(node.metrics_port()), series);
 }
 
 class DurabilityTest : public ::testing::Test {
