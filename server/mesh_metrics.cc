@@ -108,6 +108,10 @@ Metrics::Collector MeshCollector(std::function<peer::MeshSnapshot()> snapshot) {
     b.One(b.Counter("meshkv_replication_writes_refused_total",
                     "Writes received that this node's store refused (malformed, over limits)."),
           st.writes_refused);
+    b.One(b.Counter("meshkv_replication_own_origin_refused_total",
+                    "Writes received that claim this node's own origin, which it did not make: "
+                    "forged, refused."),
+          st.own_origin_refused);
 
     // Batch sizes, as a histogram over powers of two.
     MetricFamily batch;

@@ -17,6 +17,24 @@ namespace {
 // A peer-supplied ID echoed into a log or a Goodbye is cut to this.
 constexpr size_t kMaxLoggedIdBytes = 128;
 
+// Forged own-origin writes are logged at most this often (each is counted).
+constexpr int64_t kForgeryLogPeriodMs = 10000;
+
+// Whether a flooded write claims `self` as its author: its origin, or any
+// version it carries. A write relayed for another origin carries only that
+// origin's versions (a store writes with its own node ID), so only a
+// forgery names ours.
+bool ClaimsOrigin(const wire::Write& w, const std::string& self) {
+  if (w.origin() == self) return true;
+  const wire::Record& r = w.record();
+  if (r.has_version() && r.version().origin() == self) return true;
+  if (r.has_delta_version() && r.delta_version().origin() == self) return true;
+  for (const wire::Field& f : r.fields()) {
+    if (f.has_version() && f.version().origin() == self) return true;
+  }
+  return false;
+}
+
 size_t BatchBucket(size_t writes) {
   size_t b = 0;
   while ((size_t{1} << b) < writes && b + 1 < kBatchSizeBuckets) ++b;
@@ -553,6 +571,14 @@ void Mesh::OnPong(Connection& c, const wire::Pong& pong) {
 void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
   for (wire::Write& w : *batch.mutable_writes()) {
     ++stats_.writes_received;
+    if (ClaimsOrigin(w, options_.node_id)) {
+      // This node's writes leave it and never come back by the flood: one
+      // that claims to be ours is forged (by the sender or by a member
+      // upstream). Refused before SeqTracker sees it, so that its seq
+      // cannot mark our own future writes as duplicates here.
+      RefuseForgery(c, w);
+      continue;
+    }
     const SeqTracker::Sighting sighting = dissemination_.See(w);
     if (sighting != SeqTracker::Sighting::kNew) {
       ++stats_.duplicates_dropped;
@@ -580,6 +606,19 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
     Forward(&c, w);
     dissemination_.Remember(std::move(w));
   }
+}
+
+void Mesh::RefuseForgery(const Connection& c, const wire::Write& w) {
+  ++stats_.own_origin_refused;
+  ++forgeries_unlogged_;
+  const int64_t now = now_us_ / 1000;
+  if (last_forgery_log_ms_ != 0 && now - last_forgery_log_ms_ < kForgeryLogPeriodMs) return;
+  last_forgery_log_ms_ = now;
+  Log(LogLevel::kWarning, "refused forged writes claiming the origin of this node",
+      {{"peer", c.who()},
+       {"origin", absl::CHexEscape(w.origin().substr(0, kMaxLoggedIdBytes))},
+       {"origin_seq", absl::StrCat(w.origin_seq())},
+       {"refused_since_last_log", absl::StrCat(std::exchange(forgeries_unlogged_, 0))}});
 }
 
 void Mesh::Forward(const Connection* from, const wire::Write& w) {

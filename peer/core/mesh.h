@@ -178,6 +178,9 @@ class Mesh {
   void OnPing(Connection& c, const meshkv::mesh::v1::Ping& ping);
   void OnPong(Connection& c, const meshkv::mesh::v1::Pong& pong);
   void OnWriteBatch(Connection& c, meshkv::mesh::v1::WriteBatch& batch);
+  // A write claiming this node's origin arrived: counted, logged at most
+  // once per kForgeryLogPeriodMs, dropped.
+  void RefuseForgery(const Connection& c, const meshkv::mesh::v1::Write& w);
   void OnGraft(Connection& c, const meshkv::mesh::v1::Graft& graft, int64_t now);
   void OnRecordChunk(const meshkv::mesh::v1::RecordChunk& chunk);
   void OnDigestOffer(Connection& c, const meshkv::mesh::v1::DigestOffer& offer, int64_t now);
@@ -244,6 +247,8 @@ class Mesh {
   std::vector<Command> commands_;
   std::vector<ConnId> writable_;
   int64_t now_us_ = 0;  // time of the current input
+  int64_t last_forgery_log_ms_ = 0;
+  uint64_t forgeries_unlogged_ = 0;  // refused since that log line
   ConnId next_conn_ = 1;
   bool shutting_down_ = false;
 };

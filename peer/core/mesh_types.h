@@ -108,6 +108,9 @@ struct MeshStats {
   uint64_t grafts_sent = 0;     // links turned eager: a neighbour had writes we lacked
   uint64_t writes_resent = 0;   // writes resent to answer a graft
   uint64_t writes_refused = 0;  // the replica refused them
+  // Writes claiming this node's own origin (or carrying a version of it)
+  // that it did not make: forged, refused before they touch anything.
+  uint64_t own_origin_refused = 0;
   std::array<uint64_t, kBatchSizeBuckets> batch_sizes{};  // per WriteBatch frame sent
   uint64_t batches_sent = 0;
   uint64_t writes_batched = 0;  // writes in those batches

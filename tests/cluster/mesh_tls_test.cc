@@ -1,7 +1,10 @@
 // Real meshkv-server processes over mutual TLS on the mesh: three members
 // with certificates from one CA replicate; a fourth, whose certificate comes
 // from another CA, is refused by them, never receives data, and the refusal
-// shows in /metrics.
+// shows in /metrics. Then the attacks of issue 10, each played by the test
+// itself on a real socket (RawPeer: a member's or a stranger's certificate,
+// the project's framing): each fails, is counted, and the cluster still
+// replicates afterwards.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -16,9 +19,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "asio/ssl/context.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "meshkv/mesh/v1/mesh.pb.h"
 #include "meshkv/v1/cluster.grpc.pb.h"
+#include "peer/asio/tls_context.h"
+#include "peer/asio/transport.h"
+#include "peer/core/frame.h"
+#include "tests/cluster/raw_peer.h"
 #include "tests/util/kv_client.h"
 #include "tests/util/node_probe.h"
 #include "tests/util/server_process.h"
@@ -29,16 +38,32 @@
 namespace meshkv {
 namespace {
 
+using ::meshkv::peer::FrameType;
+using ::meshkv::peer::TransportFactory;
 using ::meshkv::testing::Client;
 using ::meshkv::testing::PeersOf;
+using ::meshkv::testing::RawPeer;
 using ::meshkv::testing::SampleOf;
 using ::meshkv::testing::ScrapeMetrics;
 using ::meshkv::testing::ServerProcess;
 using ::meshkv::testing::TestCerts;
 using ::meshkv::testing::WaitFor;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 namespace v1 = ::meshkv::v1;
+namespace wire = ::meshkv::mesh::v1;
+
+// How often `part` occurs in `text`.
+int Count(const std::string& text, const std::string& part) {
+  int n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+double Sample(const ServerProcess& n, const std::string& sample) {
+  return SampleOf(ScrapeMetrics(n.metrics_port()), sample);
+}
 
 class MeshTlsProcessTest : public ::testing::Test {
  protected:
@@ -55,14 +80,69 @@ class MeshTlsProcessTest : public ::testing::Test {
                           "127.0.0.1"}));
   }
 
-  ServerProcess& StartNode(const std::string& id, std::vector<std::string> more = {}) {
-    std::vector<std::string> flags = {"--node-id=" + id, "--certs-dir=" + certs_.Path(id)};
+  // Node `id` on the certificates in certs_/<dir> (default: the ID).
+  ServerProcess& StartNode(const std::string& id, std::vector<std::string> more = {},
+                           const std::string& dir = "") {
+    std::vector<std::string> flags = {"--node-id=" + id,
+                                      "--certs-dir=" + certs_.Path(dir.empty() ? id : dir)};
     for (auto& f : more) flags.push_back(std::move(f));
     nodes_.push_back(std::make_unique<ServerProcess>(std::move(flags)));
     ServerProcess& n = *nodes_.back();
     EXPECT_OK(n.Start());
     EXPECT_OK(n.WaitServing()) << n.Logs();
     return n;
+  }
+
+  // A member certificate for `id` in certs_/<dir> (default: the ID), signed
+  // by the cluster CA, on 127.0.0.1.
+  void MakeMember(const std::string& id, std::vector<std::string> more = {},
+                  const std::string& dir = "") {
+    std::vector<std::string> args = {"create-node",
+                                     "--certs-dir",
+                                     certs_.Path(dir.empty() ? id : dir),
+                                     "--ca-key",
+                                     certs_.Path("ca/ca.key"),
+                                     "--node-id",
+                                     id,
+                                     "--host",
+                                     "127.0.0.1"};
+    for (auto& a : more) args.push_back(std::move(a));
+    ASSERT_OK(certs_.Run(args));
+  }
+
+  // TLS as a member holding the certificates in certs_/<dir>.
+  TransportFactory MemberTls(const std::string& dir) {
+    auto ctx = peer::MakeMeshTlsContext(peer::TlsFilesFromCertsDir(certs_.Path(dir)));
+    EXPECT_OK(ctx.status());
+    return TransportFactory::Tls(*ctx);
+  }
+
+  // TLS as a stranger would speak it: verifies nothing, presents the
+  // certificate in certs_/<dir> (none when `dir` is empty) without the checks
+  // MakeMeshTlsContext makes (an expired one, say).
+  TransportFactory StrangerTls(const std::string& dir) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
+    ctx->set_verify_mode(asio::ssl::verify_none);
+    if (!dir.empty()) {
+      ctx->use_certificate_chain_file(certs_.Path(dir + "/node.crt"));
+      ctx->use_private_key_file(certs_.Path(dir + "/node.key"), asio::ssl::context::pem);
+    }
+    return TransportFactory::Tls(ctx);
+  }
+
+  // Connects `p` to `node` and completes the Hello exchange as `id` (the
+  // node's own Hello tells the cluster's settings).
+  static void JoinAs(RawPeer& p, const ServerProcess& node, const std::string& id) {
+    ASSERT_OK(p.Connect(node.mesh_addr()));
+    wire::Hello theirs;
+    ASSERT_TRUE(p.ReadUntil([&] { return p.Last(FrameType::kHello, &theirs); }));
+    wire::Hello mine = theirs;
+    mine.set_node_id(id);
+    mine.set_advertise_addr("127.0.0.1:1");
+    p.Send(FrameType::kHello, mine);
+    // Established once the node sends its peer list.
+    ASSERT_TRUE(p.ReadUntil([&] { return p.Got(FrameType::kPeerList); }));
   }
 
   TestCerts certs_;
@@ -142,6 +222,62 @@ TEST_F(MeshTlsProcessTest, ANodeWithoutAChoiceOfSecurityRefusesToStart) {
   ServerProcess plain({"--node-id=n1", "--insecure"});
   ASSERT_OK(plain.Start());
   EXPECT_THAT(plain.Logs(), HasSubstr("--insecure: the mesh runs plain TCP"));
+}
+
+// A member (its certificate in the attacker's hands) relays writes that claim
+// n1's own origin, numbered as n1's next writes will be: n1 refuses them all,
+// counts them, logs once, keeps its own value, and its next writes, under the
+// same numbers, still reach n2.
+TEST_F(MeshTlsProcessTest, AWriteClaimingTheNodesOwnOriginIsRefused) {
+  MakeMember("n9");
+  ServerProcess& n1 = StartNode("n1");
+  ServerProcess& n2 = StartNode("n2", {"--join=" + n1.mesh_addr()});
+  Client c1(n1), c2(n2);
+  ASSERT_TRUE(c1.Set("owned-by-n1", "real").ok());
+  ASSERT_TRUE(c2.WaitValue("owned-by-n1", "real"));
+
+  RawPeer forger(MemberTls("n9"));
+  JoinAs(forger, n1, "n9");
+  // n1's heartbeat says how far its own writes are numbered.
+  uint64_t mark = 0;
+  ASSERT_TRUE(forger.ReadUntil([&] {
+    wire::Ping ping;
+    if (!forger.Last(FrameType::kPing, &ping)) return false;
+    for (const wire::OriginMark& m : ping.seen()) {
+      if (m.origin() == "n1") mark = m.seq();
+    }
+    return true;
+  }));
+  ASSERT_GT(mark, 0u);
+  constexpr int kForged = 20;
+  wire::WriteBatch batch;
+  for (int i = 1; i <= kForged; ++i) {
+    wire::Write* w = batch.add_writes();
+    w->set_origin("n1");
+    w->set_origin_seq(mark + static_cast<uint64_t>(i));
+    wire::Record* r = w->mutable_record();
+    r->set_key(i == 1 ? "owned-by-n1" : absl::StrCat("forged-", i));
+    r->set_kind(wire::Record::BYTES);
+    r->set_bytes("forged");
+    r->mutable_version()->set_hlc(uint64_t{1} << 62);  // newer than anything
+    r->mutable_version()->set_origin("n1");
+  }
+  forger.Send(FrameType::kWriteBatch, batch);
+  const std::string refused = "meshkv_replication_own_origin_refused_total";
+  ASSERT_TRUE(WaitFor([&] { return Sample(n1, refused) == kForged; })) << Sample(n1, refused);
+  const char* logged = "refused forged writes claiming the origin of this node";
+  EXPECT_EQ(Count(n1.Logs(), logged), 1) << n1.Logs();  // rate-limited: one line for 20
+  EXPECT_THAT(n1.Logs(), HasSubstr("peer=n9"));
+  EXPECT_EQ(c1.Get("owned-by-n1")->value().bytes(), "real");
+  EXPECT_FALSE(c1.Get("forged-2").has_value());
+
+  // n1's next writes carry the seqs the forger used: n2 takes every one.
+  for (int i = 1; i <= kForged; ++i) ASSERT_TRUE(c1.Set(absl::StrCat("next-", i), "v").ok());
+  for (int i = 1; i <= kForged; ++i) EXPECT_TRUE(c2.WaitValue(absl::StrCat("next-", i), "v"));
+  EXPECT_EQ(Sample(n2, "meshkv_replication_duplicates_dropped_total"), 0);
+  EXPECT_EQ(c2.Get("owned-by-n1")->value().bytes(), "real");
+  EXPECT_FALSE(c2.Get("forged-2").has_value());
+  EXPECT_EQ(Sample(n2, refused), 0);
 }
 
 }  // namespace
