@@ -280,5 +280,66 @@ TEST_F(MeshTlsProcessTest, AWriteClaimingTheNodesOwnOriginIsRefused) {
   EXPECT_EQ(Sample(n2, refused), 0);
 }
 
+// "Send me everything": a DigestOffer of all-zero digests makes a member
+// answer with every key. From a stranger (plain TCP, TLS without a
+// certificate, a certificate from another CA) or from a member before its
+// Hello, it gets no byte of the dictionary, and each attempt is counted.
+TEST_F(MeshTlsProcessTest, AStrangerAskingForTheWholeDictionaryGetsNothing) {
+  MakeMember("n9");
+  ServerProcess& n1 = StartNode("n1");
+  ServerProcess& n2 = StartNode("n2", {"--join=" + n1.mesh_addr()});
+  Client c1(n1), c2(n2);
+  const std::string secret = "the-secret-value-0123456789";
+  ASSERT_TRUE(c1.Set("secret-key", secret).ok());
+
+  // The offer a member would make, sized from n1's Hello.
+  std::string request;
+  {
+    RawPeer member(MemberTls("n9"));
+    ASSERT_OK(member.Connect(n1.mesh_addr()));
+    wire::Hello hello;
+    ASSERT_TRUE(member.ReadUntil([&] { return member.Last(FrameType::kHello, &hello); }));
+    wire::Hello mine = hello;
+    mine.set_node_id("n9");
+    peer::AppendFrame(FrameType::kHello, mine, &request);
+    wire::DigestOffer offer;
+    offer.set_session(1);
+    for (uint32_t b = 0; b < hello.buckets(); ++b) offer.add_buckets(0);
+    peer::AppendFrame(FrameType::kDigestOffer, offer, &request);
+    // This one, offered before its Hello, is a protocol error.
+    std::string offer_only;
+    peer::AppendFrame(FrameType::kDigestOffer, offer, &offer_only);
+    member.SendRaw(offer_only);
+    ASSERT_TRUE(member.ReadUntil([&] { return member.closed(); }));
+    EXPECT_THAT(member.bytes(), Not(HasSubstr(secret)));
+    for (const RawPeer::Frame& f : member.frames()) {
+      EXPECT_TRUE(f.type == FrameType::kHello || f.type == FrameType::kGoodbye)
+          << peer::FrameTypeName(f.type);
+    }
+  }
+  EXPECT_EQ(Sample(n1, "meshkv_mesh_protocol_errors_total"), 1);
+
+  const std::string refused_cert = "meshkv_mesh_connections_refused_total{reason=\"certificate\"}";
+  const double before = Sample(n1, refused_cert);
+  std::vector<std::pair<std::string, TransportFactory>> strangers = {
+      {"plain TCP", TransportFactory::Plain()},
+      {"TLS without a certificate", StrangerTls("")},
+      {"a certificate from another CA", StrangerTls("n4")},
+  };
+  for (auto& [who, transports] : strangers) {
+    RawPeer stranger(transports);
+    (void)stranger.Connect(n1.mesh_addr());  // a stranger does not care how it went
+    stranger.SendRaw(request);
+    EXPECT_TRUE(stranger.ReadUntil([&] { return stranger.closed(); })) << who;
+    EXPECT_THAT(stranger.bytes(), Not(HasSubstr(secret))) << who;
+    EXPECT_THAT(stranger.frames(), ::testing::IsEmpty()) << who;
+  }
+  ASSERT_TRUE(WaitFor([&] { return Sample(n1, refused_cert) == before + 3; }))
+      << ScrapeMetrics(n1.metrics_port());
+  ASSERT_TRUE(c1.Set("after", "a").ok());
+  EXPECT_TRUE(c2.WaitValue("after", "a"));
+  EXPECT_TRUE(c2.WaitValue("secret-key", secret));
+}
+
 }  // namespace
 }  // namespace meshkv
