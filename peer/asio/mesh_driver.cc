@@ -9,6 +9,7 @@
 #include "asio/connect.hpp"
 #include "asio/post.hpp"
 #include "common/host_port.h"
+#include "peer/asio/tls_context.h"
 
 namespace meshkv::peer {
 namespace {
@@ -230,7 +231,11 @@ void MeshDriver::Secure(ConnId id, Transport::Side side) {
   s->transport->AsyncHandshake(side, [this, id, s](absl::Status st) {
     if (stopping_ || sockets_.count(id) == 0 || sockets_[id] != s) return;
     if (st.ok()) {
-      mesh_->Secured(id, s->transport->peer_node_id(), Now());
+      std::weak_ptr<Transport> t = s->transport;
+      mesh_->Secured(id, s->transport->peer_node_id(), Now(), [t](const std::string& host) {
+        std::shared_ptr<Transport> live = t.lock();
+        return live != nullptr && CheckCertificateHost(live->peer_certificate(), host).ok();
+      });
       s->reading = true;
       Read(id);
     } else if (absl::IsUnauthenticated(st) || absl::IsPermissionDenied(st)) {

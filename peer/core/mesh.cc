@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 
 namespace meshkv::peer {
 
@@ -160,12 +161,14 @@ void Mesh::Admit(Connection& c) {
   }
 }
 
-void Mesh::Secured(ConnId id, absl::string_view certified_id, int64_t now_us) {
+void Mesh::Secured(ConnId id, absl::string_view certified_id, int64_t now_us,
+                   HostCheck certifies_host) {
   Clock(now_us);
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second->state != State::kSecuring) return;
   Connection& c = *it->second;
   c.certified_id = std::string(certified_id);
+  c.certifies_host = std::move(certifies_host);
   c.state = State::kHandshaking;
   if (c.outbound) {
     SendHello(c);
@@ -509,6 +512,16 @@ void Mesh::OnHello(Connection& c, const wire::Hello& hello, int64_t now) {
   Establish(c, now);
 }
 
+bool Mesh::TrustedAddr(const Connection& c) const {
+  if (!c.certifies_host) return true;
+  absl::StatusOr<std::pair<std::string, int>> hp = SplitHostPort(c.peer_addr);
+  if (hp.ok() && c.certifies_host(hp->first)) return true;
+  Log(LogLevel::kWarning,
+      "not dialling the address a peer advertises: its certificate does not name the host",
+      {{"peer", c.peer_id}, {"addr", absl::CHexEscape(c.peer_addr.substr(0, kMaxLoggedIdBytes))}});
+  return false;
+}
+
 bool Mesh::Duplicate(const Connection& c) const {
   for (const auto& [id, other] : conns_) {
     if (other.get() == &c || other->peer_id != c.peer_id || other->closing()) continue;
@@ -525,7 +538,7 @@ void Mesh::Establish(Connection& c, int64_t now) {
   c.decoder.set_max_body_bytes(options_.max_frame_bytes);  // a member now
   c.established_ms = now;
   c.last_ping_ms = now;
-  membership_.Reached(c.outbound ? c.addr : "", c.peer_addr, c.peer_id);
+  membership_.Reached(c.outbound ? c.addr : "", TrustedAddr(c) ? c.peer_addr : "", c.peer_id);
   Log(LogLevel::kInfo, "peer connected",
       {{"peer", c.peer_id}, {"addr", c.peer_addr}, {"direction", c.outbound ? "out" : "in"}});
   SendPeerList(c);

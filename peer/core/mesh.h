@@ -134,7 +134,10 @@ class Mesh {
   void ConnectFailed(ConnId id, absl::string_view error, int64_t now_us);
   // Authenticated transports only: the transport's handshake succeeded and
   // the peer's certificate names `certified_id`; the Hello exchange starts.
-  void Secured(ConnId id, absl::string_view certified_id, int64_t now_us);
+  // The address its Hello advertises is dialled and passed on in peer lists
+  // only when `certifies_host` holds for its host (null: not checked).
+  void Secured(ConnId id, absl::string_view certified_id, int64_t now_us,
+               HostCheck certifies_host = nullptr);
   // The transport refused the peer's certificate, or the peer ours (`why`
   // says which, for the log); the connection is gone.
   void TransportRefused(ConnId id, absl::string_view why, int64_t now_us);
@@ -201,6 +204,9 @@ class Mesh {
   void ProtocolError(Connection& c, const std::string& what);
   void Forget(ConnId id, bool failed, int64_t now);
   bool Duplicate(const Connection& c) const;
+  // Whether the address `c`'s Hello advertises may be dialled and relayed:
+  // its certificate names the host (logged when not).
+  bool TrustedAddr(const Connection& c) const;
   void TickConnection(Connection& c, int64_t now);
 
   // Writes.

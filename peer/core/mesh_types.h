@@ -65,6 +65,12 @@ struct MeshOptions {
   size_t sync_low_water_bytes = 1 << 20;  // anti-entropy output is made while below this
 };
 
+// Whether a peer's verified certificate names `host` (a DNS name or an IP
+// address, no port): an authenticating driver gives one per connection
+// (CheckCertificateHost), and the core trusts the address a peer advertises
+// only when it holds.
+using HostCheck = std::function<bool(const std::string& host)>;
+
 // What the core asks its driver to do, besides writing output.
 struct Command {
   enum Kind { kDial, kClose };

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
@@ -133,13 +135,14 @@ class MeshTlsProcessTest : public ::testing::Test {
 
   // Connects `p` to `node` and completes the Hello exchange as `id` (the
   // node's own Hello tells the cluster's settings).
-  static void JoinAs(RawPeer& p, const ServerProcess& node, const std::string& id) {
+  static void JoinAs(RawPeer& p, const ServerProcess& node, const std::string& id,
+                     const std::string& advertise = "127.0.0.1:1") {
     ASSERT_OK(p.Connect(node.mesh_addr()));
     wire::Hello theirs;
     ASSERT_TRUE(p.ReadUntil([&] { return p.Last(FrameType::kHello, &theirs); }));
     wire::Hello mine = theirs;
     mine.set_node_id(id);
-    mine.set_advertise_addr("127.0.0.1:1");
+    mine.set_advertise_addr(advertise);
     p.Send(FrameType::kHello, mine);
     // Established once the node sends its peer list.
     ASSERT_TRUE(p.ReadUntil([&] { return p.Got(FrameType::kPeerList); }));
@@ -339,6 +342,71 @@ TEST_F(MeshTlsProcessTest, AStrangerAskingForTheWholeDictionaryGetsNothing) {
   ASSERT_TRUE(c1.Set("after", "a").ok());
   EXPECT_TRUE(c2.WaitValue("after", "a"));
   EXPECT_TRUE(c2.WaitValue("secret-key", secret));
+}
+
+// A member sends a peer list of 5,000 addresses where nothing listens: n1
+// takes at most a list's worth, dials one of them at a time, forgets each
+// after a few failed dials, never passes them on, and keeps replicating.
+TEST_F(MeshTlsProcessTest, AHostilePeerListIsBoundedAndForgotten) {
+  MakeMember("n9");
+  ServerProcess& n1 = StartNode("n1");
+  ServerProcess& n2 = StartNode("n2", {"--join=" + n1.mesh_addr()});
+  Client c1(n1), c2(n2);
+  ASSERT_TRUE(WaitFor([&] { return PeersOf(n1).size() == 1; }));
+  const std::string known = "meshkv_peers_known";
+  const std::string dials = "meshkv_mesh_connections_total{direction=\"out\"}";
+
+  RawPeer hostile(MemberTls("n9"));
+  JoinAs(hostile, n1, "n9");
+  const double dials_before = Sample(n1, dials);
+  wire::PeerList list;
+  constexpr int kBogus = 5000;
+  for (int i = 0; i < kBogus; ++i) {
+    wire::PeerList::Peer* p = list.add_peers();
+    p->set_node_id(absl::StrCat("bogus-", i));
+    p->set_addr(absl::StrCat("127.0.0.1:", 30000 + i));  // below the ephemeral ports
+  }
+  hostile.Send(FrameType::kPeerList, list);
+
+  // Sampled while n1 works through them: known peers stay within one list's
+  // worth (n2, n9 and its address, the list's first 64), dials within one at a
+  // time per tick.
+  const absl::Time start = absl::Now();
+  double most_known = 0;
+  ASSERT_TRUE(WaitFor([&] { return Sample(n1, known) > 3; })) << "the list was not taken";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const double k = Sample(n1, known);
+        most_known = std::max(most_known, k);
+        return k <= 3;  // n2, n9 and n9's advertised address: the bogus ones forgotten
+      },
+      absl::Seconds(90), absl::Milliseconds(100)))
+      << Sample(n1, known);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double dialled = Sample(n1, dials) - dials_before;
+  EXPECT_LE(most_known, 3 + 64);
+  // Each of 64 addresses dialled 3 times, plus n9's advertised address.
+  EXPECT_LE(dialled, 64 * 3 + 20);
+  EXPECT_GE(dialled, 64);
+  // One dial in flight per 100 ms tick at most.
+  EXPECT_LE(dialled, seconds * 10 + 20) << seconds;
+  std::cout << "hostile list of " << kBogus << ": at most " << most_known << " known, " << dialled
+            << " dials in " << seconds << " s until forgotten\n";
+
+  // An address on a host n8's certificate does not name is not dialled.
+  MakeMember("n8");
+  RawPeer liar(MemberTls("n8"));
+  JoinAs(liar, n1, "n8", "10.255.0.8:4444");
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(n1.Logs(), "not dialling the address a peer advertises");
+  })) << n1.Logs();
+  EXPECT_THAT(n1.Logs(), HasSubstr("addr=10.255.0.8:4444"));
+
+  // n2 never heard of them: n1's lists carry only members it reached.
+  EXPECT_LE(Sample(n2, known), 3);
+  ASSERT_TRUE(c1.Set("after-list", "v").ok());
+  EXPECT_TRUE(c2.WaitValue("after-list", "v"));
+  EXPECT_THAT(PeersOf(n1), ::testing::Contains("n2"));
 }
 
 }  // namespace
