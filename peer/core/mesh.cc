@@ -18,6 +18,10 @@ namespace {
 // A peer-supplied ID echoed into a log or a Goodbye is cut to this.
 constexpr size_t kMaxLoggedIdBytes = 128;
 
+// Peers whose traffic is counted (each a set of metric series): members
+// come and go; IDs of peers no longer connected make room.
+constexpr size_t kMaxCountedPeers = 256;
+
 // Forged own-origin writes are logged at most this often (each is counted).
 constexpr int64_t kForgeryLogPeriodMs = 10000;
 
@@ -426,7 +430,18 @@ MeshSnapshot Mesh::Snapshot(int64_t now_us) const {
 // Frames
 
 PeerCounters* Mesh::CountersFor(const Connection& c) {
-  return c.peer_id.empty() ? nullptr : &counters_[c.peer_id];
+  if (c.peer_id.empty()) return nullptr;
+  auto it = counters_.find(c.peer_id);
+  if (it != counters_.end()) return &it->second;
+  if (counters_.size() >= kMaxCountedPeers) {
+    // Full (only without TLS can that many IDs come): peers gone make room.
+    absl::flat_hash_map<std::string, bool> connected = ConnectedNodes();
+    for (auto old = counters_.begin(); old != counters_.end();) {
+      old = connected.contains(old->first) ? std::next(old) : counters_.erase(old);
+    }
+    if (counters_.size() >= kMaxCountedPeers) return nullptr;
+  }
+  return &counters_[c.peer_id];
 }
 
 void Mesh::Send(Connection& c, FrameType type, const google::protobuf::MessageLite& msg) {

@@ -409,5 +409,97 @@ TEST_F(MeshTlsProcessTest, AHostilePeerListIsBoundedAndForgotten) {
   EXPECT_THAT(PeersOf(n1), ::testing::Contains("n2"));
 }
 
+// Metric labels carry member IDs only, each at most 128 bytes: 60 strangers
+// refused at TLS, and a member's certificate claiming a 1 MiB ID (over the
+// pre-handshake frame cap) or a 60 KiB one (under it, but not the
+// certificate's), leave n1's /metrics as large as it was.
+TEST_F(MeshTlsProcessTest, StrangersAndHugeIdsDoNotGrowMetrics) {
+  MakeMember("n9");
+  ServerProcess& n1 = StartNode("n1");
+  ServerProcess& n2 = StartNode("n2", {"--join=" + n1.mesh_addr()});
+  Client c1(n1), c2(n2);
+  ASSERT_TRUE(c1.Set("k", "v").ok());
+  ASSERT_TRUE(c2.WaitValue("k", "v"));
+  ASSERT_TRUE(WaitFor([&] { return PeersOf(n1).size() == 1; }));
+  const std::string before = ScrapeMetrics(n1.metrics_port());
+
+  auto hello = [](const std::string& id) {
+    wire::Hello h;
+    h.set_protocol_version(peer::kProtocolVersion);
+    h.set_cluster("meshkv");
+    h.set_node_id(id);
+    h.set_advertise_addr("127.0.0.1:1");
+    std::string frame;
+    peer::AppendFrame(FrameType::kHello, h, &frame);
+    return frame;
+  };
+  for (int i = 0; i < 60; ++i) {
+    RawPeer stranger(i % 2 == 0 ? TransportFactory::Plain() : StrangerTls("n4"));
+    (void)stranger.Connect(n1.mesh_addr());
+    stranger.SendRaw(hello(absl::StrCat("stranger-", i, std::string(200, 's'))));
+    EXPECT_TRUE(stranger.ReadUntil([&] { return stranger.closed(); })) << i;
+  }
+  for (size_t size : {size_t{1} << 20, size_t{60} << 10}) {
+    RawPeer member(MemberTls("n9"));
+    ASSERT_OK(member.Connect(n1.mesh_addr()));
+    member.SendRaw(hello(std::string(size, 'x')));
+    EXPECT_TRUE(member.ReadUntil([&] { return member.closed(); })) << size;
+  }
+  const std::string refused = "meshkv_mesh_connections_refused_total{reason=";
+  ASSERT_TRUE(WaitFor([&] {
+    const std::string m = ScrapeMetrics(n1.metrics_port());
+    return SampleOf(m, refused + "\"certificate\"}") == 60 &&
+           SampleOf(m, refused + "\"frame_too_large\"}") == 1 &&
+           SampleOf(m, refused + "\"node_id_mismatch\"}") == 1;
+  })) << ScrapeMetrics(n1.metrics_port());
+  const std::string after = ScrapeMetrics(n1.metrics_port());
+  std::cout << "/metrics: " << before.size() << " bytes before, " << after.size() << " after\n";
+  EXPECT_LE(after.size(), before.size() + 2048);  // counters' digits, not new series
+  EXPECT_EQ(Count(after, "\n"), Count(before, "\n"));
+  EXPECT_THAT(after, Not(HasSubstr("stranger")));
+  EXPECT_THAT(after, Not(HasSubstr("xxxx")));
+  ASSERT_TRUE(c2.Set("k2", "v2").ok());
+  EXPECT_TRUE(c1.WaitValue("k2", "v2"));
+}
+
+// Without TLS anyone is a member under the ID it claims: still, an ID is at
+// most 128 printable bytes, and at most 256 peers' series are kept.
+TEST_F(MeshTlsProcessTest, WithoutTlsHostileIdsStillCannotGrowMetricsWithoutBound) {
+  nodes_.push_back(std::make_unique<ServerProcess>(
+      std::vector<std::string>{"--node-id=n5", "--insecure", "--initial-sync-timeout=1s"}));
+  ServerProcess& n5 = *nodes_.back();
+  ASSERT_OK(n5.Start());
+  ASSERT_OK(n5.WaitServing()) << n5.Logs();
+  wire::Hello theirs;
+  {
+    RawPeer probe(TransportFactory::Plain());
+    ASSERT_OK(probe.Connect(n5.mesh_addr()));
+    ASSERT_TRUE(probe.ReadUntil([&] { return probe.Last(FrameType::kHello, &theirs); }));
+  }
+  auto join = [&](const std::string& id) {
+    RawPeer fake(TransportFactory::Plain());
+    EXPECT_OK(fake.Connect(n5.mesh_addr()));
+    wire::Hello mine = theirs;
+    mine.set_node_id(id);
+    mine.set_advertise_addr("127.0.0.1:1");
+    fake.Send(FrameType::kHello, mine);
+    fake.ReadUntil([&] { return fake.Got(FrameType::kPeerList) || fake.closed(); });
+    return fake.Got(FrameType::kPeerList);
+  };
+  EXPECT_FALSE(join(std::string(60 << 10, 'z')));  // under the frame cap, over the ID's
+  constexpr int kFakes = 300;
+  int joined = 0;
+  for (int i = 0; i < kFakes; ++i) joined += join(absl::StrCat("fake-", i));
+  EXPECT_EQ(joined, kFakes);
+  const std::string m = ScrapeMetrics(n5.metrics_port());
+  std::cout << "/metrics after " << kFakes << " fake peers: " << m.size() << " bytes, "
+            << Count(m, "meshkv_mesh_frames_received_total{peer=") << " received-frame series\n";
+  EXPECT_THAT(m, Not(HasSubstr("zzzz")));
+  // Each fake sent a Hello and got a Hello and a PeerList: one received-frame
+  // series per peer counted.
+  EXPECT_LE(Count(m, "meshkv_mesh_frames_received_total{peer="), 256);
+  EXPECT_GE(Count(m, "meshkv_mesh_frames_received_total{peer="), 100);
+}
+
 }  // namespace
 }  // namespace meshkv
