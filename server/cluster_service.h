@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "meshkv/v1/cluster.grpc.pb.h"
 #include "peer/core/mesh_types.h"
@@ -22,6 +23,8 @@ class ClusterService final : public meshkv::v1::Cluster::CallbackService {
     std::string advertise_addr;
     std::string cluster;
     bool leasing = true;
+    bool mesh_insecure = false;         // --insecure
+    std::vector<std::string> warnings;  // MeshSecurityWarnings
   };
   ClusterService(Identity identity, Node* node, std::function<peer::MeshSnapshot()> mesh)
       : identity_(std::move(identity)), node_(node), mesh_(std::move(mesh)) {}

@@ -501,5 +501,43 @@ TEST_F(MeshTlsProcessTest, WithoutTlsHostileIdsStillCannotGrowMetricsWithoutBoun
   EXPECT_GE(Count(m, "meshkv_mesh_frames_received_total{peer="), 100);
 }
 
+// --insecure is never silent: Cluster/Status (what `meshkv status` prints)
+// says the mesh is unauthenticated for as long as the node runs, and louder,
+// in the log too, when the mesh listens beyond loopback. With TLS, nothing.
+TEST_F(MeshTlsProcessTest, AnInsecureNodeSaysSoInItsStatusAndLog) {
+  auto status = [](const ServerProcess& n) {
+    auto stub = v1::Cluster::NewStub(n.Channel());
+    grpc::ClientContext ctx;
+    v1::StatusResponse resp;
+    EXPECT_TRUE(stub->Status(&ctx, v1::StatusRequest(), &resp).ok());
+    return resp;
+  };
+  ServerProcess& tls = StartNode("n1");
+  EXPECT_FALSE(status(tls).mesh_insecure());
+  EXPECT_THAT(status(tls).warnings(), ::testing::IsEmpty());
+
+  const struct {
+    std::string mesh_addr;
+    int warnings;
+  } cases[] = {{"127.0.0.1:0", 1}, {"0.0.0.0:0", 2}};
+  for (const auto& c : cases) {
+    ServerProcess n({"--node-id=n5", "--insecure", "--mesh-addr=" + c.mesh_addr});
+    ASSERT_OK(n.Start());
+    ASSERT_OK(n.WaitServing()) << n.Logs();
+    const v1::StatusResponse s = status(n);
+    EXPECT_TRUE(s.mesh_insecure());
+    ASSERT_EQ(s.warnings_size(), c.warnings) << c.mesh_addr;
+    EXPECT_THAT(s.warnings(0), HasSubstr("--insecure: the mesh runs plain TCP"));
+    EXPECT_THAT(n.Logs(), HasSubstr("--insecure: the mesh runs plain TCP"));
+    if (c.warnings == 2) {
+      EXPECT_THAT(s.warnings(1), HasSubstr("the unauthenticated mesh listens on 0.0.0.0:0, which "
+                                           "other hosts can reach"));
+      EXPECT_THAT(n.Logs(), HasSubstr("which other hosts can reach"));
+    } else {
+      EXPECT_THAT(n.Logs(), Not(HasSubstr("which other hosts can reach")));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace meshkv
