@@ -161,7 +161,9 @@ Metrics::Collector MeshCollector(std::function<peer::MeshSnapshot()> snapshot) {
         "Mesh connections refused, by reason: certificate (TLS refused the peer's, or the "
         "peer refused ours), node_id_mismatch (the Hello claims another ID than the certificate), "
         "incompatible (cluster, leasing, protocol, a malformed node ID), frame_too_large (before "
-        "the handshake), too_many_pending (handshakes).");
+        "the handshake), too_many_pending (handshakes), certificate_expired (the peer's, or ours "
+        "as "
+        "the peer said).");
     for (size_t r = 0; r < peer::kRefusalKinds; ++r) {
       AddSample(&refused, static_cast<double>(st.refused[r]),
                 {{"reason", peer::Name(static_cast<peer::Refusal>(r))}});

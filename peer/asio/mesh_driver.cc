@@ -24,6 +24,10 @@ std::string Endpoint(const tcp::socket& s) {
   return ec ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
 }
 
+Refusal RefusalOf(const absl::Status& st) {
+  return IsCertificateExpiry(st) ? Refusal::kCertificateExpired : Refusal::kCertificate;
+}
+
 }  // namespace
 
 struct MeshDriver::Socket {
@@ -241,7 +245,7 @@ void MeshDriver::Secure(ConnId id, Transport::Side side) {
     } else if (absl::IsUnauthenticated(st) || absl::IsPermissionDenied(st)) {
       sockets_.erase(id);
       s->transport->Close();
-      mesh_->TransportRefused(id, st.message(), Now());
+      mesh_->TransportRefused(id, st.message(), Now(), RefusalOf(st));
     } else {
       Drop(id);  // the connection broke: nothing was proven either way
     }
@@ -277,7 +281,7 @@ void MeshDriver::Failed(ConnId id, const asio::error_code& ec) {
   if (s->transport->secure() && absl::IsUnauthenticated(st)) {
     sockets_.erase(it);
     s->transport->Close();
-    mesh_->TransportRefused(id, st.message(), Now());
+    mesh_->TransportRefused(id, st.message(), Now(), RefusalOf(st));
     return;
   }
   Drop(id);

@@ -90,6 +90,8 @@ const char* Name(Refusal r) {
       return "frame_too_large";
     case Refusal::kTooManyPending:
       return "too_many_pending";
+    case Refusal::kCertificateExpired:
+      return "certificate_expired";
   }
   return "?";
 }
@@ -182,12 +184,12 @@ void Mesh::Secured(ConnId id, absl::string_view certified_id, int64_t now_us,
   Finish();
 }
 
-void Mesh::TransportRefused(ConnId id, absl::string_view why, int64_t now_us) {
+void Mesh::TransportRefused(ConnId id, absl::string_view why, int64_t now_us, Refusal kind) {
   const int64_t now = Clock(now_us);
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   Connection& c = *it->second;
-  Refuse(Refusal::kCertificate);
+  Refuse(kind);
   Log(LogLevel::kWarning, "refusing peer",
       {{"addr", c.addr}, {"reason", absl::StrCat("TLS: ", why)}});
   if (c.outbound) membership_.Backoff(membership_.At(c.addr), now, /*refused=*/true);

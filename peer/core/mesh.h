@@ -139,8 +139,10 @@ class Mesh {
   void Secured(ConnId id, absl::string_view certified_id, int64_t now_us,
                HostCheck certifies_host = nullptr);
   // The transport refused the peer's certificate, or the peer ours (`why`
-  // says which, for the log); the connection is gone.
-  void TransportRefused(ConnId id, absl::string_view why, int64_t now_us);
+  // says which, for the log; `kind` counts it: kCertificate or
+  // kCertificateExpired); the connection is gone.
+  void TransportRefused(ConnId id, absl::string_view why, int64_t now_us,
+                        Refusal kind = Refusal::kCertificate);
   void Received(ConnId id, absl::string_view bytes, int64_t now_us);
   // The connection is gone (closed by either side, or broken).
   void Closed(ConnId id, int64_t now_us);

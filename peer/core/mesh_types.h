@@ -91,15 +91,16 @@ struct PeerCounters {
 // Why this node refused a connection: a small fixed set, the label values
 // of meshkv_mesh_connections_refused_total (never a peer-supplied string).
 enum class Refusal : uint8_t {
-  kCertificate,     // the transport refused the peer's certificate, or it ours
-  kNodeIdMismatch,  // the Hello claims another node ID than the certificate
-  kIncompatible,    // another cluster, leasing mode, protocol or bucket count
-  kFrameTooLarge,   // a frame over the pre-handshake limit
-  kTooManyPending,  // over max_pending_handshakes
+  kCertificate,         // the transport refused the peer's certificate, or it ours
+  kNodeIdMismatch,      // the Hello claims another node ID than the certificate
+  kIncompatible,        // another cluster, leasing mode, protocol or bucket count
+  kFrameTooLarge,       // a frame over the pre-handshake limit
+  kTooManyPending,      // over max_pending_handshakes
+  kCertificateExpired,  // the peer's certificate expired, or ours (its alert said)
 };
-constexpr size_t kRefusalKinds = 5;
+constexpr size_t kRefusalKinds = 6;
 // "certificate", "node_id_mismatch", "incompatible", "frame_too_large",
-// "too_many_pending".
+// "too_many_pending", "certificate_expired".
 const char* Name(Refusal r);
 
 // Powers of two: batch_sizes[i] counts batches of 2^(i-1) < writes <= 2^i.

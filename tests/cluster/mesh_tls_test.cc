@@ -539,5 +539,43 @@ TEST_F(MeshTlsProcessTest, AnInsecureNodeSaysSoInItsStatusAndLog) {
   }
 }
 
+// n2 restarted with a new certificate from the same CA rejoins and catches
+// up; a peer presenting an expired certificate is refused, and both ends say
+// it expired: n1's log (with the expiry time) and its refusal counter, and
+// the alert the peer reads.
+TEST_F(MeshTlsProcessTest, ARotatedCertificateRejoinsAndAnExpiredOneIsRefused) {
+  ServerProcess& n1 = StartNode("n1");
+  ServerProcess& n2 = StartNode("n2", {"--join=" + n1.mesh_addr()});
+  Client c1(n1);
+  ASSERT_TRUE(c1.Set("before", "b").ok());
+  ASSERT_TRUE(Client(n2).WaitValue("before", "b"));
+  n2.Terminate();
+  ASSERT_EQ(n2.Wait(), 0);
+  MakeMember("n2", {}, "n2-rotated");
+  ServerProcess& rotated = StartNode("n2", {"--join=" + n1.mesh_addr()}, "n2-rotated");
+  ASSERT_TRUE(
+      WaitFor([&] { return PeersOf(n1) == std::vector<std::string>{"n2"}; }, absl::Seconds(20)))
+      << n1.Logs();
+  Client c2(rotated);
+  EXPECT_TRUE(c2.WaitValue("before", "b"));
+  ASSERT_TRUE(c1.Set("after-rotation", "r").ok());
+  EXPECT_TRUE(c2.WaitValue("after-rotation", "r"));
+
+  MakeMember("expired", {"--days", "-1"});
+  RawPeer old(StrangerTls("expired"));
+  (void)old.Connect(n1.mesh_addr());  // TLS 1.3: the client learns on its first read
+  old.SendRaw("");
+  ASSERT_TRUE(old.ReadUntil([&] { return old.closed(); }));
+  EXPECT_THAT(std::string(old.close_status().message()),
+              HasSubstr("peer refused our certificate: expired"));
+  const std::string expired =
+      "meshkv_mesh_connections_refused_total{reason=\"certificate_expired\"}";
+  ASSERT_TRUE(WaitFor([&] { return Sample(n1, expired) == 1; })) << Sample(n1, expired);
+  EXPECT_THAT(n1.Logs(), ::testing::ContainsRegex("refusing peer.*expired at 20"));
+  EXPECT_EQ(Sample(n1, "meshkv_mesh_connections_refused_total{reason=\"certificate\"}"), 0);
+  ASSERT_TRUE(c1.Set("after-expired", "e").ok());
+  EXPECT_TRUE(c2.WaitValue("after-expired", "e"));
+}
+
 }  // namespace
 }  // namespace meshkv
