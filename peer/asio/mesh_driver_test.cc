@@ -351,5 +351,19 @@ TEST_F(MeshDriverTlsTest, AFloodOfPendingHandshakesIsCappedAndMembersStillJoin) 
   ASSERT_TRUE(WaitFor([&] { return a->stats().writes_applied == 1; }));
 }
 
+TEST_F(MeshDriverTlsTest, OneHostCannotTakeEveryPendingHandshakePlace) {
+  auto a = StartNode("n1", Tls("n1"), nullptr,
+                     [](MeshOptions& o) { o.max_pending_handshakes_per_host = 4; });
+  std::vector<int> flood;
+  for (int i = 0; i < 10; ++i) flood.push_back(ConnectRaw(a->driver->port()));
+  // 64 places in all, 4 of them for 127.0.0.1.
+  ASSERT_TRUE(WaitFor([&] { return a->refused(Refusal::kTooManyPending) == 6u; }))
+      << a->refused(Refusal::kTooManyPending);
+  for (int fd : flood) close(fd);
+  auto b = StartNode("n2", Tls("n2"), a.get());
+  ASSERT_TRUE(WaitFor([&] { return a->established() == 1 && b->established() == 1; }))
+      << a->AllLogs();
+}
+
 }  // namespace
 }  // namespace meshkv::peer

@@ -40,6 +40,13 @@ bool ClaimsOrigin(const wire::Write& w, const std::string& self) {
   return false;
 }
 
+// "10.0.0.2" of "10.0.0.2:5000" (and "[::1]" of "[::1]:5000"): the remote
+// host of an accepted connection, as the driver names it.
+absl::string_view HostOf(absl::string_view endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  return colon == absl::string_view::npos ? endpoint : endpoint.substr(0, colon);
+}
+
 size_t BatchBucket(size_t writes) {
   size_t b = 0;
   while ((size_t{1} << b) < writes && b + 1 < kBatchSizeBuckets) ++b;
@@ -127,20 +134,25 @@ void Mesh::Start(int64_t now_us) {
 
 ConnId Mesh::Accepted(absl::string_view remote, int64_t now_us) {
   const int64_t now = Clock(now_us);
-  int pending = 0;
+  const absl::string_view host = HostOf(remote);
+  int pending = 0, from_host = 0;
   for (const auto& [id, other] : conns_) {
     if (!other->outbound && (other->state == State::kSecuring ||
                              other->state == State::kHandshaking)) {
       ++pending;
+      from_host += HostOf(other->addr) == host;
     }
   }
   Connection& c = NewConnection(/*outbound=*/false, std::string(remote), now);
   ++stats_.connections_accepted;
-  if (pending >= options_.max_pending_handshakes) {
+  if (pending >= options_.max_pending_handshakes ||
+      from_host >= options_.max_pending_handshakes_per_host) {
     // A flood of strangers: close before spending a TLS handshake on it.
     Refuse(Refusal::kTooManyPending);
     Log(LogLevel::kDebug, "closing connection: too many pending handshakes",
-        {{"addr", c.addr}, {"pending", absl::StrCat(pending)}});
+        {{"addr", c.addr},
+         {"pending", absl::StrCat(pending)},
+         {"from_host", absl::StrCat(from_host)}});
     c.state = State::kSecuring;  // no goodbye: the peer has not been heard
     Close(c, wire::Goodbye::UNSPECIFIED, "");
   } else if (options_.authenticated) {

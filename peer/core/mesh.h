@@ -71,7 +71,8 @@
 //
 // Before a peer's Hello is accepted, the core holds little for it: frames
 // over max_handshake_frame_bytes close the connection on their header, at
-// most max_pending_handshakes accepted connections wait (more are closed at
+// most max_pending_handshakes accepted connections wait, and at most
+// max_pending_handshakes_per_host of one remote IP (more are closed at
 // once), and each has handshake_timeout_ms (the TLS handshake included).
 // Every refusal is counted by Refusal (MeshStats::refused).
 //
