@@ -16,6 +16,14 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
   return reactor;
 }
 
+// A server stream refused before it starts (its caller may not read).
+template <typename Response>
+class RefusedStream final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
 // Streams a listing page by page. Every page carries the revision of the
 // first, so a client can watch from it; the last page says whether the
 // limit cut the listing short.
@@ -75,12 +83,15 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
 }  // namespace
 
 KeyValueService::KeyValueService(Node* node, KeyValueServiceOptions options,
-                                 const WatchObserver* observer)
-    : node_(node), options_(std::move(options)), observer_(observer) {}
+                                 const WatchObserver* observer, const ClientAuthorizer* auth)
+    : node_(node), options_(std::move(options)), observer_(observer), auth_(auth) {}
 
 grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::GetRequest* req,
                                                meshkv::v1::GetResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Get")); !s.ok()) {
+    return Done(ctx, s);
+  }
   if (req->key().empty()) {
     return Done(ctx, absl::InvalidArgumentError("key must not be empty"));
   }
@@ -95,6 +106,9 @@ grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::SetRequest* req,
                                                meshkv::v1::SetResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
+    return Done(ctx, s);
+  }
   auto r = node_->Set(req->key(), ToValueView(req->value()));
   if (r.ok()) ToMeta(r->changes[0].entry, resp->mutable_meta());
   return Done(ctx, r.status());
@@ -103,6 +117,9 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::DeleteRequest* req,
                                                   meshkv::v1::DeleteResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Delete")); !s.ok()) {
+    return Done(ctx, s);
+  }
   auto r = node_->Delete(req->key());
   if (r.ok()) {
     ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_prev());
@@ -114,6 +131,9 @@ grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::UpdateRequest* req,
                                                   meshkv::v1::UpdateResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Update")); !s.ok()) {
+    return Done(ctx, s);
+  }
   auto r = node_->Update(ToKeyValuesView(req->items()));
   if (r.ok()) {
     for (const WriteResult::Change& c : r->changes) ToMeta(c.entry, resp->add_metas());
@@ -124,6 +144,9 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContext* ctx,
                                                       const meshkv::v1::ApplyDeltaRequest* req,
                                                       meshkv::v1::ApplyDeltaResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
+    return Done(ctx, s);
+  }
   auto r = node_->ApplyDelta(req->key(), ToFieldsView(req->delta()));
   if (r.ok()) ToEntry(r->changes[0].entry, /*with_value=*/true, resp->mutable_entry());
   return Done(ctx, r.status());
@@ -132,6 +155,9 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::PopRequest* req,
                                                meshkv::v1::PopResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Pop")); !s.ok()) {
+    return Done(ctx, s);
+  }
   auto r = node_->Pop(req->key());
   if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
   return Done(ctx, r.status());
@@ -140,18 +166,27 @@ grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* ctx,
                                                    const meshkv::v1::PopItemRequest*,
                                                    meshkv::v1::PopItemResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("PopItem")); !s.ok()) {
+    return Done(ctx, s);
+  }
   auto r = node_->PopItem();
   if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
   return Done(ctx, r.status());
 }
 
 grpc::ServerWriteReactor<meshkv::v1::ListResponse>* KeyValueService::List(
-    grpc::CallbackServerContext*, const meshkv::v1::ListRequest* req) {
+    grpc::CallbackServerContext* ctx, const meshkv::v1::ListRequest* req) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("List")); !s.ok()) {
+    return new RefusedStream<meshkv::v1::ListResponse>(s);
+  }
   return new ListStream(&node_->store(), *req, options_);
 }
 
 grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* KeyValueService::Watch(
-    grpc::CallbackServerContext*, const meshkv::v1::WatchRequest* req) {
+    grpc::CallbackServerContext* ctx, const meshkv::v1::WatchRequest* req) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Watch")); !s.ok()) {
+    return new RefusedStream<meshkv::v1::WatchResponse>(s);
+  }
   return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req);
 }
 
