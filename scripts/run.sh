@@ -19,7 +19,13 @@ build="${MESHKV_BUILD_DIR:-build}"
 run_dir="$build/run"
 nodes=(1 2 3)
 
-alive() { [ -f "$run_dir/node$1.pid" ] && kill -0 "$(cat "$run_dir/node$1.pid")" 2>/dev/null; }
+# A node that exited but was not reaped yet (a zombie) is not alive: it holds no port.
+alive() {
+  [ -f "$run_dir/node$1.pid" ] || return 1
+  local state
+  state="$(ps -o stat= -p "$(cat "$run_dir/node$1.pid")" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
 
 if [ "${1:-start}" = "stop" ] || [ "${1:-start}" = "wipe" ]; then
   for i in "${nodes[@]}"; do

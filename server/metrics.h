@@ -84,6 +84,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<CollectorSet> collectors_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string exposer_host_;  // where a connection reaches the exposer (see ~Metrics)
 
   prometheus::Family<prometheus::Counter>& rpc_requests_;
   prometheus::Family<prometheus::Histogram>& rpc_seconds_;
