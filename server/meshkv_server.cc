@@ -73,9 +73,8 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
   // --- Security: mesh TLS whenever certificates are given.
   absl::StatusOr<peer::TransportFactory> transports = MeshTransportsFor(config);
   if (!transports.ok()) return transports.status();
-  if (!transports->secure()) {
-    LogWarning("--insecure: the mesh runs plain TCP; any process that reaches the mesh port can join",
-               {{"mesh", config.mesh_addr}});
+  for (const std::string& warning : MeshSecurityWarnings(config)) {
+    LogWarning(warning, {{"mesh", config.mesh_addr}});
   }
   absl::StatusOr<GrpcSecurity> grpc_security = GrpcSecurityFor(config);
   if (!grpc_security.ok()) return grpc_security.status();
@@ -158,7 +157,8 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
   kv_service_ = std::make_unique<KeyValueService>(node_.get(), KeyValueServiceOptionsFor(config),
                                                   metrics_->watch_observer(), &client_auth_);
   cluster_service_ = std::make_unique<ClusterService>(
-      ClusterService::Identity{node_id_, advertise_addr_, config.cluster, config.leasing},
+      ClusterService::Identity{node_id_, advertise_addr_, config.cluster, config.leasing,
+                               !MeshTlsRequested(config), MeshSecurityWarnings(config)},
       node_.get(), [driver] { return driver->Snapshot(); }, &client_auth_);
 }
 
