@@ -83,6 +83,10 @@ struct ServerConfig {
   // never (the OS decides). A process crash alone loses nothing in any mode.
   storage::FsyncMode fsync = config_internal::DataDirDefaults().fsync;
   absl::Duration fsync_interval = config_internal::DataDirDefaults().fsync_interval;
+  // Open a data directory whose files fail their checksums anyway, keeping
+  // the records that verify and setting damaged files aside (the repair
+  // mode of docs/design.md, "Durability"); once is enough.
+  bool salvage = config_internal::DataDirDefaults().salvage;
   // How often a node in sync with its peers records so in its data
   // directory (for the tombstone-retention rule). Not a flag.
   absl::Duration mark_in_sync_every = absl::Seconds(10);

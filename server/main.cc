@@ -87,6 +87,10 @@ ABSL_FLAG(std::string, fsync, std::string(meshkv::storage::FsyncModeName(Default
           "about 30 s on Linux). A crash of the process alone loses nothing in any mode.");
 ABSL_FLAG(absl::Duration, fsync_interval, Defaults().fsync_interval,
           "With --fsync=interval, how often the data directory is synced (e.g. 100ms).");
+ABSL_FLAG(bool, salvage, Defaults().salvage,
+          "Repair mode: open a --data-dir whose files fail their checksums anyway, keeping the "
+          "records that verify (damaged tables are moved to <data-dir>/.../lost/); the rest "
+          "comes back from peers. Without it such a node refuses to start and names the file.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level shown: debug, info, warning, error.");
 ABSL_FLAG(std::string, info_file, Defaults().info_file,
@@ -215,6 +219,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   }
   c.fsync = *fsync;
   c.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
+  c.salvage = absl::GetFlag(FLAGS_salvage);
   // --- Security
   c.certs_dir = absl::GetFlag(FLAGS_certs_dir);
   c.tls_ca = absl::GetFlag(FLAGS_tls_ca);
