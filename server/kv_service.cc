@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "server/convert.h"
 
 namespace meshkv {
@@ -84,7 +85,11 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
 
 KeyValueService::KeyValueService(Node* node, KeyValueServiceOptions options,
                                  const WatchObserver* observer, const ClientAuthorizer* auth)
-    : node_(node), options_(std::move(options)), observer_(observer), auth_(auth) {}
+    : node_(node),
+      options_(std::move(options)),
+      observer_(observer),
+      auth_(auth),
+      watch_slots_(options_.max_watch_streams) {}
 
 grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::GetRequest* req,
@@ -187,7 +192,16 @@ grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* KeyValueService::Watch(
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Watch")); !s.ok()) {
     return new RefusedStream<meshkv::v1::WatchResponse>(s);
   }
-  return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req);
+  std::optional<StreamSlots::Slot> slot = watch_slots_.TryAcquire();
+  if (!slot.has_value()) {
+    if (observer_ && observer_->on_refused) observer_->on_refused();
+    return new RefusedStream<meshkv::v1::WatchResponse>(absl::ResourceExhaustedError(absl::StrCat(
+        "this node has ", watch_slots_.limit(),
+        " Watch streams open, its limit (--max-watch-streams): close some, or watch through "
+        "another node")));
+  }
+  return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req,
+                            *std::move(slot));
 }
 
 }  // namespace meshkv

@@ -156,6 +156,12 @@ Metrics::Metrics()
                                "too far behind.")
                          .Register(*registry_)
                          .Add({})),
+      watch_refused_(prometheus::BuildCounter()
+                         .Name("meshkv_watch_streams_refused_total")
+                         .Help("Watch streams refused with RESOURCE_EXHAUSTED because the node "
+                               "had --max-watch-streams open.")
+                         .Register(*registry_)
+                         .Add({})),
       replication_lag_(prometheus::BuildHistogram()
                            .Name("meshkv_replication_lag_seconds")
                            .Help("Time from a write's wall-clock timestamp at its origin to its "
@@ -172,6 +178,7 @@ Metrics::Metrics()
     watch_events_.Increment(static_cast<double>(n));
   };
   watch_observer_.on_cut_off = [this] { watch_cut_off_.Increment(); };
+  watch_observer_.on_refused = [this] { watch_refused_.Increment(); };
   watch_observer_.on_stream_count = [this](int delta) { watch_streams_.Increment(delta); };
 }
 

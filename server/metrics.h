@@ -91,6 +91,7 @@ class Metrics {
   prometheus::Gauge& watch_streams_;
   prometheus::Counter& watch_events_;
   prometheus::Counter& watch_cut_off_;
+  prometheus::Counter& watch_refused_;
   prometheus::Histogram& replication_lag_;
   WatchObserver watch_observer_;
 
