@@ -25,7 +25,7 @@ Node::Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observer
 template <typename Op>
 absl::StatusOr<WriteResult> Node::Durably(Op op) {
   MESHKV_RETURN_IF_ERROR(CheckSynced());
-  const uint64_t since = durability_ != nullptr ? durability_->attempts() : 0;
+  const uint64_t since = durability_ != nullptr ? durability_->enqueued() : 0;
   absl::StatusOr<WriteResult> r = op();
   if (r.ok() && durability_ != nullptr) MESHKV_RETURN_IF_ERROR(durability_->WaitDurable(since));
   return r;
