@@ -16,6 +16,18 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
   return reactor;
 }
 
+// Finishes a write's reactor when the write is done (durable, or failed):
+// `fill(result)` writes the response first. It runs on whichever thread
+// completes the write, often the durability log's, so gRPC's callback
+// threads never wait for the disk and many writes can be in flight.
+template <typename Fill>
+Node::WriteDone Reply(grpc::ServerUnaryReactor* reactor, Fill fill) {
+  return [reactor, fill = std::move(fill)](absl::StatusOr<WriteResult> r) mutable {
+    if (r.ok()) fill(*r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  };
+}
+
 // Streams a listing page by page. Every page carries the revision of the
 // first, so a client can watch from it; the last page says whether the
 // limit cut the listing short.
@@ -95,54 +107,63 @@ grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::SetRequest* req,
                                                meshkv::v1::SetResponse* resp) {
-  auto r = node_->Set(req->key(), ToValueView(req->value()));
-  if (r.ok()) ToMeta(r->changes[0].entry, resp->mutable_meta());
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Set(req->key(), ToValueView(req->value()), Reply(reactor, [resp](const WriteResult& r) {
+               ToMeta(r.changes[0].entry, resp->mutable_meta());
+             }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::DeleteRequest* req,
                                                   meshkv::v1::DeleteResponse* resp) {
-  auto r = node_->Delete(req->key());
-  if (r.ok()) {
-    ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_prev());
-    ToMeta(r->changes[0].entry, resp->mutable_meta());
-  }
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Delete(req->key(), Reply(reactor, [resp](const WriteResult& r) {
+                  ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
+                  ToMeta(r.changes[0].entry, resp->mutable_meta());
+                }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::UpdateRequest* req,
                                                   meshkv::v1::UpdateResponse* resp) {
-  auto r = node_->Update(ToKeyValuesView(req->items()));
-  if (r.ok()) {
-    for (const WriteResult::Change& c : r->changes) ToMeta(c.entry, resp->add_metas());
-  }
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Update(ToKeyValuesView(req->items()), Reply(reactor, [resp](const WriteResult& r) {
+                  for (const WriteResult::Change& c : r.changes) ToMeta(c.entry, resp->add_metas());
+                }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContext* ctx,
                                                       const meshkv::v1::ApplyDeltaRequest* req,
                                                       meshkv::v1::ApplyDeltaResponse* resp) {
-  auto r = node_->ApplyDelta(req->key(), ToFieldsView(req->delta()));
-  if (r.ok()) ToEntry(r->changes[0].entry, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->ApplyDelta(req->key(), ToFieldsView(req->delta()),
+                    Reply(reactor, [resp](const WriteResult& r) {
+                      ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
+                    }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::PopRequest* req,
                                                meshkv::v1::PopResponse* resp) {
-  auto r = node_->Pop(req->key());
-  if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Pop(req->key(), Reply(reactor, [resp](const WriteResult& r) {
+               ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+             }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* ctx,
                                                    const meshkv::v1::PopItemRequest*,
                                                    meshkv::v1::PopItemResponse* resp) {
-  auto r = node_->PopItem();
-  if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->PopItem(Reply(reactor, [resp](const WriteResult& r) {
+    ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+  }));
+  return reactor;
 }
 
 grpc::ServerWriteReactor<meshkv::v1::ListResponse>* KeyValueService::List(
