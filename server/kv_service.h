@@ -26,7 +26,7 @@ struct KeyValueServiceOptions {
   WatchOptions watch;
   size_t list_page_entries = 512;
   size_t list_page_bytes = 1 << 20;
-  // Watch streams open at once on this node (each holds about 10 KiB of
+  // Watch streams open at once on this node (each holds about 16 KiB of
   // gRPC's memory); more answer RESOURCE_EXHAUSTED.
   size_t max_watch_streams = 10000;
 };
