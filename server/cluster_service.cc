@@ -2,12 +2,18 @@
 
 #include "absl/time/clock.h"
 #include "common/version.h"
+#include "server/convert.h"
 
 namespace meshkv {
 
 grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* ctx,
                                                  const meshkv::v1::StatusRequest*,
                                                  meshkv::v1::StatusResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = auth_->Check(*ctx, Access::kRead); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   const StoreStats stats = node_->store().Stats();
   const peer::MeshSnapshot mesh = mesh_();
   resp->set_node_id(identity_.node_id);
@@ -31,7 +37,6 @@ grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* ct
                                   (mesh.taken_ms - p.connected_since_ms));
     }
   }
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/grpc_security.h"
 #include "tests/util/status_matchers.h"
 
 namespace meshkv {
@@ -101,6 +102,44 @@ TEST(ConfigTest, ValuesThatCannotWorkAreRefusedNamingTheFlag) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-history")));
   EXPECT_THAT(refused([](ServerConfig& c) { c.watch_max_lag = 0; }),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-max-lag")));
+}
+
+// gRPC's security block: plaintext only with --insecure, and the client
+// flags only where they mean something (certificate files are checked by
+// grpc_credentials_test and tests/cluster/grpc_tls_test.cc).
+TEST(ConfigTest, GrpcSecurityFlagsThatCannotWorkAreRefusedNamingTheFlag) {
+  ServerConfig plain;
+  plain.insecure = true;
+  absl::StatusOr<GrpcSecurity> s = GrpcSecurityFor(plain);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(s->tls);
+  EXPECT_EQ(s->client_auth, ClientAuth::kOff);
+  EXPECT_TRUE(ServerConfig().client_ca.empty());
+  EXPECT_FALSE(ServerConfig().require_client_cert);
+
+  auto refused = [](auto edit) {
+    ServerConfig c;
+    c.certs_dir = "/nonexistent";
+    edit(c);
+    return GrpcSecurityFor(c).status();
+  };
+  EXPECT_THAT(refused([](ServerConfig& c) { c.client_roles = "dash=read-only"; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--client-roles needs")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.require_client_cert = true; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--require-client-cert")));
+  EXPECT_THAT(refused([](ServerConfig& c) {
+                c.client_ca = "ca.crt";
+                c.client_roles = "dash=writer";
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown client role")));
+  EXPECT_THAT(refused([](ServerConfig& c) {
+                c.certs_dir.clear();
+                c.insecure = true;
+                c.client_ca = "ca.crt";
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--client-ca needs TLS")));
+  EXPECT_THAT(refused([](ServerConfig&) {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("/nonexistent")));
 }
 
 }  // namespace

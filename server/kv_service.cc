@@ -28,6 +28,14 @@ Node::WriteDone Reply(grpc::ServerUnaryReactor* reactor, Fill fill) {
   };
 }
 
+// A server stream refused before it starts (its caller may not read).
+template <typename Response>
+class RefusedStream final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
 // Streams a listing page by page. Every page carries the revision of the
 // first, so a client can watch from it; the last page says whether the
 // limit cut the listing short.
@@ -87,12 +95,15 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
 }  // namespace
 
 KeyValueService::KeyValueService(Node* node, KeyValueServiceOptions options,
-                                 const WatchObserver* observer)
-    : node_(node), options_(std::move(options)), observer_(observer) {}
+                                 const WatchObserver* observer, const ClientAuthorizer* auth)
+    : node_(node), options_(std::move(options)), observer_(observer), auth_(auth) {}
 
 grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::GetRequest* req,
                                                meshkv::v1::GetResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Get")); !s.ok()) {
+    return Done(ctx, s);
+  }
   if (req->key().empty()) {
     return Done(ctx, absl::InvalidArgumentError("key must not be empty"));
   }
@@ -107,6 +118,9 @@ grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::SetRequest* req,
                                                meshkv::v1::SetResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
+    return Done(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Set(req->key(), ToValueView(req->value()), Reply(reactor, [resp](const WriteResult& r) {
                ToMeta(r.changes[0].entry, resp->mutable_meta());
@@ -117,6 +131,9 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::DeleteRequest* req,
                                                   meshkv::v1::DeleteResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Delete")); !s.ok()) {
+    return Done(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Delete(req->key(), Reply(reactor, [resp](const WriteResult& r) {
                   ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
@@ -128,6 +145,9 @@ grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::UpdateRequest* req,
                                                   meshkv::v1::UpdateResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Update")); !s.ok()) {
+    return Done(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Update(ToKeyValuesView(req->items()), Reply(reactor, [resp](const WriteResult& r) {
                   for (const WriteResult::Change& c : r.changes) ToMeta(c.entry, resp->add_metas());
@@ -138,6 +158,9 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContext* ctx,
                                                       const meshkv::v1::ApplyDeltaRequest* req,
                                                       meshkv::v1::ApplyDeltaResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
+    return Done(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->ApplyDelta(req->key(), ToFieldsView(req->delta()),
                     Reply(reactor, [resp](const WriteResult& r) {
@@ -149,6 +172,9 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::PopRequest* req,
                                                meshkv::v1::PopResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Pop")); !s.ok()) {
+    return Done(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Pop(req->key(), Reply(reactor, [resp](const WriteResult& r) {
                ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
@@ -159,6 +185,9 @@ grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* ctx,
                                                    const meshkv::v1::PopItemRequest*,
                                                    meshkv::v1::PopItemResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("PopItem")); !s.ok()) {
+    return Done(ctx, s);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->PopItem(Reply(reactor, [resp](const WriteResult& r) {
     ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
@@ -167,12 +196,18 @@ grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* 
 }
 
 grpc::ServerWriteReactor<meshkv::v1::ListResponse>* KeyValueService::List(
-    grpc::CallbackServerContext*, const meshkv::v1::ListRequest* req) {
+    grpc::CallbackServerContext* ctx, const meshkv::v1::ListRequest* req) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("List")); !s.ok()) {
+    return new RefusedStream<meshkv::v1::ListResponse>(s);
+  }
   return new ListStream(&node_->store(), *req, options_);
 }
 
 grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* KeyValueService::Watch(
-    grpc::CallbackServerContext*, const meshkv::v1::WatchRequest* req) {
+    grpc::CallbackServerContext* ctx, const meshkv::v1::WatchRequest* req) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Watch")); !s.ok()) {
+    return new RefusedStream<meshkv::v1::WatchResponse>(s);
+  }
   return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req);
 }
 

@@ -7,11 +7,16 @@
 // (ListStream below, WatchStream in watch_stream.h). Status codes come from
 // the store's absl::Status, converted only here.
 //
-// Thread-safe; the Node must outlive the service.
+// Every handler first asks the ClientAuthorizer whether the caller's role
+// may make it (server/grpc_credentials.h): PERMISSION_DENIED or
+// UNAUTHENTICATED, nothing read or changed.
+//
+// Thread-safe; the Node and the authorizer must outlive the service.
 #ifndef MESHKV_SERVER_KV_SERVICE_H_
 #define MESHKV_SERVER_KV_SERVICE_H_
 
 #include "meshkv/v1/kv.grpc.pb.h"
+#include "server/grpc_credentials.h"
 #include "server/node.h"
 #include "server/watch_stream.h"
 
@@ -25,7 +30,8 @@ struct KeyValueServiceOptions {
 
 class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
  public:
-  KeyValueService(Node* node, KeyValueServiceOptions options, const WatchObserver* observer);
+  KeyValueService(Node* node, KeyValueServiceOptions options, const WatchObserver* observer,
+                  const ClientAuthorizer* auth);
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const meshkv::v1::GetRequest* req,
                                 meshkv::v1::GetResponse* resp) override;
@@ -54,6 +60,7 @@ class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
   Node* const node_;  // Not owned.
   const KeyValueServiceOptions options_;
   const WatchObserver* const observer_;  // Not owned; may be null.
+  const ClientAuthorizer* const auth_;   // Not owned.
 };
 
 }  // namespace meshkv

@@ -19,6 +19,7 @@
 #include "grpcpp/server_builder.h"
 #include "peer/core/seq_tracker.h"
 #include "server/data_dir_start.h"
+#include "server/grpc_security.h"
 #include "server/mesh_metrics.h"
 #include "server/mesh_security.h"
 #include "server/storage_metrics.h"
@@ -76,6 +77,23 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
     LogWarning("--insecure: the mesh runs plain TCP; any process that reaches the mesh port can join",
                {{"mesh", config.mesh_addr}});
   }
+  absl::StatusOr<GrpcSecurity> grpc_security = GrpcSecurityFor(config);
+  if (!grpc_security.ok()) return grpc_security.status();
+  if (!grpc_security->tls) {
+    LogWarning(
+        "--insecure: gRPC runs plaintext; any client that reaches the port may read and "
+        "write every key",
+        {{"grpc", config.grpc_addr}});
+  } else if (grpc_security->client_auth == ClientAuth::kOff) {
+    LogWarning(
+        "gRPC runs TLS without client certificates: any client that reaches the port may "
+        "read and write every key; pass --client-ca and --client-roles to restrict it",
+        {{"grpc", config.grpc_addr}});
+  } else if (grpc_security->roles.size() == 0) {
+    LogWarning(
+        "--client-ca without --client-roles: no client certificate has a role, so clients "
+        "may reach nothing but Health");
+  }
   absl::StatusOr<std::unique_ptr<peer::MeshDriver>> mesh =
       peer::MeshDriver::Bind(config.mesh_addr, *std::move(transports));
   if (!mesh.ok()) return mesh.status();
@@ -91,8 +109,9 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
     if (!opened.ok()) return opened.status();
     data_dir = *std::move(opened);
   }
-  std::unique_ptr<MeshkvServer> server(
-      new MeshkvServer(config, env, node_id, *advertise, std::move(*mesh), std::move(data_dir)));
+  std::unique_ptr<MeshkvServer> server(new MeshkvServer(config, env, node_id, *advertise,
+                                                        std::move(*mesh), std::move(data_dir),
+                                                        *std::move(grpc_security)));
   if (server->data_dir_ != nullptr) {
     MESHKV_RETURN_IF_ERROR(LoadDataDir(server->data_dir_.get(), server->node_.get()));
   }
@@ -109,7 +128,7 @@ absl::StatusOr<std::unique_ptr<MeshkvServer>> MeshkvServer::Start(const ServerCo
 
 MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string node_id,
                            std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh,
-                           std::unique_ptr<storage::DataDir> data_dir)
+                           std::unique_ptr<storage::DataDir> data_dir, GrpcSecurity grpc_security)
     : config_(config),
       env_(env),
       node_id_(std::move(node_id)),
@@ -119,7 +138,9 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
       incarnation_ms_(data_dir_ ? IncarnationMs(env->clock()->NowMs(), data_dir_->origin_seq_base())
                                 : env->clock()->NowMs()),
       durability_(data_dir_ ? std::make_unique<DurabilityLog>(data_dir_.get()) : nullptr),
-      metrics_(std::make_unique<Metrics>()) {
+      metrics_(std::make_unique<Metrics>()),
+      grpc_credentials_(std::move(grpc_security.credentials)),
+      client_auth_(grpc_security.client_auth, std::move(grpc_security.roles)) {
   peer::MeshDriver* driver = mesh_.get();
   handoff_ = std::make_unique<ReplicationHandoff>(
       [driver](std::vector<meshkv::mesh::v1::Record> records) {
@@ -135,10 +156,10 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
   if (data_dir_) metrics_->AddCollector(StorageCollector(data_dir_.get()));
   metrics_->AddCollector(MeshCollector([driver] { return driver->Snapshot(); }));
   kv_service_ = std::make_unique<KeyValueService>(node_.get(), KeyValueServiceOptionsFor(config),
-                                                  metrics_->watch_observer());
+                                                  metrics_->watch_observer(), &client_auth_);
   cluster_service_ = std::make_unique<ClusterService>(
       ClusterService::Identity{node_id_, advertise_addr_, config.cluster, config.leasing},
-      node_.get(), [driver] { return driver->Snapshot(); });
+      node_.get(), [driver] { return driver->Snapshot(); }, &client_auth_);
 }
 
 absl::Status MeshkvServer::StartMesh() {
@@ -214,7 +235,7 @@ absl::Status MeshkvServer::StartGrpc() {
   // objects of a static library are not linked otherwise).
   (void)grpc::health::v1::HealthCheckResponse::descriptor();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(config_.grpc_addr, grpc_credentials_, &grpc_port_);
   // gRPC sets SO_REUSEPORT by default: a second node started on a busy port
   // would silently share it and take half the clients. Fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
