@@ -24,6 +24,8 @@ grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* ct
   resp->set_revision(stats.revision);
   resp->set_keys(stats.keys);
   resp->set_synced(node_->synced());
+  resp->set_mesh_insecure(identity_.mesh_insecure);
+  for (const std::string& w : identity_.warnings) resp->add_warnings(w);
   for (const peer::PeerStatus& p : mesh.peers) {
     meshkv::v1::PeerStatus* out = resp->add_peers();
     out->set_node_id(p.node_id);

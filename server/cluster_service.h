@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "meshkv/v1/cluster.grpc.pb.h"
 #include "peer/core/mesh_types.h"
@@ -23,6 +24,8 @@ class ClusterService final : public meshkv::v1::Cluster::CallbackService {
     std::string advertise_addr;
     std::string cluster;
     bool leasing = true;
+    bool mesh_insecure = false;         // --insecure
+    std::vector<std::string> warnings;  // MeshSecurityWarnings
   };
   // Status needs read access (`auth` must outlive the service).
   ClusterService(Identity identity, Node* node, std::function<peer::MeshSnapshot()> mesh,

@@ -56,6 +56,12 @@ struct ServerConfig {
   size_t watch_history = config_internal::StoreDefaults().history_max_events;
   // Revisions a stalled watcher may fall behind.
   uint64_t watch_max_lag = WatchOptions().max_lag;
+  // Watch streams open at once on this node.
+  size_t max_watch_streams = KeyValueServiceOptions().max_watch_streams;
+  // Concurrent streams (RPCs) on one client connection: HTTP/2's
+  // SETTINGS_MAX_CONCURRENT_STREAMS, which the server announces and clients
+  // queue behind; gRPC's own default is unlimited.
+  uint32_t max_concurrent_streams = 256;
   // With seeds: serve alone after this long if no peer has answered.
   absl::Duration initial_sync_timeout =
       absl::Milliseconds(config_internal::MeshDefaults().initial_sync_timeout_ms);

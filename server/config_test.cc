@@ -38,6 +38,8 @@ TEST(ConfigTest, AnUntouchedConfigGivesEachPartItsOwnDefaults) {
   EXPECT_TRUE(mesh.seeds.empty());
 
   EXPECT_EQ(KeyValueServiceOptionsFor(config).watch.max_lag, WatchOptions().max_lag);
+  EXPECT_EQ(KeyValueServiceOptionsFor(config).max_watch_streams,
+            KeyValueServiceOptions().max_watch_streams);
   EXPECT_TRUE(ValidateConfig(config).ok());
 }
 
@@ -51,6 +53,7 @@ TEST(ConfigTest, EverySettingReachesItsPart) {
   config.max_value_bytes = 200;
   config.watch_history = 300;
   config.watch_max_lag = 400;
+  config.max_watch_streams = 500;
   config.join = {"a:1", "b:2"};
   config.initial_sync_timeout = absl::Seconds(3);
 
@@ -73,6 +76,7 @@ TEST(ConfigTest, EverySettingReachesItsPart) {
   EXPECT_EQ(mesh.initial_sync_timeout_ms, 3000);
 
   EXPECT_EQ(KeyValueServiceOptionsFor(config).watch.max_lag, 400u);
+  EXPECT_EQ(KeyValueServiceOptionsFor(config).max_watch_streams, 500u);
 }
 
 TEST(ConfigTest, FramesGrowToHoldTheLargestRecord) {
@@ -102,6 +106,10 @@ TEST(ConfigTest, ValuesThatCannotWorkAreRefusedNamingTheFlag) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-history")));
   EXPECT_THAT(refused([](ServerConfig& c) { c.watch_max_lag = 0; }),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-max-lag")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.max_watch_streams = 0; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-watch-streams")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.max_concurrent_streams = 0; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-concurrent-streams")));
 }
 
 // gRPC's security block: plaintext only with --insecure, and the client

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "server/convert.h"
 
 namespace meshkv {
@@ -15,6 +16,14 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
+
+// A server stream refused before it starts (its caller may not read).
+template <typename Response>
+class RefusedStream final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
 
 // Finishes a write's reactor when the write is done (durable, or failed):
 // `fill(result)` writes the response first. It runs on whichever thread
@@ -27,14 +36,6 @@ Node::WriteDone Reply(grpc::ServerUnaryReactor* reactor, Fill fill) {
     reactor->Finish(ToGrpcStatus(r.status()));
   };
 }
-
-// A server stream refused before it starts (its caller may not read).
-template <typename Response>
-class RefusedStream final : public grpc::ServerWriteReactor<Response> {
- public:
-  explicit RefusedStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
-  void OnDone() override { delete this; }
-};
 
 // Streams a listing page by page. Every page carries the revision of the
 // first, so a client can watch from it; the last page says whether the
@@ -96,7 +97,11 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
 
 KeyValueService::KeyValueService(Node* node, KeyValueServiceOptions options,
                                  const WatchObserver* observer, const ClientAuthorizer* auth)
-    : node_(node), options_(std::move(options)), observer_(observer), auth_(auth) {}
+    : node_(node),
+      options_(std::move(options)),
+      observer_(observer),
+      auth_(auth),
+      watch_slots_(options_.max_watch_streams) {}
 
 grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::GetRequest* req,
@@ -208,7 +213,16 @@ grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* KeyValueService::Watch(
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Watch")); !s.ok()) {
     return new RefusedStream<meshkv::v1::WatchResponse>(s);
   }
-  return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req);
+  std::optional<StreamSlots::Slot> slot = watch_slots_.TryAcquire();
+  if (!slot.has_value()) {
+    if (observer_ && observer_->on_refused) observer_->on_refused();
+    return new RefusedStream<meshkv::v1::WatchResponse>(absl::ResourceExhaustedError(absl::StrCat(
+        "this node has ", watch_slots_.limit(),
+        " Watch streams open, its limit (--max-watch-streams): close some, or watch through "
+        "another node")));
+  }
+  return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req,
+                            *std::move(slot));
 }
 
 }  // namespace meshkv

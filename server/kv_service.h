@@ -26,12 +26,18 @@ struct KeyValueServiceOptions {
   WatchOptions watch;
   size_t list_page_entries = 512;
   size_t list_page_bytes = 1 << 20;
+  // Watch streams open at once on this node (each holds about 16 KiB of
+  // gRPC's memory); more answer RESOURCE_EXHAUSTED.
+  size_t max_watch_streams = 10000;
 };
 
 class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
  public:
   KeyValueService(Node* node, KeyValueServiceOptions options, const WatchObserver* observer,
                   const ClientAuthorizer* auth);
+
+  // Watch streams open now.
+  size_t watch_streams() const { return watch_slots_.in_use(); }
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const meshkv::v1::GetRequest* req,
                                 meshkv::v1::GetResponse* resp) override;
@@ -61,6 +67,7 @@ class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
   const KeyValueServiceOptions options_;
   const WatchObserver* const observer_;  // Not owned; may be null.
   const ClientAuthorizer* const auth_;   // Not owned.
+  StreamSlots watch_slots_;              // --max-watch-streams
 };
 
 }  // namespace meshkv

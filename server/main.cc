@@ -66,6 +66,12 @@ ABSL_FLAG(uint64_t, watch_history, Defaults().watch_history,
 ABSL_FLAG(uint64_t, watch_max_lag, Defaults().watch_max_lag,
           "A watcher that stops reading is cut off (RESOURCE_EXHAUSTED) this many revisions "
           "behind.");
+ABSL_FLAG(uint64_t, max_watch_streams, Defaults().max_watch_streams,
+          "Watch streams open at once on this node (each holds about 16 KiB); more answer "
+          "RESOURCE_EXHAUSTED, counted in meshkv_watch_streams_refused_total.");
+ABSL_FLAG(uint32_t, max_concurrent_streams, Defaults().max_concurrent_streams,
+          "Concurrent RPCs on one client connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client "
+          "queues those past it.");
 ABSL_FLAG(absl::Duration, initial_sync_timeout, Defaults().initial_sync_timeout,
           "A node with --join serves once it has synced with a peer, or alone after this long "
           "if no peer answers.");
@@ -200,6 +206,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   c.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   c.watch_history = absl::GetFlag(FLAGS_watch_history);
   c.watch_max_lag = absl::GetFlag(FLAGS_watch_max_lag);
+  c.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  c.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   c.initial_sync_timeout = absl::GetFlag(FLAGS_initial_sync_timeout);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   c.info_file = absl::GetFlag(FLAGS_info_file);

@@ -84,6 +84,9 @@ class MeshkvServer {
   // records in the data directory when the node is in sync.
   void MaintainLoop();
   void MarkInSyncIfDue(absl::Time now, absl::Time* last_mark);
+  // Gives freed heap back to the system once many watch streams have
+  // closed (see the .cc). `peak`: the most open since the last trim.
+  void TrimHeapAfterStreamsClose(size_t* peak);
 
   // Constant after construction (the threads they start aside). Declared in
   // the order they are built: each may use those above it.

@@ -147,10 +147,10 @@ func TestTLSProblemsRefusesBrokenManifests(t *testing.T) {
 		{"another Secret", "statefulset.yaml", "secretName: meshkv-certs", "secretName: other"},
 		{"optional", "statefulset.yaml", "secretName: meshkv-certs\n", "secretName: meshkv-certs\n            optional: true\n"},
 		{"world-readable", "statefulset.yaml", "defaultMode: 0440", "defaultMode: 0444"},
-		{"one certificate for all", "statefulset.yaml", `value: "/etc/meshkv/certs/$(POD_NAME).crt"`,
-			`value: "/etc/meshkv/certs/meshkv-0.crt"`},
-		{"key not the pod's", "statefulset.yaml", `value: "/etc/meshkv/certs/$(POD_NAME).key"`,
-			`value: "/etc/meshkv/certs/node.key"`},
+		{"one certificate for all", "statefulset.yaml", "MESHKV_TLS_CERT\n              value: \"/etc/meshkv/certs/$(POD_NAME).crt\"",
+			"MESHKV_TLS_CERT\n              value: \"/etc/meshkv/certs/meshkv-0.crt\""},
+		{"key not the pod's", "statefulset.yaml", "MESHKV_TLS_KEY\n              value: \"/etc/meshkv/certs/$(POD_NAME).key\"",
+			"MESHKV_TLS_KEY\n              value: \"/etc/meshkv/certs/node.key\""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

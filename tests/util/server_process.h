@@ -50,6 +50,7 @@ class ServerProcess {
     return process_->Wait(timeout);
   }
   bool running() { return process_->running(); }
+  pid_t pid() const { return process_->pid(); }
 
   const std::string& node_id() const { return node_id_; }
   const std::string& grpc_addr() const { return grpc_addr_; }
