@@ -2,12 +2,18 @@
 
 #include "absl/time/clock.h"
 #include "common/version.h"
+#include "server/convert.h"
 
 namespace meshkv {
 
 grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* ctx,
                                                  const meshkv::v1::StatusRequest*,
                                                  meshkv::v1::StatusResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = auth_->Check(*ctx, Access::kRead); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   const StoreStats stats = node_->store().Stats();
   const peer::MeshSnapshot mesh = mesh_();
   resp->set_node_id(identity_.node_id);
@@ -18,6 +24,8 @@ grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* ct
   resp->set_revision(stats.revision);
   resp->set_keys(stats.keys);
   resp->set_synced(node_->synced());
+  resp->set_mesh_insecure(identity_.mesh_insecure);
+  for (const std::string& w : identity_.warnings) resp->add_warnings(w);
   for (const peer::PeerStatus& p : mesh.peers) {
     meshkv::v1::PeerStatus* out = resp->add_peers();
     out->set_node_id(p.node_id);
@@ -31,7 +39,6 @@ grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* ct
                                   (mesh.taken_ms - p.connected_since_ms));
     }
   }
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -8,9 +8,11 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "meshkv/v1/cluster.grpc.pb.h"
 #include "peer/core/mesh_types.h"
+#include "server/grpc_credentials.h"
 #include "server/node.h"
 
 namespace meshkv {
@@ -22,9 +24,13 @@ class ClusterService final : public meshkv::v1::Cluster::CallbackService {
     std::string advertise_addr;
     std::string cluster;
     bool leasing = true;
+    bool mesh_insecure = false;         // --insecure
+    std::vector<std::string> warnings;  // MeshSecurityWarnings
   };
-  ClusterService(Identity identity, Node* node, std::function<peer::MeshSnapshot()> mesh)
-      : identity_(std::move(identity)), node_(node), mesh_(std::move(mesh)) {}
+  // Status needs read access (`auth` must outlive the service).
+  ClusterService(Identity identity, Node* node, std::function<peer::MeshSnapshot()> mesh,
+                 const ClientAuthorizer* auth)
+      : identity_(std::move(identity)), node_(node), mesh_(std::move(mesh)), auth_(auth) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
                                    const meshkv::v1::StatusRequest* req,
@@ -34,6 +40,7 @@ class ClusterService final : public meshkv::v1::Cluster::CallbackService {
   const Identity identity_;
   Node* const node_;  // Not owned.
   const std::function<peer::MeshSnapshot()> mesh_;
+  const ClientAuthorizer* const auth_;  // Not owned.
 };
 
 }  // namespace meshkv

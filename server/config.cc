@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -28,6 +29,10 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   }
   if (c.watch_history == 0) return bad("watch-history", "must be at least 1");
   if (c.watch_max_lag == 0) return bad("watch-max-lag", "must be at least 1");
+  if (c.max_watch_streams == 0) return bad("max-watch-streams", "must be at least 1");
+  if (c.max_concurrent_streams == 0 || c.max_concurrent_streams > INT32_MAX) {
+    return bad("max-concurrent-streams", "must be between 1 and 2147483647");
+  }
   if (c.fsync_interval <= absl::ZeroDuration() || c.fsync_interval > absl::Minutes(10)) {
     return bad("fsync-interval", "must be positive and at most 10m");
   }
@@ -53,6 +58,7 @@ StoreOptions StoreOptionsFor(const ServerConfig& config, const std::string& node
 KeyValueServiceOptions KeyValueServiceOptionsFor(const ServerConfig& config) {
   KeyValueServiceOptions o;
   o.watch.max_lag = config.watch_max_lag;
+  o.max_watch_streams = config.max_watch_streams;
   return o;
 }
 

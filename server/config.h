@@ -56,6 +56,12 @@ struct ServerConfig {
   size_t watch_history = config_internal::StoreDefaults().history_max_events;
   // Revisions a stalled watcher may fall behind.
   uint64_t watch_max_lag = WatchOptions().max_lag;
+  // Watch streams open at once on this node.
+  size_t max_watch_streams = KeyValueServiceOptions().max_watch_streams;
+  // Concurrent streams (RPCs) on one client connection: HTTP/2's
+  // SETTINGS_MAX_CONCURRENT_STREAMS, which the server announces and clients
+  // queue behind; gRPC's own default is unlimited.
+  uint32_t max_concurrent_streams = 256;
   // With seeds: serve alone after this long if no peer has answered.
   absl::Duration initial_sync_timeout =
       absl::Milliseconds(config_internal::MeshDefaults().initial_sync_timeout_ms);
@@ -77,6 +83,10 @@ struct ServerConfig {
   // never (the OS decides). A process crash alone loses nothing in any mode.
   storage::FsyncMode fsync = config_internal::DataDirDefaults().fsync;
   absl::Duration fsync_interval = config_internal::DataDirDefaults().fsync_interval;
+  // Open a data directory whose files fail their checksums anyway, keeping
+  // the records that verify and setting damaged files aside (the repair
+  // mode of docs/design.md, "Durability"); once is enough.
+  bool salvage = config_internal::DataDirDefaults().salvage;
   // How often a node in sync with its peers records so in its data
   // directory (for the tombstone-retention rule). Not a flag.
   absl::Duration mark_in_sync_every = absl::Seconds(10);
@@ -90,6 +100,16 @@ struct ServerConfig {
   std::string tls_cert;
   std::string tls_key;
   bool insecure = false;
+  // gRPC (server/grpc_security.h) runs TLS with the node's certificate
+  // whenever the mesh does. client_ca: the CA whose certificates clients
+  // present; empty: clients are not asked for one (the certs dir's ca.crt
+  // is never implied: pass it explicitly). client_roles: "name=role,..."
+  // (certificate CN -> read-only, read-write or admin). With
+  // require_client_cert a client without one fails the TLS handshake, Health
+  // included; without it such a client reaches Health only.
+  std::string client_ca;
+  std::string client_roles;
+  bool require_client_cert = false;
 };
 
 // Flag values that cannot work (a zero history, a lease that never lapses,

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/grpc_security.h"
 #include "tests/util/status_matchers.h"
 
 namespace meshkv {
@@ -37,6 +38,8 @@ TEST(ConfigTest, AnUntouchedConfigGivesEachPartItsOwnDefaults) {
   EXPECT_TRUE(mesh.seeds.empty());
 
   EXPECT_EQ(KeyValueServiceOptionsFor(config).watch.max_lag, WatchOptions().max_lag);
+  EXPECT_EQ(KeyValueServiceOptionsFor(config).max_watch_streams,
+            KeyValueServiceOptions().max_watch_streams);
   EXPECT_TRUE(ValidateConfig(config).ok());
 }
 
@@ -50,6 +53,7 @@ TEST(ConfigTest, EverySettingReachesItsPart) {
   config.max_value_bytes = 200;
   config.watch_history = 300;
   config.watch_max_lag = 400;
+  config.max_watch_streams = 500;
   config.join = {"a:1", "b:2"};
   config.initial_sync_timeout = absl::Seconds(3);
 
@@ -72,6 +76,7 @@ TEST(ConfigTest, EverySettingReachesItsPart) {
   EXPECT_EQ(mesh.initial_sync_timeout_ms, 3000);
 
   EXPECT_EQ(KeyValueServiceOptionsFor(config).watch.max_lag, 400u);
+  EXPECT_EQ(KeyValueServiceOptionsFor(config).max_watch_streams, 500u);
 }
 
 TEST(ConfigTest, FramesGrowToHoldTheLargestRecord) {
@@ -101,6 +106,48 @@ TEST(ConfigTest, ValuesThatCannotWorkAreRefusedNamingTheFlag) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-history")));
   EXPECT_THAT(refused([](ServerConfig& c) { c.watch_max_lag = 0; }),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-max-lag")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.max_watch_streams = 0; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-watch-streams")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.max_concurrent_streams = 0; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-concurrent-streams")));
+}
+
+// gRPC's security block: plaintext only with --insecure, and the client
+// flags only where they mean something (certificate files are checked by
+// grpc_credentials_test and tests/cluster/grpc_tls_test.cc).
+TEST(ConfigTest, GrpcSecurityFlagsThatCannotWorkAreRefusedNamingTheFlag) {
+  ServerConfig plain;
+  plain.insecure = true;
+  absl::StatusOr<GrpcSecurity> s = GrpcSecurityFor(plain);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(s->tls);
+  EXPECT_EQ(s->client_auth, ClientAuth::kOff);
+  EXPECT_TRUE(ServerConfig().client_ca.empty());
+  EXPECT_FALSE(ServerConfig().require_client_cert);
+
+  auto refused = [](auto edit) {
+    ServerConfig c;
+    c.certs_dir = "/nonexistent";
+    edit(c);
+    return GrpcSecurityFor(c).status();
+  };
+  EXPECT_THAT(refused([](ServerConfig& c) { c.client_roles = "dash=read-only"; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--client-roles needs")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.require_client_cert = true; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--require-client-cert")));
+  EXPECT_THAT(refused([](ServerConfig& c) {
+                c.client_ca = "ca.crt";
+                c.client_roles = "dash=writer";
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown client role")));
+  EXPECT_THAT(refused([](ServerConfig& c) {
+                c.certs_dir.clear();
+                c.insecure = true;
+                c.client_ca = "ca.crt";
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--client-ca needs TLS")));
+  EXPECT_THAT(refused([](ServerConfig&) {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("/nonexistent")));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ storage::DataDirOptions DataDirOptionsFor(const ServerConfig& config) {
   storage::DataDirOptions o;
   o.fsync = config.fsync;
   o.fsync_interval = config.fsync_interval;
+  o.salvage = config.salvage;
   return o;
 }
 

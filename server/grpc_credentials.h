@@ -15,14 +15,15 @@
 // --client-cert-auth); TLS still keeps the traffic private and proves the
 // server to the client.
 //
-// Health and probes: the client-certificate policy decides. kRequire (the
-// default with --client-ca) refuses a client without a certificate during
-// the TLS handshake, Health included: probes then present a certificate (a
+// Health and probes: the client-certificate policy decides. kRequest (the
+// default) lets a client without a certificate finish the handshake and
+// reach Health, so that a load balancer's or Kubernetes' gRPC probe needs no
+// certificate, while every other RPC answers UNAUTHENTICATED through the
+// per-RPC check below (a certificate that is sent is still verified).
+// kRequire (--require-client-cert) refuses a client without a certificate
+// during the TLS handshake, Health included: probes then present one (a
 // node's own node.crt works: it is signed by the cluster CA and carries the
-// clientAuth usage; CN "node" needs no role for Health). kRequest lets a
-// client without a certificate finish the handshake and reach Health, while
-// every other RPC answers UNAUTHENTICATED through the per-RPC check below.
-// See docs/security.md.
+// clientAuth usage; CN "node" needs no role for Health).
 //
 //   auto creds = MakeGrpcServerCredentials(options);        // StatusOr
 //   builder.AddListeningPort(addr, *creds, &port);
@@ -61,7 +62,7 @@ struct GrpcTlsOptions {
   peer::TlsFiles tls;
   // --client-ca: the CA that signs client certificates; empty: none asked.
   std::string client_ca_file;
-  ClientCertPolicy policy = ClientCertPolicy::kRequire;
+  ClientCertPolicy policy = ClientCertPolicy::kRequest;
 };
 
 // grpc::SslServerCredentials for `options`, after checking the files as the

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "server/convert.h"
 
 namespace meshkv {
@@ -14,6 +15,26 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
+}
+
+// A server stream refused before it starts (its caller may not read).
+template <typename Response>
+class RefusedStream final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+// Finishes a write's reactor when the write is done (durable, or failed):
+// `fill(result)` writes the response first. It runs on whichever thread
+// completes the write, often the durability log's, so gRPC's callback
+// threads never wait for the disk and many writes can be in flight.
+template <typename Fill>
+Node::WriteDone Reply(grpc::ServerUnaryReactor* reactor, Fill fill) {
+  return [reactor, fill = std::move(fill)](absl::StatusOr<WriteResult> r) mutable {
+    if (r.ok()) fill(*r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  };
 }
 
 // Streams a listing page by page. Every page carries the revision of the
@@ -75,12 +96,19 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
 }  // namespace
 
 KeyValueService::KeyValueService(Node* node, KeyValueServiceOptions options,
-                                 const WatchObserver* observer)
-    : node_(node), options_(std::move(options)), observer_(observer) {}
+                                 const WatchObserver* observer, const ClientAuthorizer* auth)
+    : node_(node),
+      options_(std::move(options)),
+      observer_(observer),
+      auth_(auth),
+      watch_slots_(options_.max_watch_streams) {}
 
 grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::GetRequest* req,
                                                meshkv::v1::GetResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Get")); !s.ok()) {
+    return Done(ctx, s);
+  }
   if (req->key().empty()) {
     return Done(ctx, absl::InvalidArgumentError("key must not be empty"));
   }
@@ -95,64 +123,106 @@ grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::SetRequest* req,
                                                meshkv::v1::SetResponse* resp) {
-  auto r = node_->Set(req->key(), ToValueView(req->value()));
-  if (r.ok()) ToMeta(r->changes[0].entry, resp->mutable_meta());
-  return Done(ctx, r.status());
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
+    return Done(ctx, s);
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Set(req->key(), ToValueView(req->value()), Reply(reactor, [resp](const WriteResult& r) {
+               ToMeta(r.changes[0].entry, resp->mutable_meta());
+             }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::DeleteRequest* req,
                                                   meshkv::v1::DeleteResponse* resp) {
-  auto r = node_->Delete(req->key());
-  if (r.ok()) {
-    ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_prev());
-    ToMeta(r->changes[0].entry, resp->mutable_meta());
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Delete")); !s.ok()) {
+    return Done(ctx, s);
   }
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Delete(req->key(), Reply(reactor, [resp](const WriteResult& r) {
+                  ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
+                  ToMeta(r.changes[0].entry, resp->mutable_meta());
+                }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* ctx,
                                                   const meshkv::v1::UpdateRequest* req,
                                                   meshkv::v1::UpdateResponse* resp) {
-  auto r = node_->Update(ToKeyValuesView(req->items()));
-  if (r.ok()) {
-    for (const WriteResult::Change& c : r->changes) ToMeta(c.entry, resp->add_metas());
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Update")); !s.ok()) {
+    return Done(ctx, s);
   }
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Update(ToKeyValuesView(req->items()), Reply(reactor, [resp](const WriteResult& r) {
+                  for (const WriteResult::Change& c : r.changes) ToMeta(c.entry, resp->add_metas());
+                }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContext* ctx,
                                                       const meshkv::v1::ApplyDeltaRequest* req,
                                                       meshkv::v1::ApplyDeltaResponse* resp) {
-  auto r = node_->ApplyDelta(req->key(), ToFieldsView(req->delta()));
-  if (r.ok()) ToEntry(r->changes[0].entry, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
+    return Done(ctx, s);
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->ApplyDelta(req->key(), ToFieldsView(req->delta()),
+                    Reply(reactor, [resp](const WriteResult& r) {
+                      ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
+                    }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
                                                const meshkv::v1::PopRequest* req,
                                                meshkv::v1::PopResponse* resp) {
-  auto r = node_->Pop(req->key());
-  if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Pop")); !s.ok()) {
+    return Done(ctx, s);
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Pop(req->key(), Reply(reactor, [resp](const WriteResult& r) {
+               ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+             }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* ctx,
                                                    const meshkv::v1::PopItemRequest*,
                                                    meshkv::v1::PopItemResponse* resp) {
-  auto r = node_->PopItem();
-  if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("PopItem")); !s.ok()) {
+    return Done(ctx, s);
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->PopItem(Reply(reactor, [resp](const WriteResult& r) {
+    ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+  }));
+  return reactor;
 }
 
 grpc::ServerWriteReactor<meshkv::v1::ListResponse>* KeyValueService::List(
-    grpc::CallbackServerContext*, const meshkv::v1::ListRequest* req) {
+    grpc::CallbackServerContext* ctx, const meshkv::v1::ListRequest* req) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("List")); !s.ok()) {
+    return new RefusedStream<meshkv::v1::ListResponse>(s);
+  }
   return new ListStream(&node_->store(), *req, options_);
 }
 
 grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* KeyValueService::Watch(
-    grpc::CallbackServerContext*, const meshkv::v1::WatchRequest* req) {
-  return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req);
+    grpc::CallbackServerContext* ctx, const meshkv::v1::WatchRequest* req) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Watch")); !s.ok()) {
+    return new RefusedStream<meshkv::v1::WatchResponse>(s);
+  }
+  std::optional<StreamSlots::Slot> slot = watch_slots_.TryAcquire();
+  if (!slot.has_value()) {
+    if (observer_ && observer_->on_refused) observer_->on_refused();
+    return new RefusedStream<meshkv::v1::WatchResponse>(absl::ResourceExhaustedError(absl::StrCat(
+        "this node has ", watch_slots_.limit(),
+        " Watch streams open, its limit (--max-watch-streams): close some, or watch through "
+        "another node")));
+  }
+  return WatchStream::Start(&node_->store(), &node_->watches(), options_.watch, observer_, *req,
+                            *std::move(slot));
 }
 
 }  // namespace meshkv

@@ -1,15 +1,22 @@
 // KeyValueService: meshkv.v1.KeyValue on the gRPC callback API.
 //
-// Unary RPCs run on gRPC's threads and finish inline: the store answers from
-// memory. List and Watch are server streams with reactors of their own
+// Unary RPCs start on gRPC's threads and never block them: reads and writes
+// without a data directory finish inline (the store answers from memory); a
+// write with one finishes when the durability log has made it durable, from
+// the log's thread. List and Watch are server streams with reactors of their own
 // (ListStream below, WatchStream in watch_stream.h). Status codes come from
 // the store's absl::Status, converted only here.
 //
-// Thread-safe; the Node must outlive the service.
+// Every handler first asks the ClientAuthorizer whether the caller's role
+// may make it (server/grpc_credentials.h): PERMISSION_DENIED or
+// UNAUTHENTICATED, nothing read or changed.
+//
+// Thread-safe; the Node and the authorizer must outlive the service.
 #ifndef MESHKV_SERVER_KV_SERVICE_H_
 #define MESHKV_SERVER_KV_SERVICE_H_
 
 #include "meshkv/v1/kv.grpc.pb.h"
+#include "server/grpc_credentials.h"
 #include "server/node.h"
 #include "server/watch_stream.h"
 
@@ -19,11 +26,18 @@ struct KeyValueServiceOptions {
   WatchOptions watch;
   size_t list_page_entries = 512;
   size_t list_page_bytes = 1 << 20;
+  // Watch streams open at once on this node (each holds about 16 KiB of
+  // gRPC's memory); more answer RESOURCE_EXHAUSTED.
+  size_t max_watch_streams = 10000;
 };
 
 class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
  public:
-  KeyValueService(Node* node, KeyValueServiceOptions options, const WatchObserver* observer);
+  KeyValueService(Node* node, KeyValueServiceOptions options, const WatchObserver* observer,
+                  const ClientAuthorizer* auth);
+
+  // Watch streams open now.
+  size_t watch_streams() const { return watch_slots_.in_use(); }
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const meshkv::v1::GetRequest* req,
                                 meshkv::v1::GetResponse* resp) override;
@@ -52,6 +66,8 @@ class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
   Node* const node_;  // Not owned.
   const KeyValueServiceOptions options_;
   const WatchObserver* const observer_;  // Not owned; may be null.
+  const ClientAuthorizer* const auth_;   // Not owned.
+  StreamSlots watch_slots_;              // --max-watch-streams
 };
 
 }  // namespace meshkv

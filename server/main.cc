@@ -66,6 +66,12 @@ ABSL_FLAG(uint64_t, watch_history, Defaults().watch_history,
 ABSL_FLAG(uint64_t, watch_max_lag, Defaults().watch_max_lag,
           "A watcher that stops reading is cut off (RESOURCE_EXHAUSTED) this many revisions "
           "behind.");
+ABSL_FLAG(uint64_t, max_watch_streams, Defaults().max_watch_streams,
+          "Watch streams open at once on this node (each holds about 16 KiB); more answer "
+          "RESOURCE_EXHAUSTED, counted in meshkv_watch_streams_refused_total.");
+ABSL_FLAG(uint32_t, max_concurrent_streams, Defaults().max_concurrent_streams,
+          "Concurrent RPCs on one client connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client "
+          "queues those past it.");
 ABSL_FLAG(absl::Duration, initial_sync_timeout, Defaults().initial_sync_timeout,
           "A node with --join serves once it has synced with a peer, or alone after this long "
           "if no peer answers.");
@@ -81,6 +87,10 @@ ABSL_FLAG(std::string, fsync, std::string(meshkv::storage::FsyncModeName(Default
           "about 30 s on Linux). A crash of the process alone loses nothing in any mode.");
 ABSL_FLAG(absl::Duration, fsync_interval, Defaults().fsync_interval,
           "With --fsync=interval, how often the data directory is synced (e.g. 100ms).");
+ABSL_FLAG(bool, salvage, Defaults().salvage,
+          "Repair mode: open a --data-dir whose files fail their checksums anyway, keeping the "
+          "records that verify (damaged tables are moved to <data-dir>/.../lost/); the rest "
+          "comes back from peers. Without it such a node refuses to start and names the file.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level shown: debug, info, warning, error.");
 ABSL_FLAG(std::string, info_file, Defaults().info_file,
@@ -89,15 +99,33 @@ ABSL_FLAG(std::string, info_file, Defaults().info_file,
 ABSL_FLAG(std::string, certs_dir, Defaults().certs_dir,
           "Directory of this node's certificates, CockroachDB's layout: ca.crt (the cluster "
           "CA), node.crt and node.key (scripts/certs.sh makes them). The mesh then runs mutual "
-          "TLS 1.3: only nodes with a certificate from that CA join.");
+          "TLS 1.3: only nodes with a certificate from that CA join; gRPC runs TLS with "
+          "node.crt (clients verify it against ca.crt; see --client-ca for theirs).");
 ABSL_FLAG(std::string, tls_ca, Defaults().tls_ca,
           "The cluster CA certificate (PEM); instead of, or overriding, <certs-dir>/ca.crt.");
 ABSL_FLAG(std::string, tls_cert, Defaults().tls_cert,
-          "This node's certificate (PEM); instead of, or overriding, <certs-dir>/node.crt.");
+          "This node's certificate (PEM), for the mesh and for gRPC; instead of, or overriding, "
+          "<certs-dir>/node.crt.");
 ABSL_FLAG(std::string, tls_key, Defaults().tls_key,
           "This node's private key (PEM); instead of, or overriding, <certs-dir>/node.key.");
 ABSL_FLAG(bool, insecure, Defaults().insecure,
-          "Run the mesh on plain TCP, without authentication: for development only.");
+          "Run the mesh on plain TCP and gRPC in plaintext, without authentication: for "
+          "development only.");
+ABSL_FLAG(std::string, client_ca, Defaults().client_ca,
+          "The CA certificate (PEM) that signs client certificates: gRPC clients then "
+          "authenticate with one, and --client-roles says what each may do. Empty: clients "
+          "present none and every client that reaches the (TLS) port may read and write. "
+          "<certs-dir>/ca.crt is not implied: pass it here to let the cluster CA sign clients.");
+ABSL_FLAG(std::string, client_roles, Defaults().client_roles,
+          "With --client-ca: the role of each client certificate, by its CN, e.g. "
+          "\"dash=read-only,app=read-write,ops=admin\". read-only: Get, List, Watch, Status; "
+          "read-write: also Set, Delete, Update, ApplyDelta, Pop, PopItem; admin: everything. "
+          "A certificate not listed may call nothing but Health (PERMISSION_DENIED).");
+ABSL_FLAG(bool, require_client_cert, Defaults().require_client_cert,
+          "With --client-ca: refuse a client without a certificate in the TLS handshake, Health "
+          "included (probes then present one, e.g. the node's own node.crt). Default: such a "
+          "client reaches Health only, so that probes need no certificate; every other RPC "
+          "answers UNAUTHENTICATED.");
 
 namespace meshkv {
 namespace {
@@ -178,6 +206,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   c.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   c.watch_history = absl::GetFlag(FLAGS_watch_history);
   c.watch_max_lag = absl::GetFlag(FLAGS_watch_max_lag);
+  c.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  c.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   c.initial_sync_timeout = absl::GetFlag(FLAGS_initial_sync_timeout);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   c.info_file = absl::GetFlag(FLAGS_info_file);
@@ -189,12 +219,16 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   }
   c.fsync = *fsync;
   c.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
+  c.salvage = absl::GetFlag(FLAGS_salvage);
   // --- Security
   c.certs_dir = absl::GetFlag(FLAGS_certs_dir);
   c.tls_ca = absl::GetFlag(FLAGS_tls_ca);
   c.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   c.tls_key = absl::GetFlag(FLAGS_tls_key);
   c.insecure = absl::GetFlag(FLAGS_insecure);
+  c.client_ca = absl::GetFlag(FLAGS_client_ca);
+  c.client_roles = absl::GetFlag(FLAGS_client_roles);
+  c.require_client_cert = absl::GetFlag(FLAGS_require_client_cert);
   return c;
 }
 

@@ -108,6 +108,10 @@ Metrics::Collector MeshCollector(std::function<peer::MeshSnapshot()> snapshot) {
     b.One(b.Counter("meshkv_replication_writes_refused_total",
                     "Writes received that this node's store refused (malformed, over limits)."),
           st.writes_refused);
+    b.One(b.Counter("meshkv_replication_own_origin_refused_total",
+                    "Writes received that claim this node's own origin, which it did not make: "
+                    "forged, refused."),
+          st.own_origin_refused);
 
     // Batch sizes, as a histogram over powers of two.
     MetricFamily batch;
@@ -156,8 +160,10 @@ Metrics::Collector MeshCollector(std::function<peer::MeshSnapshot()> snapshot) {
         "meshkv_mesh_connections_refused_total",
         "Mesh connections refused, by reason: certificate (TLS refused the peer's, or the "
         "peer refused ours), node_id_mismatch (the Hello claims another ID than the certificate), "
-        "incompatible (cluster, leasing, protocol), frame_too_large (before the handshake), "
-        "too_many_pending (handshakes).");
+        "incompatible (cluster, leasing, protocol, a malformed node ID), frame_too_large (before "
+        "the handshake), too_many_pending (handshakes), certificate_expired (the peer's, or ours "
+        "as "
+        "the peer said).");
     for (size_t r = 0; r < peer::kRefusalKinds; ++r) {
       AddSample(&refused, static_cast<double>(st.refused[r]),
                 {{"reason", peer::Name(static_cast<peer::Refusal>(r))}});

@@ -11,6 +11,9 @@
 #ifndef MESHKV_SERVER_MESH_SECURITY_H_
 #define MESHKV_SERVER_MESH_SECURITY_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "peer/asio/transport.h"
 #include "server/config.h"
@@ -26,6 +29,12 @@ bool MeshTlsRequested(const ServerConfig& config);
 // and for neither (saying what to pass): a node never runs without
 // authentication unless told to.
 absl::StatusOr<peer::TransportFactory> MeshTransportsFor(const ServerConfig& config);
+
+// What the node warns of at start and in Cluster/Status (`meshkv status`):
+// with --insecure, that the mesh runs plain TCP, and, louder, when its
+// listening address is not loopback, that other hosts can reach it. Empty
+// with TLS.
+std::vector<std::string> MeshSecurityWarnings(const ServerConfig& config);
 
 }  // namespace meshkv
 

@@ -32,6 +32,8 @@
 #include "server/commit_metrics.h"
 #include "server/config.h"
 #include "server/durability_log.h"
+#include "server/grpc_credentials.h"
+#include "server/grpc_security.h"
 #include "server/kv_service.h"
 #include "server/metrics.h"
 #include "server/node.h"
@@ -68,7 +70,7 @@ class MeshkvServer {
  private:
   MeshkvServer(const ServerConfig& config, Env* env, std::string node_id,
                std::string advertise_addr, std::unique_ptr<peer::MeshDriver> mesh,
-               std::unique_ptr<storage::DataDir> data_dir);
+               std::unique_ptr<storage::DataDir> data_dir, GrpcSecurity grpc_security);
   absl::Status StartGrpc();
   absl::Status StartMesh();
   // Records in the data directory how far this life's origin sequence
@@ -82,6 +84,9 @@ class MeshkvServer {
   // records in the data directory when the node is in sync.
   void MaintainLoop();
   void MarkInSyncIfDue(absl::Time now, absl::Time* last_mark);
+  // Gives freed heap back to the system once many watch streams have
+  // closed (see the .cc). `peak`: the most open since the last trim.
+  void TrimHeapAfterStreamsClose(size_t* peak);
 
   // Constant after construction (the threads they start aside). Declared in
   // the order they are built: each may use those above it.
@@ -98,6 +103,8 @@ class MeshkvServer {
   std::unique_ptr<ReplicationHandoff> handoff_;  // observes node_'s store
   std::unique_ptr<CommitMetrics> commit_metrics_;  // observes node_'s store
   std::unique_ptr<Node> node_;
+  const std::shared_ptr<grpc::ServerCredentials> grpc_credentials_;
+  const ClientAuthorizer client_auth_;  // every handler asks it first
   std::unique_ptr<KeyValueService> kv_service_;
   std::unique_ptr<ClusterService> cluster_service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -1,6 +1,13 @@
 #include "server/metrics.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +22,18 @@ constexpr const char* kCodeNames[] = {
     "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
     "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
     "DATA_LOSS", "UNAUTHENTICATED"};
+
+// Opens and closes one TCP connection to ipv4_host:port, ignoring failure.
+void TouchPort(const std::string& ipv4_host, int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, ipv4_host.c_str(), &addr.sin_addr) != 1) return;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  (void)connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  close(fd);
+}
 
 std::string CodeName(grpc::StatusCode code) {
   const int c = static_cast<int>(code);
@@ -137,6 +156,12 @@ Metrics::Metrics()
                                "too far behind.")
                          .Register(*registry_)
                          .Add({})),
+      watch_refused_(prometheus::BuildCounter()
+                         .Name("meshkv_watch_streams_refused_total")
+                         .Help("Watch streams refused with RESOURCE_EXHAUSTED because the node "
+                               "had --max-watch-streams open.")
+                         .Register(*registry_)
+                         .Add({})),
       replication_lag_(prometheus::BuildHistogram()
                            .Name("meshkv_replication_lag_seconds")
                            .Help("Time from a write's wall-clock timestamp at its origin to its "
@@ -153,10 +178,29 @@ Metrics::Metrics()
     watch_events_.Increment(static_cast<double>(n));
   };
   watch_observer_.on_cut_off = [this] { watch_cut_off_.Increment(); };
+  watch_observer_.on_refused = [this] { watch_refused_.Increment(); };
   watch_observer_.on_stream_count = [this](int delta) { watch_streams_.Increment(delta); };
 }
 
-Metrics::~Metrics() = default;
+Metrics::~Metrics() {
+  if (exposer_ == nullptr) return;
+  // civetweb's mg_stop() waits for its listening thread, which polls the
+  // socket with a 2 s timeout, so destroying the Exposer took up to 2 s and a
+  // node stopped by SIGTERM lingered that long after "stopped" (a restart on
+  // the same ports then failed). A connection to the port ends the poll at
+  // once, and the thread sees the stop flag.
+  const int port = this->port();
+  std::atomic<bool> stopped{false};
+  std::thread stopper([this, &stopped] {
+    exposer_.reset();
+    stopped = true;
+  });
+  while (!stopped) {
+    TouchPort(exposer_host_, port);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stopper.join();
+}
 
 absl::Status Metrics::Serve(const std::string& addr) {
   // civetweb reports a bind failure by throwing; nothing else here does.
@@ -167,6 +211,12 @@ absl::Status Metrics::Serve(const std::string& addr) {
   }
   exposer_->RegisterCollectable(registry_);
   exposer_->RegisterCollectable(collectors_);
+  // The exposer's own IPv4 address, or loopback when it listens on every
+  // address (or on an IPv6 one, which ~Metrics then simply waits out).
+  const std::string host = addr.substr(0, addr.rfind(':'));
+  in_addr ignored;
+  exposer_host_ =
+      host != "0.0.0.0" && inet_pton(AF_INET, host.c_str(), &ignored) == 1 ? host : "127.0.0.1";
   return absl::OkStatus();
 }
 

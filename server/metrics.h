@@ -84,12 +84,14 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<CollectorSet> collectors_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string exposer_host_;  // where a connection reaches the exposer (see ~Metrics)
 
   prometheus::Family<prometheus::Counter>& rpc_requests_;
   prometheus::Family<prometheus::Histogram>& rpc_seconds_;
   prometheus::Gauge& watch_streams_;
   prometheus::Counter& watch_events_;
   prometheus::Counter& watch_cut_off_;
+  prometheus::Counter& watch_refused_;
   prometheus::Histogram& replication_lag_;
   WatchObserver watch_observer_;
 

@@ -1,5 +1,6 @@
 #include "server/watch_stream.h"
 
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -9,21 +10,23 @@ namespace meshkv {
 
 WatchStream* WatchStream::Start(const Store* store, WatchHub* hub, const WatchOptions& options,
                                 const WatchObserver* observer,
-                                const meshkv::v1::WatchRequest& request) {
-  auto* stream = new WatchStream(store, hub, options, observer, request);
+                                const meshkv::v1::WatchRequest& request, StreamSlots::Slot slot) {
+  auto* stream = new WatchStream(store, hub, options, observer, request, std::move(slot));
   stream->Begin();
   return stream;
 }
 
 WatchStream::WatchStream(const Store* store, WatchHub* hub, const WatchOptions& options,
-                         const WatchObserver* observer, const meshkv::v1::WatchRequest& request)
+                         const WatchObserver* observer, const meshkv::v1::WatchRequest& request,
+                         StreamSlots::Slot slot)
     : store_(store),
       hub_(hub),
       options_(options),
       observer_(observer),
       prefix_(request.prefix()),
       start_revision_(request.start_revision()),
-      prev_value_(request.prev_value()) {}
+      prev_value_(request.prev_value()),
+      slot_(std::move(slot)) {}
 
 void WatchStream::Begin() {
   if (observer_ && observer_->on_stream_count) observer_->on_stream_count(+1);

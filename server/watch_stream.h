@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_callback.h"
 #include "meshkv/v1/kv.pb.h"
+#include "server/stream_slots.h"
 #include "server/watch_cursor.h"
 #include "server/watch_hub.h"
 #include "store/store.h"
@@ -48,14 +49,18 @@ struct WatchObserver {
   std::function<void(size_t events)> on_events_sent;
   std::function<void()> on_cut_off;
   std::function<void(int delta)> on_stream_count;  // +1 on start, -1 on done
+  std::function<void()> on_refused;                // --max-watch-streams reached
 };
 
 class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchResponse>,
                           public WatchHub::Stream {
  public:
   // Starts the stream; every outcome, including refusal, ends in OnDone().
+  // The stream holds `slot` (its place under the node's Watch limit) until
+  // it is deleted.
   static WatchStream* Start(const Store* store, WatchHub* hub, const WatchOptions& options,
-                            const WatchObserver* observer, const meshkv::v1::WatchRequest& request);
+                            const WatchObserver* observer, const meshkv::v1::WatchRequest& request,
+                            StreamSlots::Slot slot);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -65,7 +70,8 @@ class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchRespo
 
  private:
   WatchStream(const Store* store, WatchHub* hub, const WatchOptions& options,
-              const WatchObserver* observer, const meshkv::v1::WatchRequest& request);
+              const WatchObserver* observer, const meshkv::v1::WatchRequest& request,
+              StreamSlots::Slot slot);
   ~WatchStream() override = default;
   void Begin();
   // Writes the next batch of events, if any and if no write is in flight.
@@ -80,6 +86,7 @@ class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchRespo
   const std::string prefix_;
   const uint64_t start_revision_;
   const bool prev_value_;
+  const StreamSlots::Slot slot_;
 
   // State below is protected by mu_.
   absl::Mutex mu_;

@@ -9,10 +9,10 @@ namespace meshkv::storage {
 absl::Status EngineStatus(EngineError error, absl::string_view what, absl::string_view message) {
   switch (error) {
     case EngineError::kCorruption:
-      return absl::DataLossError(absl::StrCat(
-          "data directory corrupted (", what, "): ", message,
-          "; restore it from a backup, delete it to re-sync from peers, or open it with "
-          "salvage to keep the records that still verify"));
+      return absl::DataLossError(
+          absl::StrCat("data directory corrupted (", what, "): ", message,
+                       "; restore it from a backup, delete it to re-sync from peers, or start with "
+                       "--salvage to keep the records that still verify"));
     case EngineError::kNoSpace:
       return absl::ResourceExhaustedError(
           absl::StrCat("disk full (", what, "): ", message, "; free space and retry"));

@@ -198,6 +198,12 @@ Invocation ParseArgs(const std::vector<std::string>& args, std::string default_a
       inv.global.addr = value;
     } else if (spec->name == "timeout") {
       ParseTimeout(value, &inv.global.timeout);
+    } else if (spec->name == "cacert") {
+      inv.global.tls.cacert = value;
+    } else if (spec->name == "cert") {
+      inv.global.tls.cert = value;
+    } else if (spec->name == "key") {
+      inv.global.tls.key = value;
     } else if (spec->name == "help") {
       inv.help = true;
     } else if (spec->name == "version") {

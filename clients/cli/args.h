@@ -19,12 +19,15 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "clients/cli/command_table.h"
+#include "clients/tls/client_tls.h"
 
 namespace meshkv::cli {
 
 struct GlobalOptions {
   std::string addr = kDefaultAddr;
   absl::Duration timeout = absl::Seconds(5);
+  // --cacert --cert --key as given (the caller adds MESHKV_CACERT ...).
+  ClientTls tls;
 };
 
 struct Invocation {

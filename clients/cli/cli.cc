@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clients/cli/args.h"
@@ -12,6 +14,7 @@
 #include "clients/cli/exit_codes.h"
 #include "clients/cli/help.h"
 #include "clients/cli/session.h"
+#include "clients/tls/client_tls.h"
 #include "grpc/support/log.h"
 
 namespace meshkv::cli {
@@ -60,7 +63,12 @@ int Main(int argc, char** argv) {
   // Every failure is reported as one line from the RPC status; gRPC's own log
   // lines would only repeat it. GRPC_VERBOSITY, when set, still shows them.
   if (getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(DiscardGrpcLog);
-  Session session(inv.global, std::cout, std::cerr, isatty(STDOUT_FILENO) == 1);
+  GlobalOptions global = inv.global;
+  global.tls = ClientTls::WithEnvironment(std::move(global.tls));
+  absl::StatusOr<std::optional<grpc::SslCredentialsOptions>> tls = global.tls.Load();
+  if (!tls.ok()) return UsageError(inv, std::string(tls.status().message()));
+  Session session(std::move(global), *std::move(tls), std::cout, std::cerr,
+                  isatty(STDOUT_FILENO) == 1);
   return RunCommand(inv, session);
 }
 

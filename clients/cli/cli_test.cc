@@ -25,6 +25,7 @@
 #include "tests/util/server_process.h"
 #include "tests/util/status_matchers.h"
 #include "tests/util/subprocess.h"
+#include "tests/util/test_certs.h"
 #include "tests/util/wait.h"
 
 namespace meshkv::cli {
@@ -522,6 +523,74 @@ TEST(CliUsageTest, HelpDocumentsCommandsAndExitCodes) {
 
   EXPECT_THAT(meshkv::testing::Run({BinPath("meshkv"), "--version"}),
               Succeeds(MatchesRegex("meshkv [0-9]+\\.[0-9]+\\.[0-9]+\n")));
+}
+
+// The CLI against a node with TLS and client certificates: etcdctl's flags,
+// or MESHKV_CACERT / MESHKV_CERT / MESHKV_KEY.
+class CliTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string ca_key = certs_.Path("ca/ca.key");
+    ASSERT_OK(certs_.Run({"create-ca", "--certs-dir", certs_.Path("ca")}));
+    ASSERT_OK(certs_.Run({"create-node", "--certs-dir", certs_.Path("n1"), "--ca-key", ca_key,
+                          "--node-id", kNodeId, "--host", "127.0.0.1"}));
+    for (const char* name : {"app", "dash"}) {
+      ASSERT_OK(certs_.Run(
+          {"create-client", "--certs-dir", certs_.Path("n1"), "--ca-key", ca_key, "--name", name}));
+    }
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        absl::StrCat("--node-id=", kNodeId), "--metrics-addr=", "--certs-dir=" + Cert("")[0],
+        "--client-ca=" + certs_.Path("n1/ca.crt"), "--client-roles=app=read-write,dash=read-only"});
+    ASSERT_OK(server_->Start());
+    ASSERT_OK(server_->WaitServing());
+  }
+  // {certs dir} for "", else {ca.crt, client.NAME.crt, client.NAME.key}.
+  std::vector<std::string> Cert(const std::string& name) const {
+    if (name.empty()) return {certs_.Path("n1")};
+    return {certs_.Path("n1/ca.crt"), certs_.Path("n1/client." + name + ".crt"),
+            certs_.Path("n1/client." + name + ".key")};
+  }
+  // meshkv --addr ... [--cacert --cert --key of `name`] ARGS.
+  RunResult Cli(const std::string& name, const std::vector<std::string>& args,
+                const std::map<std::string, std::string>& env = {}) const {
+    std::vector<std::string> argv = {BinPath("meshkv"), "--addr", server_->grpc_addr()};
+    if (!name.empty()) {
+      const std::vector<std::string> files = Cert(name);
+      argv.insert(argv.end(), {"--cacert", files[0], "--cert", files[1], "--key", files[2]});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return meshkv::testing::Run(argv, absl::Seconds(30), env);
+  }
+
+  meshkv::testing::TestCerts certs_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(CliTlsTest, FlagsOrEnvironmentReachATlsNodeAsTheRoleAllows) {
+  EXPECT_THAT(Cli("app", {"set", "k", "v"}), Succeeds("OK\n"));
+  EXPECT_THAT(Cli("dash", {"get", "k"}), Succeeds("v"));
+  EXPECT_THAT(Cli("dash", {"del", "k"}),
+              Fails(3, AllOf(HasSubstr("PERMISSION_DENIED"), HasSubstr("client dash"))));
+  // The same from the environment.
+  const std::vector<std::string> app = Cert("app");
+  const std::map<std::string, std::string> env = {
+      {"MESHKV_CACERT", app[0]}, {"MESHKV_CERT", app[1]}, {"MESHKV_KEY", app[2]}};
+  EXPECT_THAT(Cli("", {"set", "k", "from-env"}, env), Succeeds("OK\n"));
+  EXPECT_THAT(Cli("", {"get", "k"}, env), Succeeds("from-env"));
+  // Health needs no certificate, only the CA.
+  EXPECT_THAT(Cli("", {"--cacert", app[0], "health"}), Succeeds("SERVING\n"));
+}
+
+TEST_F(CliTlsTest, MissingOrHalfCredentialsSayWhatToPass) {
+  EXPECT_THAT(Cli("", {"get", "k"}),
+              Fails(3, AllOf(HasSubstr("UNAVAILABLE"), HasSubstr("pass --cacert"))));
+  const std::vector<std::string> app = Cert("app");
+  EXPECT_THAT(Cli("", {"--cacert", app[0], "get", "k"}),
+              Fails(3, AllOf(HasSubstr("UNAUTHENTICATED"), HasSubstr("pass --cert and --key"))));
+  EXPECT_THAT(Cli("", {"--cacert", app[0], "--cert", app[1], "get", "k"}),
+              Fails(2, HasSubstr("--cert needs --key")));
+  EXPECT_THAT(Cli("", {"--cacert", certs_.Path("nope.crt"), "get", "k"}),
+              Fails(2, HasSubstr("--cacert: cannot read")));
 }
 
 }  // namespace

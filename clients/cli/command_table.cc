@@ -16,6 +16,13 @@ const std::vector<FlagSpec>& GlobalFlags() {
        "Address (default: $MESHKV_ADDR or 127.0.0.1:50051)"},
       {"timeout", 0, FlagType::kDuration, "DURATION",
        "Deadline of each request, e.g. 500ms, 1m (default 5s)"},
+      {"cacert", 0, FlagType::kString, "FILE",
+       "TLS: verify the node against this CA certificate, e.g. the cluster's ca.crt "
+       "(default: $MESHKV_CACERT; none of --cacert --cert --key: plaintext)"},
+      {"cert", 0, FlagType::kString, "FILE",
+       "TLS: this client's certificate, for a node run with --client-ca "
+       "(default: $MESHKV_CERT)"},
+      {"key", 0, FlagType::kString, "FILE", "TLS: its private key (default: $MESHKV_KEY)"},
       {"help", 'h', FlagType::kSwitch, "", "Show help (after a command: that command's)"},
       {"version", 0, FlagType::kSwitch, "", "Print the version"},
   };

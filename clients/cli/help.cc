@@ -63,7 +63,9 @@ std::string GlobalHelp() {
   return absl::StrCat(
       "meshkv: command-line client of meshkv, a replicated key-value service.\n"
       "\n"
-      "Usage: meshkv [--addr HOST:PORT] [--timeout DURATION] COMMAND [flags] [ARGS...]\n"
+      "Usage: meshkv [--addr HOST:PORT] [--timeout DURATION] [--cacert FILE [--cert FILE --key "
+      "FILE]]\n"
+      "              COMMAND [flags] [ARGS...]\n"
       "       meshkv COMMAND --help\n"
       "\n"
       "Commands:\n",

@@ -24,12 +24,19 @@ std::string OneLine(absl::string_view message) {
 
 }  // namespace
 
-Session::Session(GlobalOptions options, std::ostream& out, std::ostream& err, bool out_is_terminal)
-    : options_(std::move(options)), out_(out), err_(err), out_is_terminal_(out_is_terminal) {}
+Session::Session(GlobalOptions options, std::optional<grpc::SslCredentialsOptions> tls,
+                 std::ostream& out, std::ostream& err, bool out_is_terminal)
+    : options_(std::move(options)),
+      tls_(std::move(tls)),
+      out_(out),
+      err_(err),
+      out_is_terminal_(out_is_terminal) {}
 
 std::shared_ptr<grpc::Channel> Session::Channel() {
   if (channel_ == nullptr) {
-    channel_ = grpc::CreateChannel(options_.addr, grpc::InsecureChannelCredentials());
+    // Credentials start gRPC's threads: only now, once the command is ready.
+    channel_ = grpc::CreateChannel(
+        options_.addr, tls_ ? grpc::SslCredentials(*tls_) : grpc::InsecureChannelCredentials());
   }
   return channel_;
 }
@@ -70,6 +77,15 @@ int Session::Fail(grpc::StatusCode code, absl::string_view message) {
                     absl::FormatDuration(options_.timeout), " (--timeout): ");
   }
   absl::StrAppend(&line, OneLine(message));
+  // Plaintext against a TLS port fails as a broken connection: say what to
+  // try.
+  if (code == grpc::StatusCode::UNAVAILABLE && !options_.tls.enabled()) {
+    absl::StrAppend(&line,
+                    " (if the node runs TLS, pass --cacert, and --cert and --key if it "
+                    "asks for a client certificate)");
+  } else if (code == grpc::StatusCode::UNAUTHENTICATED) {
+    absl::StrAppend(&line, " (pass --cert and --key)");
+  }
   err_ << line << std::endl;
   return code == grpc::StatusCode::NOT_FOUND ? kExitNotFound : kExitRpcError;
 }

@@ -14,6 +14,7 @@
 #define MESHKV_CLIENTS_CLI_SESSION_H_
 
 #include <memory>
+#include <optional>
 #include <ostream>
 
 #include "absl/strings/string_view.h"
@@ -21,6 +22,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/status.h"
 #include "meshkv/v1/cluster.grpc.pb.h"
 #include "meshkv/v1/kv.grpc.pb.h"
@@ -31,8 +33,9 @@ class Session {
  public:
   // `out_is_terminal`: whether `out` is a terminal (decides a cosmetic
   // trailing newline).
-  Session(GlobalOptions options, std::ostream& out, std::ostream& err,
-          bool out_is_terminal = false);
+  // `tls`: options.tls loaded (ClientTls::Load); nullopt: plaintext.
+  Session(GlobalOptions options, std::optional<grpc::SslCredentialsOptions> tls, std::ostream& out,
+          std::ostream& err, bool out_is_terminal = false);
 
   meshkv::v1::KeyValue::Stub& kv();
   grpc::health::v1::Health::Stub& health();
@@ -57,6 +60,7 @@ class Session {
   std::shared_ptr<grpc::Channel> Channel();
 
   const GlobalOptions options_;
+  const std::optional<grpc::SslCredentialsOptions> tls_;
   std::ostream& out_;
   std::ostream& err_;
   const bool out_is_terminal_;

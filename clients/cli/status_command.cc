@@ -24,6 +24,7 @@ int RunStatus(const Invocation&, Session& session) {
                          resp.leasing() ? "on" : "off", resp.version());
   out << absl::StrFormat("state     %s, revision %d, %d keys\n",
                          resp.synced() ? "synced" : "syncing", resp.revision(), resp.keys());
+  for (const std::string& w : resp.warnings()) out << "WARNING   " << w << "\n";
   out << absl::StrFormat("peers     %d\n", resp.peers_size());
   if (resp.peers_size() == 0) return kExitOk;
   out << absl::StrFormat("  %-24s %-24s %-12s %-4s %10s %8s\n", "NODE", "ADDRESS", "STATE", "DIR",

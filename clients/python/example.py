@@ -8,6 +8,13 @@ committed:
     bash clients/python/generate.sh /tmp/meshkv-py
     PYTHONPATH=/tmp/meshkv-py /usr/bin/python3 clients/python/example.py --addr=127.0.0.1:50051
 
+Against a node with TLS (certificates from scripts/certs.sh), give the CA that
+signed it, and for a node run with --client-ca a client certificate whose name
+has the read-write role (etcdctl's flag names; MESHKV_CACERT, MESHKV_CERT and
+MESHKV_KEY are the defaults):
+
+    ... example.py --addr=127.0.0.1:50051 --cacert=ca.crt --cert=client.app.crt --key=client.app.key
+
 Output (revisions vary):
 
     watching "example/" after revision 1
@@ -26,6 +33,7 @@ Output (revisions vary):
 
 import argparse
 import json
+import os
 import sys
 
 import grpc
@@ -51,8 +59,31 @@ def describe(value):
     return quote(value.bytes)
 
 
-def run(addr, prefix, timeout, out=sys.stdout):
-    with grpc.insecure_channel(addr) as channel:
+def channel_for(addr, cacert="", cert="", key=""):
+    """Plaintext when no file is given; else TLS trusting cacert (the system's roots without it),
+    presenting cert and key."""
+    if not (cacert or cert or key):
+        return grpc.insecure_channel(addr)
+
+    def read(path, flag):
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise RuntimeError(f"{flag}: {e}") from e
+
+    if bool(cert) != bool(key):
+        raise RuntimeError("--cert and --key go together")
+    creds = grpc.ssl_channel_credentials(root_certificates=read(cacert, "--cacert"),
+                                         private_key=read(key, "--key"),
+                                         certificate_chain=read(cert, "--cert"))
+    return grpc.secure_channel(addr, creds)
+
+
+def run(addr, prefix, timeout, out=sys.stdout, cacert="", cert="", key=""):
+    with channel_for(addr, cacert, cert, key) as channel:
         kv = kv_pb2_grpc.KeyValueStub(channel)
 
         # Start the watch first and wait for its "created" response: from then
@@ -103,9 +134,15 @@ def main():
     parser.add_argument("--addr", default="127.0.0.1:50051", help="meshkv-server gRPC address (host:port)")
     parser.add_argument("--prefix", default="example/", help="key prefix to watch and write under")
     parser.add_argument("--timeout", type=float, default=10.0, help="give up after this many seconds")
+    parser.add_argument("--cacert", default=os.environ.get("MESHKV_CACERT", ""),
+                        help="TLS: verify the server against this CA certificate (PEM); "
+                             "none of --cacert --cert --key: plaintext")
+    parser.add_argument("--cert", default=os.environ.get("MESHKV_CERT", ""),
+                        help="TLS: this client's certificate (PEM), for a server run with --client-ca")
+    parser.add_argument("--key", default=os.environ.get("MESHKV_KEY", ""), help="TLS: its private key (PEM)")
     args = parser.parse_args()
     try:
-        run(args.addr, args.prefix, args.timeout)
+        run(args.addr, args.prefix, args.timeout, cacert=args.cacert, cert=args.cert, key=args.key)
     except grpc.RpcError as e:
         sys.exit(f"example.py: {e.code().name}: {e.details()}")
     except (RuntimeError, StopIteration) as e:

@@ -62,7 +62,7 @@ def server_binary():
 class Server:
     """One meshkv-server on 127.0.0.1 port 0, node ID "py-test"."""
 
-    def __init__(self, *flags):
+    def __init__(self, *flags, security=("--insecure",)):
         self.dir = tempfile.mkdtemp(prefix="meshkv-py-test-")
         info_path = os.path.join(self.dir, "info.json")
         self.log_path = os.path.join(self.dir, "server.log")
@@ -71,7 +71,7 @@ class Server:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [*guard, server_binary(), "--grpc-addr=127.0.0.1:0", "--mesh-addr=127.0.0.1:0", "--metrics-addr=",
-                 "--node-id=py-test", f"--info-file={info_path}", "--insecure", *flags],
+                 "--node-id=py-test", f"--info-file={info_path}", *security, *flags],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         _live_servers.add(self)
         deadline = time.monotonic() + START_TIMEOUT
@@ -534,6 +534,48 @@ class ExampleTest(ServerTest):
                               capture_output=True, text=True, timeout=60)
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("UNAVAILABLE", proc.stderr)
+
+
+class TlsExampleTest(unittest.TestCase):
+    """example.py against a server with TLS on gRPC and client certificates (scripts/certs.sh)."""
+
+    def setUp(self):
+        self.certs = tempfile.mkdtemp(prefix="meshkv-py-certs-")
+        self.addCleanup(shutil.rmtree, self.certs, ignore_errors=True)
+        certs_sh = os.path.join(HERE, "..", "..", "scripts", "certs.sh")
+        for args in (["create-ca"], ["create-node", "--node-id", "py-test", "--host", "127.0.0.1"],
+                     ["create-client", "--name", "py-test"]):
+            subprocess.run(["bash", certs_sh, *args, "--certs-dir", self.certs], check=True, capture_output=True)
+        self.server = Server(security=(f"--certs-dir={self.certs}", f"--client-ca={self.certs}/ca.crt",
+                                       "--client-roles=py-test=read-write"))
+
+        def stop():
+            problem = self.server.stop()
+            if problem:
+                self.fail(problem)
+
+        self.addCleanup(stop)
+
+    def example(self, *flags):
+        return subprocess.run([sys.executable, os.path.join(HERE, "example.py"), f"--addr={self.server.addr}",
+                               "--prefix=tls/", *flags], capture_output=True, text=True, timeout=60)
+
+    def test_example_over_tls(self):
+        c = self.certs
+        proc = self.example(f"--cacert={c}/ca.crt", f"--cert={c}/client.py-test.crt", f"--key={c}/client.py-test.key")
+        self.assertEqual(proc.returncode, 0, f"example.py failed:\n{proc.stdout}{proc.stderr}")
+        lines = proc.stdout.splitlines()
+        self.assertEqual(len(lines), 10, proc.stdout)
+        self.assertEqual(lines[4], 'get tls/a = "1" (owner py-test, revision 2)')
+        self.assertEqual(lines[-1], "event DELETE tls/b (revision 5)")
+        # Without a client certificate: refused, saying why.
+        proc = self.example(f"--cacert={c}/ca.crt")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("UNAUTHENTICATED", proc.stderr)
+        # Plaintext does not reach the TLS port.
+        proc = self.example("--timeout=3")
+        self.assertNotEqual(proc.returncode, 0, proc.stdout)
+
 
 
 if __name__ == "__main__":

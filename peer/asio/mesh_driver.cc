@@ -9,6 +9,7 @@
 #include "asio/connect.hpp"
 #include "asio/post.hpp"
 #include "common/host_port.h"
+#include "peer/asio/tls_context.h"
 
 namespace meshkv::peer {
 namespace {
@@ -21,6 +22,10 @@ std::string Endpoint(const tcp::socket& s) {
   asio::error_code ec;
   const tcp::endpoint ep = s.remote_endpoint(ec);
   return ec ? "?" : absl::StrCat(ep.address().to_string(), ":", ep.port());
+}
+
+Refusal RefusalOf(const absl::Status& st) {
+  return IsCertificateExpiry(st) ? Refusal::kCertificateExpired : Refusal::kCertificate;
 }
 
 }  // namespace
@@ -230,13 +235,17 @@ void MeshDriver::Secure(ConnId id, Transport::Side side) {
   s->transport->AsyncHandshake(side, [this, id, s](absl::Status st) {
     if (stopping_ || sockets_.count(id) == 0 || sockets_[id] != s) return;
     if (st.ok()) {
-      mesh_->Secured(id, s->transport->peer_node_id(), Now());
+      std::weak_ptr<Transport> t = s->transport;
+      mesh_->Secured(id, s->transport->peer_node_id(), Now(), [t](const std::string& host) {
+        std::shared_ptr<Transport> live = t.lock();
+        return live != nullptr && CheckCertificateHost(live->peer_certificate(), host).ok();
+      });
       s->reading = true;
       Read(id);
     } else if (absl::IsUnauthenticated(st) || absl::IsPermissionDenied(st)) {
       sockets_.erase(id);
       s->transport->Close();
-      mesh_->TransportRefused(id, st.message(), Now());
+      mesh_->TransportRefused(id, st.message(), Now(), RefusalOf(st));
     } else {
       Drop(id);  // the connection broke: nothing was proven either way
     }
@@ -272,7 +281,7 @@ void MeshDriver::Failed(ConnId id, const asio::error_code& ec) {
   if (s->transport->secure() && absl::IsUnauthenticated(st)) {
     sockets_.erase(it);
     s->transport->Close();
-    mesh_->TransportRefused(id, st.message(), Now());
+    mesh_->TransportRefused(id, st.message(), Now(), RefusalOf(st));
     return;
   }
   Drop(id);

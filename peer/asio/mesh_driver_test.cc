@@ -53,6 +53,8 @@ class MeshDriverTlsTest : public ::testing::Test {
       run({"create-node", "--certs-dir", certs_->Path(id), "--ca-key", ca_key, "--node-id", id,
            "--host", "127.0.0.1"});
     }
+    run({"create-node", "--certs-dir", certs_->Path("expired-n2"), "--ca-key", ca_key, "--node-id",
+         "n2", "--host", "127.0.0.1", "--days", "-1"});
     run({"create-ca", "--certs-dir", certs_->Path("other-ca")});
     run({"create-node", "--certs-dir", certs_->Path("other-n2"), "--ca-key",
          certs_->Path("other-ca/ca.key"), "--node-id", "n2", "--host", "127.0.0.1"});
@@ -63,6 +65,19 @@ class MeshDriverTlsTest : public ::testing::Test {
     auto ctx = MakeMeshTlsContext(TlsFilesFromCertsDir(certs_->Path(dir)));
     EXPECT_OK(ctx.status());
     return TransportFactory::Tls(*ctx);
+  }
+
+  // As Tls(), without MakeMeshTlsContext's checks of the files: an expired
+  // certificate loads.
+  static TransportFactory UncheckedTls(const std::string& dir) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
+    const TlsFiles files = TlsFilesFromCertsDir(certs_->Path(dir));
+    ctx->load_verify_file(files.ca_file);
+    ctx->use_certificate_chain_file(files.cert_file);
+    ctx->use_private_key_file(files.key_file, asio::ssl::context::pem);
+    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    return TransportFactory::Tls(ctx);
   }
 
   // A node: a driver, its replica, and the lines it logged.
@@ -181,6 +196,29 @@ TEST_F(MeshDriverTlsTest, AHelloClaimingAnotherIdThanTheCertificateIsRefused) {
   EXPECT_GE(a->stats().handshakes_refused, 1u);
   EXPECT_EQ(a->established(), 0);
   EXPECT_EQ(a->refused(Refusal::kCertificate), 0u);
+}
+
+// Both sides of a connection refused for an expiry name it and count it
+// apart, whichever side holds the expired certificate.
+TEST_F(MeshDriverTlsTest, AnExpiredCertificateIsRefusedAndBothSidesSayItExpired) {
+  auto a = StartNode("n1", Tls("n1"));
+  auto b = StartNode("n2", UncheckedTls("expired-n2"), a.get());  // b dials a
+  ASSERT_TRUE(WaitFor([&] {
+    return a->refused(Refusal::kCertificateExpired) >= 1 &&
+           b->refused(Refusal::kCertificateExpired) >= 1;
+  })) << a->AllLogs()
+      << "\n--\n"
+      << b->AllLogs();
+  EXPECT_TRUE(a->Logged("expired at 20")) << a->AllLogs();
+  EXPECT_TRUE(b->Logged("peer refused our certificate: expired")) << b->AllLogs();
+  auto c = StartNode("n3", Tls("n3"), b.get());  // c dials the expired one
+  ASSERT_TRUE(WaitFor([&] { return c->refused(Refusal::kCertificateExpired) >= 1; }))
+      << c->AllLogs();
+  EXPECT_TRUE(c->Logged("expired at 20")) << c->AllLogs();
+  for (Node* n : {a.get(), b.get(), c.get()}) {
+    EXPECT_EQ(n->refused(Refusal::kCertificate), 0u);
+    EXPECT_EQ(n->established(), 0);
+  }
 }
 
 TEST_F(MeshDriverTlsTest, APlaintextPeerIsRefused) {
@@ -311,6 +349,20 @@ TEST_F(MeshDriverTlsTest, AFloodOfPendingHandshakesIsCappedAndMembersStillJoin) 
       << a->AllLogs();
   b->driver->Broadcast({MapReplica::MakeRecord("k", "v", /*hlc=*/10, "n2")});
   ASSERT_TRUE(WaitFor([&] { return a->stats().writes_applied == 1; }));
+}
+
+TEST_F(MeshDriverTlsTest, OneHostCannotTakeEveryPendingHandshakePlace) {
+  auto a = StartNode("n1", Tls("n1"), nullptr,
+                     [](MeshOptions& o) { o.max_pending_handshakes_per_host = 4; });
+  std::vector<int> flood;
+  for (int i = 0; i < 10; ++i) flood.push_back(ConnectRaw(a->driver->port()));
+  // 64 places in all, 4 of them for 127.0.0.1.
+  ASSERT_TRUE(WaitFor([&] { return a->refused(Refusal::kTooManyPending) == 6u; }))
+      << a->refused(Refusal::kTooManyPending);
+  for (int fd : flood) close(fd);
+  auto b = StartNode("n2", Tls("n2"), a.get());
+  ASSERT_TRUE(WaitFor([&] { return a->established() == 1 && b->established() == 1; }))
+      << a->AllLogs();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "asio/ssl/error.hpp"
@@ -17,6 +18,14 @@ namespace meshkv::peer {
 namespace {
 
 using asio::ip::tcp;
+
+// Marks a status as an expiry refusal (IsCertificateExpiry).
+constexpr absl::string_view kExpiryPayload = "type.meshkv.dev/certificate_expired";
+
+absl::Status Expired(absl::Status s) {
+  s.SetPayload(kExpiryPayload, absl::Cord("1"));
+  return s;
+}
 
 class PlainTransport final : public Transport {
  public:
@@ -60,8 +69,8 @@ absl::Status DescribeVerifyFailure(int err, const X509* cert) {
   const std::string who = absl::StrCat("peer's certificate ", SubjectOf(cert));
   switch (err) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
-      return absl::UnauthenticatedError(
-          absl::StrCat(who, " expired at ", FormatAsn1Time(X509_get0_notAfter(cert))));
+      return Expired(absl::UnauthenticatedError(
+          absl::StrCat(who, " expired at ", FormatAsn1Time(X509_get0_notAfter(cert)))));
     case X509_V_ERR_CERT_NOT_YET_VALID:
       return absl::UnauthenticatedError(
           absl::StrCat(who, " is not valid before ", FormatAsn1Time(X509_get0_notBefore(cert))));
@@ -205,7 +214,7 @@ absl::Status TransportErrorStatus(const asio::error_code& ec) {
       case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
         return refused("unknown CA (is it signed by the cluster CA the peer trusts?)");
       case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
-        return refused("expired");
+        return Expired(refused("expired (re-issue this node's certificate)"));
       case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
       case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
       case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
@@ -229,6 +238,10 @@ absl::Status TransportErrorStatus(const asio::error_code& ec) {
   }
   if (ec == asio::error::eof) return absl::UnavailableError("connection closed by the peer");
   return absl::UnavailableError(ec.message());
+}
+
+bool IsCertificateExpiry(const absl::Status& status) {
+  return status.GetPayload(kExpiryPayload).has_value();
 }
 
 }  // namespace meshkv::peer

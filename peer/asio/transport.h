@@ -100,6 +100,11 @@ class TransportFactory {
 // speak TLS". Shared by both transports.
 absl::Status TransportErrorStatus(const asio::error_code& ec);
 
+// Whether a transport's status is a refusal for an expired certificate: the
+// peer's (this side verified it), or ours (the peer's alert said so). The
+// mesh counts those apart (Refusal::kCertificateExpired).
+bool IsCertificateExpiry(const absl::Status& status);
+
 }  // namespace meshkv::peer
 
 #endif  // MESHKV_PEER_ASIO_TRANSPORT_H_

@@ -74,8 +74,10 @@ struct Connection {
   int64_t last_ping_ms = 0;
   double rtt_ms = 0;  // smoothed, from Pong
 
-  // The node ID the transport proved (its certificate), after Secured().
+  // The node ID the transport proved (its certificate), after Secured(),
+  // and which hosts it proves (null: none checked).
   std::string certified_id;
+  HostCheck certifies_host;
   // Known after the peer's Hello.
   std::string peer_id;
   std::string peer_addr;

@@ -39,6 +39,8 @@ std::vector<wire::Graft> Dissemination::Heartbeat(
     LinkTrees& link, const google::protobuf::RepeatedPtrField<wire::OriginMark>& seen) {
   std::vector<wire::Graft> grafts;
   for (const wire::OriginMark& mark : seen) {
+    // Nobody is ahead of us on our own writes; a mark saying so is forged.
+    if (mark.origin() == node_id_) continue;
     const uint64_t mine = seen_.Watermark(mark.origin());
     if (mark.seq() <= mine) {
       link.suspect.erase(mark.origin());

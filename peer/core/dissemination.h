@@ -99,7 +99,11 @@ class Dissemination {
   // completed sync (SeqTracker::Adopt).
   std::vector<std::pair<std::string, uint64_t>> Watermarks() const { return seen_.Watermarks(); }
   void AddMarks(google::protobuf::RepeatedPtrField<meshkv::mesh::v1::OriginMark>* marks) const;
-  void Adopt(const std::string& origin, uint64_t seq) { seen_.Adopt(origin, seq); }
+  // Never our own origin: only this node numbers its writes, so a peer's
+  // mark for it proves nothing (a forger's would be arbitrary).
+  void Adopt(const std::string& origin, uint64_t seq) {
+    if (origin != node_id_) seen_.Adopt(origin, seq);
+  }
   uint64_t Watermark(const std::string& origin) const { return seen_.Watermark(origin); }
   const RecentWrites& recent() const { return recent_; }
 

@@ -37,6 +37,12 @@ Handshake::Outcome Handshake::Check(const wire::Hello& hello, const Local& local
     out.refusal = absl::StrCat(hello.buckets(), " anti-entropy buckets is not ", local.buckets);
   } else if (hello.node_id().empty() || hello.advertise_addr().empty()) {
     out.refusal = "hello without node ID or address";
+  } else if (hello.node_id().size() > kMaxNodeIdBytes ||
+             std::any_of(hello.node_id().begin(), hello.node_id().end(), [](char ch) {
+               return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+             })) {
+    out.refusal =
+        absl::StrCat("node ID longer than ", kMaxNodeIdBytes, " bytes or with control characters");
   } else if (hello.node_id() == local.node_id) {
     out.verdict = Verdict::kSelf;
   } else {

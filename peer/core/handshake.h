@@ -4,7 +4,8 @@
 // checks the other's (Check): a mismatch of protocol version, cluster name,
 // leasing mode or bucket count, or a Hello without node ID or address, is
 // refused with a reason both sides log (Goodbye REFUSED); a Hello carrying
-// our own node ID means we dialled ourselves under some name. Of two
+// our own node ID means we dialled ourselves under some name. A node ID
+// over kMaxNodeIdBytes or with control characters is refused. Of two
 // connections between one pair of nodes, both sides keep the same one
 // (KeepsOther): the one dialled by the smaller node ID, the older if both
 // were.
@@ -23,6 +24,10 @@ namespace meshkv::peer {
 
 class Handshake {
  public:
+  // Longest node ID a Hello may claim, as a certificate may name
+  // (tls_context.h): IDs become log fields and metric labels.
+  static constexpr size_t kMaxNodeIdBytes = 128;
+
   // What this node says of itself, and requires of its peers.
   struct Local {
     std::string node_id;

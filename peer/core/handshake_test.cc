@@ -60,5 +60,17 @@ TEST(HandshakeTest, TheVersionIsCheckedFirst) {
   EXPECT_EQ(o.refusal, "protocol version 9 is not 1");
 }
 
+TEST(HandshakeTest, ANodeIdTooLongOrWithControlCharactersIsRefused) {
+  for (const std::string& id : {std::string(Handshake::kMaxNodeIdBytes + 1, 'x'),
+                                std::string("n\n1"), std::string("\x7f")}) {
+    const Handshake::Outcome o = Handshake::Check(Handshake::MakeHello(Local(id), false), Local());
+    EXPECT_EQ(o.verdict, Verdict::kRefuse) << id;
+    EXPECT_EQ(o.refusal, "node ID longer than 128 bytes or with control characters");
+  }
+  EXPECT_EQ(
+      Handshake::Check(Handshake::MakeHello(Local(std::string(128, 'x')), false), Local()).verdict,
+      Verdict::kAccept);
+}
+
 }  // namespace
 }  // namespace meshkv::peer

@@ -25,6 +25,7 @@ DialTarget& Membership::At(const std::string& addr) {
 }
 
 void Membership::Backoff(DialTarget& t, int64_t now_ms, bool refused) {
+  ++t.failures;  // refused too: only a member's handshake (Reached) is an answer
   t.backoff_ms = refused ? options_.reconnect_max_ms
                          : std::clamp(t.backoff_ms * 2, options_.reconnect_min_ms,
                                       options_.reconnect_max_ms);
@@ -35,22 +36,54 @@ void Membership::Backoff(DialTarget& t, int64_t now_ms, bool refused) {
 
 void Membership::Reached(const std::string& dialled_addr, const std::string& advertised,
                          const std::string& node_id) {
-  if (!dialled_addr.empty()) {
-    DialTarget& t = At(dialled_addr);
+  for (const std::string* addr : {&dialled_addr, &advertised}) {
+    if (addr->empty()) continue;
+    if (!targets_.contains(*addr) && !MakeRoom()) continue;
+    DialTarget& t = At(*addr);
     t.node_id = node_id;
     t.backoff_ms = 0;
+    t.failures = 0;
+    t.reached = true;
   }
-  DialTarget& t = At(advertised);
-  t.node_id = node_id;
-  t.backoff_ms = 0;
+}
+
+// Only for an address a member proved: it may displace hearsay.
+bool Membership::MakeRoom() {
+  if (targets_.size() < kMaxDialTargets) return true;
+  for (auto it = targets_.begin(); it != targets_.end(); ++it) {
+    const DialTarget& t = it->second;
+    if (!t.reached && !t.seed && !t.self && t.conn == 0) {
+      targets_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Membership::ForgetUnanswered() {
+  for (auto it = targets_.begin(); it != targets_.end();) {
+    const DialTarget& t = it->second;
+    if (!t.reached && !t.seed && !t.self && t.conn == 0 && t.failures >= kMaxUnansweredDials) {
+      it = targets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 DialTarget* Membership::NextToDial(int64_t now_ms,
                                    const absl::flat_hash_map<std::string, bool>& connected,
                                    bool alone) {
+  ForgetUnanswered();
+  // One unproven address at a time: a hostile peer list costs this node
+  // one dial in flight, not max_outbound of them.
+  bool probing = false;
+  for (const auto& [addr, t] : targets_)
+    probing = probing || (t.conn != 0 && !t.reached && !t.seed);
   std::vector<DialTarget*> candidates, seeds;
   for (auto& [addr, t] : targets_) {
     if (t.self || t.conn != 0 || t.next_attempt_ms > now_ms) continue;
+    if (probing && !t.reached && !t.seed) continue;
     if (!t.node_id.empty() && connected.count(t.node_id)) continue;
     candidates.push_back(&t);
     if (t.seed) seeds.push_back(&t);
@@ -67,7 +100,8 @@ wire::PeerList Membership::MakePeerList(const std::string& peer_id) const {
   me->set_node_id(options_.node_id);
   me->set_addr(options_.advertise_addr);
   for (const auto& [addr, t] : targets_) {
-    if (t.self || t.node_id.empty() || t.node_id == peer_id) continue;
+    // Only what a member proved to this node: a list never relays another's.
+    if (t.self || !t.reached || t.node_id.empty() || t.node_id == peer_id) continue;
     auto* entry = list.add_peers();
     entry->set_node_id(t.node_id);
     entry->set_addr(addr);
@@ -77,8 +111,12 @@ wire::PeerList Membership::MakePeerList(const std::string& peer_id) const {
 }
 
 void Membership::Merge(const wire::PeerList& list) {
+  int entries = 0;
   for (const auto& p : list.peers()) {
+    if (++entries > kMaxPeerListEntries) break;
     if (p.addr().empty() || p.node_id() == options_.node_id) continue;
+    // Hearsay never displaces an address: beyond the cap, new ones are dropped.
+    if (!targets_.contains(p.addr()) && targets_.size() >= kMaxDialTargets) continue;
     DialTarget& known = At(p.addr());
     if (known.node_id.empty()) known.node_id = p.node_id();
   }

@@ -93,7 +93,7 @@ TEST(MembershipTest, NextToDialSkipsSelfDialledConnectedAndBackingOffTargets) {
   m.At("seed:4444").conn = 5;  // being dialled
   m.At("busy:4444").node_id = "busy";
   m.Backoff(m.At("later:4444"), 0, false);
-  m.At("free:4444");
+  m.At("free:4444").reached = true;  // proven: dialled beside others
   absl::flat_hash_map<std::string, bool> connected = {{"busy", true}};
   for (int i = 0; i < 50; ++i) {
     DialTarget* t = m.NextToDial(0, connected, /*alone=*/false);
@@ -127,7 +127,7 @@ TEST(MembershipTest, MergeAddsTargetsKeepsKnownIdsAndSkipsThisNode) {
   std::mt19937_64 rng(1);
   Membership m(Opts(), &rng);
   m.Start(0);
-  m.At("a:4444").node_id = "a";
+  m.Reached("", "a:4444", "a");
   wire::PeerList list;
   auto add = [&](const std::string& id, const std::string& addr) {
     auto* p = list.add_peers();
@@ -143,11 +143,71 @@ TEST(MembershipTest, MergeAddsTargetsKeepsKnownIdsAndSkipsThisNode) {
   EXPECT_EQ(m.At("b:4444").node_id, "b");
   EXPECT_EQ(m.targets().count("elsewhere:4444"), 0u);
   EXPECT_EQ(m.KnownNodes(), 3);  // a, b and the unreached seed
-  // Ours leaves out the peer it is for, and this node goes first.
+  // Ours leaves out the peer it is for and hearsay (b), and this node goes
+  // first.
   const wire::PeerList ours = m.MakePeerList("b");
   ASSERT_EQ(ours.peers_size(), 2);
   EXPECT_EQ(ours.peers(0).node_id(), "me");
   EXPECT_EQ(ours.peers(1).node_id(), "a");
+}
+
+wire::PeerList Bogus(int from, int n) {
+  wire::PeerList list;
+  for (int i = from; i < from + n; ++i) {
+    auto* p = list.add_peers();
+    p->set_node_id("bogus" + std::to_string(i));
+    p->set_addr("bogus" + std::to_string(i) + ":4444");
+  }
+  return list;
+}
+
+TEST(MembershipTest, HearsayIsBoundedAndNeverPassedOn) {
+  std::mt19937_64 rng(1);
+  Membership m(Opts(), &rng);
+  m.Start(0);
+  m.Merge(Bogus(0, 5000));  // only the first entries of a list count
+  EXPECT_EQ(m.targets().size(), 2u + Membership::kMaxPeerListEntries);  // self, seed
+  for (int i = 1; i < 10; ++i) m.Merge(Bogus(i * 1000, Membership::kMaxPeerListEntries));
+  EXPECT_EQ(m.targets().size(), Membership::kMaxDialTargets);
+  EXPECT_EQ(m.MakePeerList("x").peers_size(), 1);  // this node alone: it reached none
+  // A member reached makes room by displacing hearsay.
+  m.Reached("", "member:4444", "member");
+  EXPECT_EQ(m.targets().size(), Membership::kMaxDialTargets);
+  ASSERT_EQ(m.targets().count("member:4444"), 1u);
+  const wire::PeerList ours = m.MakePeerList("x");
+  ASSERT_EQ(ours.peers_size(), 2);
+  EXPECT_EQ(ours.peers(1).node_id(), "member");
+}
+
+TEST(MembershipTest, AnAddressNeverReachedIsDialledOneAtATimeThenForgotten) {
+  std::mt19937_64 rng(1);
+  Membership m(Opts(), &rng);
+  m.Start(0);
+  m.At("seed:4444").conn = 9;  // the seed is being dialled: it may be, beside others
+  m.Merge(Bogus(0, 3));
+  int64_t now = 0;
+  DialTarget* t = m.NextToDial(now, {}, /*alone=*/false);
+  ASSERT_NE(t, nullptr);
+  t->conn = 10;
+  EXPECT_EQ(m.NextToDial(now, {}, false), nullptr);  // one unproven dial at a time
+  const std::string first = t->addr;
+  for (int failure = 1; failure <= Membership::kMaxUnansweredDials; ++failure) {
+    t->conn = 0;
+    m.Backoff(*t, now, /*refused=*/failure % 2 == 0);  // a refusal is no answer either
+    now += 20000;
+    if (failure < Membership::kMaxUnansweredDials) {
+      ASSERT_NE(m.NextToDial(now, {}, false), nullptr);
+      t = &m.At(first);
+    }
+  }
+  m.NextToDial(now, {}, false);
+  EXPECT_EQ(m.targets().count(first), 0u);
+  EXPECT_EQ(m.KnownNodes(), 3);  // the seed and the two others, not yet tried out
+  // Reached once, an address is kept however often it fails afterwards.
+  m.Reached("", "kept:4444", "kept");
+  for (int i = 0; i < 10; ++i) m.Backoff(m.At("kept:4444"), now, false);
+  m.NextToDial(now + 20000, {}, false);
+  EXPECT_EQ(m.targets().count("kept:4444"), 1u);
 }
 
 TEST(MembershipTest, TheShuffleIsDueOncePerPeriod) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 
 namespace meshkv::peer {
 
@@ -16,6 +17,35 @@ namespace {
 
 // A peer-supplied ID echoed into a log or a Goodbye is cut to this.
 constexpr size_t kMaxLoggedIdBytes = 128;
+
+// Peers whose traffic is counted (each a set of metric series): members
+// come and go; IDs of peers no longer connected make room.
+constexpr size_t kMaxCountedPeers = 256;
+
+// Forged own-origin writes are logged at most this often (each is counted).
+constexpr int64_t kForgeryLogPeriodMs = 10000;
+
+// Whether a flooded write claims `self` as its author: its origin, or any
+// version it carries. A write relayed for another origin carries only that
+// origin's versions (a store writes with its own node ID), so only a
+// forgery names ours.
+bool ClaimsOrigin(const wire::Write& w, const std::string& self) {
+  if (w.origin() == self) return true;
+  const wire::Record& r = w.record();
+  if (r.has_version() && r.version().origin() == self) return true;
+  if (r.has_delta_version() && r.delta_version().origin() == self) return true;
+  for (const wire::Field& f : r.fields()) {
+    if (f.has_version() && f.version().origin() == self) return true;
+  }
+  return false;
+}
+
+// "10.0.0.2" of "10.0.0.2:5000" (and "[::1]" of "[::1]:5000"): the remote
+// host of an accepted connection, as the driver names it.
+absl::string_view HostOf(absl::string_view endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  return colon == absl::string_view::npos ? endpoint : endpoint.substr(0, colon);
+}
 
 size_t BatchBucket(size_t writes) {
   size_t b = 0;
@@ -67,6 +97,8 @@ const char* Name(Refusal r) {
       return "frame_too_large";
     case Refusal::kTooManyPending:
       return "too_many_pending";
+    case Refusal::kCertificateExpired:
+      return "certificate_expired";
   }
   return "?";
 }
@@ -102,20 +134,25 @@ void Mesh::Start(int64_t now_us) {
 
 ConnId Mesh::Accepted(absl::string_view remote, int64_t now_us) {
   const int64_t now = Clock(now_us);
-  int pending = 0;
+  const absl::string_view host = HostOf(remote);
+  int pending = 0, from_host = 0;
   for (const auto& [id, other] : conns_) {
     if (!other->outbound && (other->state == State::kSecuring ||
                              other->state == State::kHandshaking)) {
       ++pending;
+      from_host += HostOf(other->addr) == host;
     }
   }
   Connection& c = NewConnection(/*outbound=*/false, std::string(remote), now);
   ++stats_.connections_accepted;
-  if (pending >= options_.max_pending_handshakes) {
+  if (pending >= options_.max_pending_handshakes ||
+      from_host >= options_.max_pending_handshakes_per_host) {
     // A flood of strangers: close before spending a TLS handshake on it.
     Refuse(Refusal::kTooManyPending);
     Log(LogLevel::kDebug, "closing connection: too many pending handshakes",
-        {{"addr", c.addr}, {"pending", absl::StrCat(pending)}});
+        {{"addr", c.addr},
+         {"pending", absl::StrCat(pending)},
+         {"from_host", absl::StrCat(from_host)}});
     c.state = State::kSecuring;  // no goodbye: the peer has not been heard
     Close(c, wire::Goodbye::UNSPECIFIED, "");
   } else if (options_.authenticated) {
@@ -142,12 +179,14 @@ void Mesh::Admit(Connection& c) {
   }
 }
 
-void Mesh::Secured(ConnId id, absl::string_view certified_id, int64_t now_us) {
+void Mesh::Secured(ConnId id, absl::string_view certified_id, int64_t now_us,
+                   HostCheck certifies_host) {
   Clock(now_us);
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second->state != State::kSecuring) return;
   Connection& c = *it->second;
   c.certified_id = std::string(certified_id);
+  c.certifies_host = std::move(certifies_host);
   c.state = State::kHandshaking;
   if (c.outbound) {
     SendHello(c);
@@ -157,12 +196,12 @@ void Mesh::Secured(ConnId id, absl::string_view certified_id, int64_t now_us) {
   Finish();
 }
 
-void Mesh::TransportRefused(ConnId id, absl::string_view why, int64_t now_us) {
+void Mesh::TransportRefused(ConnId id, absl::string_view why, int64_t now_us, Refusal kind) {
   const int64_t now = Clock(now_us);
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   Connection& c = *it->second;
-  Refuse(Refusal::kCertificate);
+  Refuse(kind);
   Log(LogLevel::kWarning, "refusing peer",
       {{"addr", c.addr}, {"reason", absl::StrCat("TLS: ", why)}});
   if (c.outbound) membership_.Backoff(membership_.At(c.addr), now, /*refused=*/true);
@@ -405,7 +444,18 @@ MeshSnapshot Mesh::Snapshot(int64_t now_us) const {
 // Frames
 
 PeerCounters* Mesh::CountersFor(const Connection& c) {
-  return c.peer_id.empty() ? nullptr : &counters_[c.peer_id];
+  if (c.peer_id.empty()) return nullptr;
+  auto it = counters_.find(c.peer_id);
+  if (it != counters_.end()) return &it->second;
+  if (counters_.size() >= kMaxCountedPeers) {
+    // Full (only without TLS can that many IDs come): peers gone make room.
+    absl::flat_hash_map<std::string, bool> connected = ConnectedNodes();
+    for (auto old = counters_.begin(); old != counters_.end();) {
+      old = connected.contains(old->first) ? std::next(old) : counters_.erase(old);
+    }
+    if (counters_.size() >= kMaxCountedPeers) return nullptr;
+  }
+  return &counters_[c.peer_id];
 }
 
 void Mesh::Send(Connection& c, FrameType type, const google::protobuf::MessageLite& msg) {
@@ -491,6 +541,16 @@ void Mesh::OnHello(Connection& c, const wire::Hello& hello, int64_t now) {
   Establish(c, now);
 }
 
+bool Mesh::TrustedAddr(const Connection& c) const {
+  if (!c.certifies_host) return true;
+  absl::StatusOr<std::pair<std::string, int>> hp = SplitHostPort(c.peer_addr);
+  if (hp.ok() && c.certifies_host(hp->first)) return true;
+  Log(LogLevel::kWarning,
+      "not dialling the address a peer advertises: its certificate does not name the host",
+      {{"peer", c.peer_id}, {"addr", absl::CHexEscape(c.peer_addr.substr(0, kMaxLoggedIdBytes))}});
+  return false;
+}
+
 bool Mesh::Duplicate(const Connection& c) const {
   for (const auto& [id, other] : conns_) {
     if (other.get() == &c || other->peer_id != c.peer_id || other->closing()) continue;
@@ -507,7 +567,7 @@ void Mesh::Establish(Connection& c, int64_t now) {
   c.decoder.set_max_body_bytes(options_.max_frame_bytes);  // a member now
   c.established_ms = now;
   c.last_ping_ms = now;
-  membership_.Reached(c.outbound ? c.addr : "", c.peer_addr, c.peer_id);
+  membership_.Reached(c.outbound ? c.addr : "", TrustedAddr(c) ? c.peer_addr : "", c.peer_id);
   Log(LogLevel::kInfo, "peer connected",
       {{"peer", c.peer_id}, {"addr", c.peer_addr}, {"direction", c.outbound ? "out" : "in"}});
   SendPeerList(c);
@@ -553,6 +613,14 @@ void Mesh::OnPong(Connection& c, const wire::Pong& pong) {
 void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
   for (wire::Write& w : *batch.mutable_writes()) {
     ++stats_.writes_received;
+    if (ClaimsOrigin(w, options_.node_id)) {
+      // This node's writes leave it and never come back by the flood: one
+      // that claims to be ours is forged (by the sender or by a member
+      // upstream). Refused before SeqTracker sees it, so that its seq
+      // cannot mark our own future writes as duplicates here.
+      RefuseForgery(c, w);
+      continue;
+    }
     const SeqTracker::Sighting sighting = dissemination_.See(w);
     if (sighting != SeqTracker::Sighting::kNew) {
       ++stats_.duplicates_dropped;
@@ -580,6 +648,19 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
     Forward(&c, w);
     dissemination_.Remember(std::move(w));
   }
+}
+
+void Mesh::RefuseForgery(const Connection& c, const wire::Write& w) {
+  ++stats_.own_origin_refused;
+  ++forgeries_unlogged_;
+  const int64_t now = now_us_ / 1000;
+  if (last_forgery_log_ms_ != 0 && now - last_forgery_log_ms_ < kForgeryLogPeriodMs) return;
+  last_forgery_log_ms_ = now;
+  Log(LogLevel::kWarning, "refused forged writes claiming the origin of this node",
+      {{"peer", c.who()},
+       {"origin", absl::CHexEscape(w.origin().substr(0, kMaxLoggedIdBytes))},
+       {"origin_seq", absl::StrCat(w.origin_seq())},
+       {"refused_since_last_log", absl::StrCat(std::exchange(forgeries_unlogged_, 0))}});
 }
 
 void Mesh::Forward(const Connection* from, const wire::Write& w) {

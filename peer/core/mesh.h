@@ -71,7 +71,8 @@
 //
 // Before a peer's Hello is accepted, the core holds little for it: frames
 // over max_handshake_frame_bytes close the connection on their header, at
-// most max_pending_handshakes accepted connections wait (more are closed at
+// most max_pending_handshakes accepted connections wait, and at most
+// max_pending_handshakes_per_host of one remote IP (more are closed at
 // once), and each has handshake_timeout_ms (the TLS handshake included).
 // Every refusal is counted by Refusal (MeshStats::refused).
 //
@@ -134,10 +135,15 @@ class Mesh {
   void ConnectFailed(ConnId id, absl::string_view error, int64_t now_us);
   // Authenticated transports only: the transport's handshake succeeded and
   // the peer's certificate names `certified_id`; the Hello exchange starts.
-  void Secured(ConnId id, absl::string_view certified_id, int64_t now_us);
+  // The address its Hello advertises is dialled and passed on in peer lists
+  // only when `certifies_host` holds for its host (null: not checked).
+  void Secured(ConnId id, absl::string_view certified_id, int64_t now_us,
+               HostCheck certifies_host = nullptr);
   // The transport refused the peer's certificate, or the peer ours (`why`
-  // says which, for the log); the connection is gone.
-  void TransportRefused(ConnId id, absl::string_view why, int64_t now_us);
+  // says which, for the log; `kind` counts it: kCertificate or
+  // kCertificateExpired); the connection is gone.
+  void TransportRefused(ConnId id, absl::string_view why, int64_t now_us,
+                        Refusal kind = Refusal::kCertificate);
   void Received(ConnId id, absl::string_view bytes, int64_t now_us);
   // The connection is gone (closed by either side, or broken).
   void Closed(ConnId id, int64_t now_us);
@@ -178,6 +184,9 @@ class Mesh {
   void OnPing(Connection& c, const meshkv::mesh::v1::Ping& ping);
   void OnPong(Connection& c, const meshkv::mesh::v1::Pong& pong);
   void OnWriteBatch(Connection& c, meshkv::mesh::v1::WriteBatch& batch);
+  // A write claiming this node's origin arrived: counted, logged at most
+  // once per kForgeryLogPeriodMs, dropped.
+  void RefuseForgery(const Connection& c, const meshkv::mesh::v1::Write& w);
   void OnGraft(Connection& c, const meshkv::mesh::v1::Graft& graft, int64_t now);
   void OnRecordChunk(const meshkv::mesh::v1::RecordChunk& chunk);
   void OnDigestOffer(Connection& c, const meshkv::mesh::v1::DigestOffer& offer, int64_t now);
@@ -198,6 +207,9 @@ class Mesh {
   void ProtocolError(Connection& c, const std::string& what);
   void Forget(ConnId id, bool failed, int64_t now);
   bool Duplicate(const Connection& c) const;
+  // Whether the address `c`'s Hello advertises may be dialled and relayed:
+  // its certificate names the host (logged when not).
+  bool TrustedAddr(const Connection& c) const;
   void TickConnection(Connection& c, int64_t now);
 
   // Writes.
@@ -244,6 +256,8 @@ class Mesh {
   std::vector<Command> commands_;
   std::vector<ConnId> writable_;
   int64_t now_us_ = 0;  // time of the current input
+  int64_t last_forgery_log_ms_ = 0;
+  uint64_t forgeries_unlogged_ = 0;  // refused since that log line
   ConnId next_conn_ = 1;
   bool shutting_down_ = false;
 };

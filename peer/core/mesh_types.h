@@ -44,6 +44,8 @@ struct MeshOptions {
   // Accepted connections not yet handshaken (TLS included); one more is
   // closed at once.
   int max_pending_handshakes = 64;
+  // Of those, from one remote host (IP): one host cannot take every place.
+  int max_pending_handshakes_per_host = 16;
 
   int64_t heartbeat_ms = 1000;
   int64_t failure_timeout_ms = 5000;        // silence after which a peer is dead
@@ -65,6 +67,12 @@ struct MeshOptions {
   size_t sync_low_water_bytes = 1 << 20;  // anti-entropy output is made while below this
 };
 
+// Whether a peer's verified certificate names `host` (a DNS name or an IP
+// address, no port): an authenticating driver gives one per connection
+// (CheckCertificateHost), and the core trusts the address a peer advertises
+// only when it holds.
+using HostCheck = std::function<bool(const std::string& host)>;
+
 // What the core asks its driver to do, besides writing output.
 struct Command {
   enum Kind { kDial, kClose };
@@ -85,15 +93,16 @@ struct PeerCounters {
 // Why this node refused a connection: a small fixed set, the label values
 // of meshkv_mesh_connections_refused_total (never a peer-supplied string).
 enum class Refusal : uint8_t {
-  kCertificate,     // the transport refused the peer's certificate, or it ours
-  kNodeIdMismatch,  // the Hello claims another node ID than the certificate
-  kIncompatible,    // another cluster, leasing mode, protocol or bucket count
-  kFrameTooLarge,   // a frame over the pre-handshake limit
-  kTooManyPending,  // over max_pending_handshakes
+  kCertificate,         // the transport refused the peer's certificate, or it ours
+  kNodeIdMismatch,      // the Hello claims another node ID than the certificate
+  kIncompatible,        // another cluster, leasing mode, protocol or bucket count
+  kFrameTooLarge,       // a frame over the pre-handshake limit
+  kTooManyPending,      // over max_pending_handshakes
+  kCertificateExpired,  // the peer's certificate expired, or ours (its alert said)
 };
-constexpr size_t kRefusalKinds = 5;
+constexpr size_t kRefusalKinds = 6;
 // "certificate", "node_id_mismatch", "incompatible", "frame_too_large",
-// "too_many_pending".
+// "too_many_pending", "certificate_expired".
 const char* Name(Refusal r);
 
 // Powers of two: batch_sizes[i] counts batches of 2^(i-1) < writes <= 2^i.
@@ -108,6 +117,9 @@ struct MeshStats {
   uint64_t grafts_sent = 0;     // links turned eager: a neighbour had writes we lacked
   uint64_t writes_resent = 0;   // writes resent to answer a graft
   uint64_t writes_refused = 0;  // the replica refused them
+  // Writes claiming this node's own origin (or carrying a version of it)
+  // that it did not make: forged, refused before they touch anything.
+  uint64_t own_origin_refused = 0;
   std::array<uint64_t, kBatchSizeBuckets> batch_sizes{};  // per WriteBatch frame sent
   uint64_t batches_sent = 0;
   uint64_t writes_batched = 0;  // writes in those batches

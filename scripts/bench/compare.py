@@ -201,7 +201,10 @@ class MeshkvCluster:
         for _ in range(n):
             self.add_node()
         for _, info in self.nodes:
-            bench_wait_serving(bins, info["grpc"])
+            self.wait_serving(info)
+
+    def wait_serving(self, info):
+        bench_wait_serving(self.bins, info["grpc"])
 
     def add_node(self):
         i = self.started
@@ -290,9 +293,11 @@ def etcd_has_no_fsync_flag():
 class EtcdCluster:
     """n members on loopback. fsync=False: --unsafe-no-fsync when this etcd has
     it (3.5+), else the data directories live on tmpfs (/dev/shm), where fsync
-    returns at once: the same effect for a benchmark."""
+    returns at once: the same effect for a benchmark. peer_tls: a certs dir
+    (ca.crt, node.crt, node.key naming 127.0.0.1) with which the members talk
+    mutual TLS to each other (--peer-client-cert-auth), clients still plain."""
 
-    def __init__(self, workdir, n, fsync, name):
+    def __init__(self, workdir, n, fsync, name, peer_tls=None):
         self.n, self.name, self.fsync = n, name, fsync
         no_fsync_flag = (not fsync) and etcd_has_no_fsync_flag()
         base = workdir if (fsync or no_fsync_flag) else "/dev/shm"
@@ -300,13 +305,14 @@ class EtcdCluster:
         self.how = "fsync" if fsync else ("--unsafe-no-fsync" if no_fsync_flag else "tmpfs data dir")
         self.members = []
         ports = [(free_port(), free_port()) for _ in range(n)]
-        cluster = ",".join(f"m{i}=http://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports))
+        peer_scheme = "https" if peer_tls else "http"
+        cluster = ",".join(f"m{i}={peer_scheme}://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports))
         for i, (client, peer) in enumerate(ports):
             argv = ["etcd", "--name", f"m{i}", "--data-dir", os.path.join(self.dir, f"m{i}"),
                     "--listen-client-urls", f"http://127.0.0.1:{client}",
                     "--advertise-client-urls", f"http://127.0.0.1:{client}",
-                    "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                    "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                    "--listen-peer-urls", f"{peer_scheme}://127.0.0.1:{peer}",
+                    "--initial-advertise-peer-urls", f"{peer_scheme}://127.0.0.1:{peer}",
                     "--initial-cluster", cluster, "--initial-cluster-token", name,
                     "--initial-cluster-state", "new", "--logger", "zap", "--log-level", "error",
                     # 8 GiB: the memory run writes 1M keys; the default 2 GiB is plenty,
@@ -314,6 +320,11 @@ class EtcdCluster:
                     "--quota-backend-bytes", str(8 << 30)]
             if no_fsync_flag:
                 argv.append("--unsafe-no-fsync")
+            if peer_tls:
+                argv += ["--peer-cert-file", os.path.join(peer_tls, "node.crt"),
+                         "--peer-key-file", os.path.join(peer_tls, "node.key"),
+                         "--peer-trusted-ca-file", os.path.join(peer_tls, "ca.crt"),
+                         "--peer-client-cert-auth"]
             self.members.append((Proc(argv, os.path.join(self.dir, f"m{i}.log")), client))
 
         def healthy():
@@ -363,10 +374,11 @@ def bench(bins, workdir, target, addrs, workload, *, connections=4, inflight=16,
         return json.load(f)
 
 
-def bench_wait_serving(bins, addr, timeout=120):
+def bench_wait_serving(bins, addr, timeout=120, extra=()):
     r = subprocess.run([os.path.join(bins, "meshkv-bench"), "--workload=wait-serving",
                         f"--addr={addr}", f"--timeout={timeout}s", "--quiet",
-                        "--json=/dev/stdout"], capture_output=True, text=True, timeout=timeout + 30)
+                        "--json=/dev/stdout", *extra], capture_output=True, text=True,
+                       timeout=timeout + 30)
     if r.returncode != 0:
         raise RuntimeError(f"{addr} not SERVING: {r.stdout} {r.stderr}")
     return json.loads(r.stdout)

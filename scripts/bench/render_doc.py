@@ -8,7 +8,8 @@ always those of the checked-in results:
 Placeholders: @@SUMMARY@@ (the targets table of results.md), @@RESULTS@@ (the
 rest of results.md), @@MACHINE@@ (results.json's machine, build_info.txt),
 @@PROFILE@@ (the head of profile_get.txt and profile_set.txt), @@DURABILITY@@
-(durability.md, from durability.py), @@AB@@ (ab_*.md, from ab.py --out).
+(durability.md, from durability.py), @@TLS@@ (tls.md then tls_*.md, from tls.py), @@AB@@
+(ab_*.md, from ab.py --out).
 """
 import argparse
 import json
@@ -64,13 +65,17 @@ def main():
     durability = os.path.join(a.results, "durability.md")
     durability = read(durability).strip() if os.path.exists(durability) else \
         "(no durability run in these results: `scripts/bench/run.sh --durability`)"
+    tlss = sorted((f for f in os.listdir(a.results) if f == "tls.md" or
+                   (f.startswith("tls_") and f.endswith(".md"))), key=lambda f: (f != "tls.md", f))
+    tls = "\n\n".join(f"[`{f}`](../scripts/bench/results/{f}): " + read(os.path.join(a.results, f)).strip()
+                       for f in tlss) or "(no TLS run in these results: `scripts/bench/run.sh --tls`)"
     abs_ = sorted(f for f in os.listdir(a.results) if f.startswith("ab_") and f.endswith(".md"))
     ab = "\n\n".join(f"[`{f}`](../scripts/bench/results/{f}): " + read(os.path.join(a.results, f)).strip()
                       for f in abs_) or "(no A/B run in these results)"
     doc = read(a.template)
     for key, value in (("@@SUMMARY@@", summary), ("@@RESULTS@@", rest), ("@@MACHINE@@", machine),
                        ("@@PROFILE@@", "\n\n".join(profiles) or "(no profile in this run)"),
-                       ("@@DURABILITY@@", durability), ("@@AB@@", ab)):
+                       ("@@DURABILITY@@", durability), ("@@TLS@@", tls), ("@@AB@@", ab)):
         doc = doc.replace(key, value)
     with open(a.out, "w") as f:
         f.write(doc)

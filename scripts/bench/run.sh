@@ -5,6 +5,7 @@
 #   scripts/bench/run.sh --quick      # a couple of minutes, to check the machinery
 #   scripts/bench/run.sh --durability # only durability.py: data directory vs in memory
 #                                     # vs etcd, and recovery of 1M keys (~15 minutes)
+#   scripts/bench/run.sh --tls        # only tls.py: TLS on vs off, meshkv and etcd (~10 min)
 #
 # Builds meshkv-server, meshkv-bench and meshkv-bench-baseline (Release) in
 # build-bench/, installs gnuplot if it is missing and apt-get can, runs
@@ -17,11 +18,11 @@
 # working tree, which others may be changing.
 set -euo pipefail
 
-DURABILITY=0
-if [ "${1:-}" = --durability ]; then
-  DURABILITY=1
-  shift
-fi
+ONLY=""
+case "${1:-}" in
+  --durability) ONLY=durability; shift ;;
+  --tls) ONLY=tls; shift ;;
+esac
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT_DIR:-$ROOT/scripts/bench/results}
@@ -51,9 +52,9 @@ cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMESHKV_BUILD_T
 ninja -C "$BUILD" meshkv-server meshkv-bench meshkv-bench-baseline
 
 mkdir -p "$OUT"
-if [ "$DURABILITY" = 1 ]; then
-  # Its own files (durability.md, durability.json): the comparison's stay.
-  /usr/bin/python3 "$ROOT/scripts/bench/durability.py" --bin-dir "$BUILD/bin" --out "$OUT" "$@"
+if [ -n "$ONLY" ]; then
+  # Its own files (durability.md/.json, tls.md/.json): the comparison's stay.
+  /usr/bin/python3 "$ROOT/scripts/bench/$ONLY.py" --bin-dir "$BUILD/bin" --out "$OUT" "$@"
   if [ "$OUT" = "$ROOT/scripts/bench/results" ]; then
     /usr/bin/python3 "$ROOT/scripts/bench/render_doc.py" --results "$OUT"
   fi

@@ -269,6 +269,23 @@ TEST_F(ClusterTest, SigtermLosesNoAcknowledgedWriteAndPeersNoticeAtOnce) {
             << absl::FormatDuration(noticed) << "\n";
 }
 
+// A node stopped by SIGTERM exits at once, so that it can be started again
+// on the same ports straight away (scripts/run.sh stop, then start).
+// Destroying the metrics exposer used to take up to 2 s (civetweb's
+// listener polls with that timeout), and the node held its ports meanwhile.
+TEST_F(ClusterTest, SigtermExitsAtOnceAndTheNodeRestartsOnItsPorts) {
+  ServerProcess& first = StartNode({"--node-id=node0"});
+  ASSERT_TRUE(Client(first).Set("k", "v").ok());
+  const std::vector<std::string> same_ports = {
+      "--node-id=node0", "--grpc-addr=" + first.grpc_addr(), "--mesh-addr=" + first.mesh_addr(),
+      absl::StrCat("--metrics-addr=127.0.0.1:", first.metrics_port())};
+  first.Terminate();
+  EXPECT_EQ(first.Wait(absl::Seconds(1)), 0) << first.Logs();
+  ServerProcess& again = StartNode(same_ports);
+  EXPECT_EQ(again.grpc_addr(), first.grpc_addr());
+  EXPECT_TRUE(Client(again).Set("k", "again").ok()) << again.Logs();
+}
+
 // Connects to the mesh port of `node` and sends `bytes`; returns the socket.
 int Connect(const ServerProcess& node) {
   const std::string addr = node.mesh_addr();

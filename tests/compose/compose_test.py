@@ -5,8 +5,13 @@ Builds both images offline (meshkv and meshkv-prometheus, FROM the local debian:
 by scripts/docker-base-image.sh), starts the cluster under a unique compose project with every host
 port picked by Docker (no clash with a cluster already running on the host), and checks:
 
-  1. all three nodes become healthy (the image's HEALTHCHECK: `meshkv health`);
+  1. the one-shot certs service makes the CA and a certificate per node, and exits 0; all three
+     nodes become healthy (the image's HEALTHCHECK: `meshkv health`), the mesh on TLS (no node runs
+     --insecure);
   2. a write through node1 is read through node3; each node's published gRPC and metrics ports answer;
+  2b. strangers on the compose network cannot join: one on plain TCP (--insecure) and one with a
+     certificate from another CA are refused and counted (meshkv_mesh_connections_refused_total),
+     never become peers, and get none of the data;
   3. Prometheus scrapes all three nodes (up{job="meshkv"} == 1 x3), loads the rule files of
      deploy/prometheus, and evaluates every query of the Grafana dashboards without error;
   4. a key written through node2 is leased to it: node1 is refused with FAILED_PRECONDITION;
@@ -16,8 +21,9 @@ port picked by Docker (no clash with a cluster already running on the host), and
      all three nodes converge to the same keys and values.
   7. `docker-compose down` (without -v) and `up`: each node loads the keys from its own volume
      (meshkv_storage_records_loaded), every key comes back on every node with its value and owner,
-     and leases are still enforced;
-  8. `docker-compose down -v` and `up`: the volumes are gone and every node starts empty;
+     and leases are still enforced; the certificates are kept (the certs service makes none);
+  8. `docker-compose down -v` and `up`: the volumes are gone and every node starts empty, with new
+     certificates;
   9. `docker-compose stop`: SIGTERM, exit 0 in time.
 
 The project is torn down (down -v) on every exit path. Exit status: 0 all checks passed, 1 a check
@@ -225,6 +231,13 @@ def metric(port, name):
     return float(m.group(1))
 
 
+def sample(port, series):
+    """The value of the sample `series` (name{labels} exactly as exposed) at 127.0.0.1:port; 0 if absent."""
+    text = http_get(f"http://127.0.0.1:{port}/metrics")
+    m = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
 def http_get(url):
     try:
         with HTTP.open(url, timeout=5) as r:
@@ -249,16 +262,31 @@ def step(title):
     log(f"== {title}")
 
 
+def certs_log(c):
+    """What the one-shot certs service printed in its latest run (`created ...` lines)."""
+    return c.dc("logs", "--no-color", "certs").stdout
+
+
 def test(c):
     # --- 1. Up and healthy ---------------------------------------------------------------------
     step("start the cluster")
     c.dc("up", "-d", "--no-build", timeout=180)
     for s in NODES + ("prometheus",):
         c.container(s)
+    check(c.inspect("certs", "{{.State.ExitCode}}") == "0", f"certs service failed:\n{certs_log(c)}")
+    made = certs_log(c)
+    for what in ("ca.crt", "node1/node.crt", "node2/node.crt", "node3/node.crt", "client.root.crt"):
+        check(what in made, f"the certs service did not make {what}:\n{made}")
     wait_until("node1..node3 healthy",
                lambda: all(c.health(n) == "healthy" for n in NODES) or
                {n: c.health(n) for n in NODES}, timeout=120, interval=1)
-    log("all three nodes healthy")
+    for n in NODES:
+        env = c.inspect(n, "{{json .Config.Env}}")
+        check("MESHKV_INSECURE" not in env and "MESHKV_CERTS_DIR=/etc/meshkv/certs" in env,
+              f"{n} does not run the mesh on TLS: {env}")
+        logs = run(["docker", "logs", c.container(n)], timeout=30).stderr
+        check("plain TCP" not in logs, f"{n} logs a plain-TCP mesh:\n{logs[-2000:]}")
+    log("certificates made; all three nodes healthy on a TLS mesh")
 
     # --- 2. Replication and published ports -------------------------------------------------
     step("write through node1, read through node3")
@@ -267,16 +295,27 @@ def test(c):
                timeout=30)
 
     step("published ports")
+    # A client on the host, with the client certificate of the client-certs volume (the server's
+    # certificate names 127.0.0.1).
+    client = ["-v", f"{c.project}_client-certs:/etc/meshkv/client:ro",
+              "-e", "MESHKV_CACERT=/etc/meshkv/client/ca.crt",
+              "-e", "MESHKV_CERT=/etc/meshkv/client/client.root.crt",
+              "-e", "MESHKV_KEY=/etc/meshkv/client/client.root.key"]
     for n in NODES:
         port = c.host_port(n, 50051)
-        p = run(["docker", "run", "--rm", "--network", "host", "--entrypoint", "meshkv", c.image(),
-                 "--addr", f"127.0.0.1:{port}", "get", "compose/hello"], check=False, timeout=60)
+        p = run(["docker", "run", "--rm", "--network", "host", *client, "--entrypoint", "meshkv",
+                 c.image(), "--addr", f"127.0.0.1:{port}", "get", "compose/hello"], check=False,
+                timeout=60)
         check(p.returncode == 0 and p.stdout == "world",
               f"{n}: get through published port {port}: exit {p.returncode} {p.stdout!r} {p.stderr!r}")
         mport = c.host_port(n, 9464)
         check("meshkv_store_keys" in http_get(f"http://127.0.0.1:{mport}/metrics"),
               f"{n}: no meshkv metrics on published port {mport}")
         log(f"{n}: gRPC on 127.0.0.1:{port}, metrics on 127.0.0.1:{mport}")
+
+    # --- 2b. Strangers cannot join ----------------------------------------------------------------
+    step("a stranger without a certificate, and one with another CA's, cannot join")
+    stranger_test(c)
 
     # --- 3. Prometheus --------------------------------------------------------------------------
     step("Prometheus scrapes the three nodes")
@@ -432,6 +471,7 @@ def test(c):
     c.dc("up", "-d", "--no-build", timeout=180)
     wait_until("node1..node3 SERVING after up", lambda: all(c.serving(n) for n in NODES), timeout=60)
     log(f"down + up + SERVING in {time.monotonic() - t0:.1f}s")
+    check("created" not in certs_log(c), f"the certs service re-made kept certificates:\n{certs_log(c)}")
     for n in NODES:
         # Every node read the dictionary from its own disk, not only from a peer that did.
         loaded = metric(c.host_port(n, 9464), "meshkv_storage_records_loaded")
@@ -457,6 +497,7 @@ def test(c):
     for n in NODES:
         keys = c.keys(n)
         check(keys == [], f"{n} after down -v + up has keys: {keys[:10]}")
+    check("ca.crt" in certs_log(c), f"no new CA after down -v:\n{certs_log(c)}")
     log(f"down -v + up: every node empty ({time.monotonic() - t0:.1f}s)")
 
     # --- 9. Graceful stop -------------------------------------------------------------------------
@@ -468,6 +509,50 @@ def test(c):
     check(all(code == "0" for code in codes.values()), f"exit codes after SIGTERM: {codes}")
     check(took < 18, f"stopping the nodes took {took:.1f}s: SIGTERM not handled, Docker had to SIGKILL")
     log(f"nodes stopped in {took:.1f}s, exit codes 0")
+
+
+def stranger_test(c):
+    """Two processes on the compose network dial node1's mesh port the way a member would."""
+    nets = json.loads(c.inspect("node1", "{{json .NetworkSettings.Networks}}"))
+    net = next(iter(nets))
+    mport = c.host_port("node1", 9464)
+    refused = 'meshkv_mesh_connections_refused_total{reason="certificate"}'
+    common = ["--cluster", "meshkv-compose", "--join", "node1:4444", "--initial-sync-timeout", "1s",
+              "--metrics-addr", "127.0.0.1:9464"]
+    strangers = {
+        # Plain TCP, chosen explicitly: no certificate at all.
+        "plain": ["meshkv-server", "--insecure", "--node-id", "node4", *common],
+        # A certificate of its own CA, naming a member's ID (node2) and a node ID of its own.
+        "other-ca": ["sh", "-euc",
+                     "meshkv-certs create-ca --certs-dir /tmp/c >/dev/null && "
+                     "meshkv-certs create-node --certs-dir /tmp/c --node-id node2 --host node2 >/dev/null && "
+                     'exec meshkv-server --certs-dir /tmp/c --node-id node2 "$@"', "sh", *common],
+    }
+    for name, cmd in strangers.items():
+        before = sample(mport, refused)
+        cid = run(["docker", "run", "-d", "--rm", "--network", net, "--label",
+                   f"com.docker.compose.project={c.project}", "--entrypoint", cmd[0], c.image(), *cmd[1:]],
+                  timeout=60).stdout.strip()
+        try:
+            wait_until(f"node1 to refuse the {name} stranger",
+                       lambda: sample(mport, refused) > before or sample(mport, refused), timeout=30)
+            # Refused for good: it keeps redialling and keeps being refused, and never becomes a peer.
+            n = sample(mport, refused)
+            wait_until(f"node1 to refuse the {name} stranger again", lambda: sample(mport, refused) > n,
+                       timeout=30)
+            check(metric(mport, "meshkv_peers_connected") == 2,
+                  f"node1 has {metric(mport, 'meshkv_peers_connected')} peers with the {name} stranger around")
+            # Its own node (through its own CA where it has one): nothing of the cluster's data.
+            own_ca = ["-e", "MESHKV_CACERT=/tmp/c/ca.crt"] if name == "other-ca" else []
+            p = run(["docker", "exec", *own_ca, cid, "meshkv", "--timeout", "2s", "get", "compose/hello"],
+                    check=False, timeout=30)
+            check(p.returncode == 1, f"the {name} stranger has compose/hello: exit {p.returncode} {p.stdout!r}")
+            logs = run(["docker", "logs", cid], check=False, timeout=30)
+            log(f"{name} stranger refused ({sample(mport, refused):.0f} certificate refusals on node1); "
+                f"its log: {(logs.stderr.strip().splitlines() or [''])[-1][:160]}")
+        finally:
+            run(["docker", "rm", "-f", cid], check=False, timeout=60)
+    check(c.get("node3", "compose/hello") == "world", "the cluster stopped replicating after the strangers")
 
 
 def main():

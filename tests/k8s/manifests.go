@@ -241,3 +241,13 @@ func (s *Set) ConfigMap(name string) *corev1.ConfigMap {
 	}
 	return nil
 }
+
+func (s *Set) ConfigMaps() []*corev1.ConfigMap {
+	var out []*corev1.ConfigMap
+	for _, o := range s.Objects {
+		if cm, ok := o.Obj.(*corev1.ConfigMap); ok {
+			out = append(out, cm)
+		}
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -412,13 +413,32 @@ func probeBudget(p *corev1.Probe) time.Duration {
 	return time.Duration(p.InitialDelaySeconds+period*threshold) * time.Second
 }
 
-func TestProbesAreGRPCAndLivenessSparesSyncingPods(t *testing.T) {
+// gRPC runs TLS (the mesh's certificates), which the kubelet's native gRPC probes do not speak: every probe runs
+// `meshkv health` (Health/Check, empty service name; exit 0 only when SERVING) in the container, against the local
+// gRPC port, verifying the server against the cluster CA and presenting the pod's own certificate.
+func TestProbesCheckHealthAndLivenessSparesSyncingPods(t *testing.T) {
 	s := load(t)
 	sts := theStatefulSet(t, s)
 	c := theContainer(t, sts)
 	grpc := containerPort(c, "grpc")
-	if grpc == nil {
-		t.Fatal("no container port named grpc")
+	if grpc == nil || grpc.ContainerPort != grpcPort {
+		t.Fatalf("no container port grpc %d (the CLI's default address is 127.0.0.1:%d)", grpcPort, grpcPort)
+	}
+	env, err := s.PodEnv(c, sts.Name+"-1", "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr, ok := env["MESHKV_GRPC_ADDR"]; ok && !strings.HasSuffix(addr, ":"+strconv.Itoa(grpcPort)) {
+		t.Errorf("MESHKV_GRPC_ADDR %s: the probes dial 127.0.0.1:%d", addr, grpcPort)
+	}
+	for name, want := range map[string]string{
+		"MESHKV_CACERT": path.Join(env["MESHKV_CERTS_DIR"], "ca.crt"),
+		"MESHKV_CERT":   env["MESHKV_TLS_CERT"], "MESHKV_KEY": env["MESHKV_TLS_KEY"],
+	} {
+		if env[name] == "" || env[name] != want {
+			t.Errorf("%s = %q, want %q: the probes' CLI must verify the server and may present the pod's certificate",
+				name, env[name], want)
+		}
 	}
 	probes := map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe, "startup": c.StartupProbe}
 	for kind, p := range probes {
@@ -427,15 +447,27 @@ func TestProbesAreGRPCAndLivenessSparesSyncingPods(t *testing.T) {
 			continue
 		}
 		h := p.ProbeHandler
-		if h.GRPC == nil || h.HTTPGet != nil || h.TCPSocket != nil || h.Exec != nil {
-			t.Errorf("%s probe must be a native gRPC probe only, got %+v", kind, h)
+		if h.Exec == nil || h.HTTPGet != nil || h.TCPSocket != nil || h.GRPC != nil {
+			t.Errorf("%s probe must be an exec of `meshkv health` only (gRPC is on TLS), got %+v", kind, h)
 			continue
 		}
-		if h.GRPC.Port != grpcPort || h.GRPC.Port != grpc.ContainerPort {
-			t.Errorf("%s probe: gRPC port %d, want %d (the container port named grpc)", kind, h.GRPC.Port, grpcPort)
+		cmd := h.Exec.Command
+		if len(cmd) < 2 || cmd[0] != "meshkv" || cmd[len(cmd)-1] != "health" {
+			t.Errorf("%s probe runs %q, want [meshkv ... health] (no shell)", kind, cmd)
+			continue
 		}
-		if h.GRPC.Service != nil && *h.GRPC.Service != "" {
-			t.Errorf("%s probe: service %q; the server reports sync state on the empty service name", kind, *h.GRPC.Service)
+		if slices.Contains(cmd, "--addr") {
+			t.Errorf("%s probe: %q; the CLI's default address is the local gRPC port", kind, cmd)
+		}
+		cli := 5 * time.Second // the CLI's default deadline
+		if i := slices.Index(cmd, "--timeout"); i >= 0 && i+1 < len(cmd) {
+			if d, err := time.ParseDuration(cmd[i+1]); err == nil {
+				cli = d
+			}
+		}
+		timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
+		if cli >= timeout {
+			t.Errorf("%s probe: the CLI's deadline %v is not within the probe's timeout %v", kind, cli, timeout)
 		}
 		if p.TimeoutSeconds != 0 && p.PeriodSeconds != 0 && p.TimeoutSeconds >= p.PeriodSeconds {
 			t.Errorf("%s probe: timeout %ds >= period %ds", kind, p.TimeoutSeconds, p.PeriodSeconds)
@@ -639,7 +671,10 @@ var knownEnv = map[string]bool{
 	"MESHKV_LEASE_DURATION": true, "MESHKV_LOG_LEVEL": true,
 	"MESHKV_INSECURE": true, "MESHKV_CERTS_DIR": true, "MESHKV_TLS_CA": true, "MESHKV_TLS_CERT": true,
 	"MESHKV_TLS_KEY": true, "MESHKV_DATA_DIR": true, "MESHKV_FSYNC": true, "MESHKV_FSYNC_INTERVAL": true,
-	"MESHKV_TOMBSTONE_RETENTION": true,
+	"MESHKV_TOMBSTONE_RETENTION": true, "MESHKV_CLIENT_CA": true, "MESHKV_CLIENT_ROLES": true,
+	"MESHKV_REQUIRE_CLIENT_CERT": true,
+	// The CLI's (clients/tls): for the probes and kubectl exec.
+	"MESHKV_CACERT": true, "MESHKV_CERT": true, "MESHKV_KEY": true,
 }
 
 // Each pod advertises (and is identified by) its stable DNS name under the headless Service, and the join seeds

@@ -43,7 +43,7 @@ func TestStrictDecodingRefusesBadFields(t *testing.T) {
 		{"misspelled field", "  serviceName: meshkv-peers", "  serviceNme: meshkv-peers", true},
 		{"wrong case", "  serviceName: meshkv-peers", "  servicename: meshkv-peers", true},
 		{"misspelled nested field", "      terminationGracePeriodSeconds: 30", "      terminationGracePeriodSecond: 30", true},
-		{"misspelled probe handler", "          readinessProbe:\n            grpc:", "          readinessProbe:\n            gprc:", true},
+		{"misspelled probe handler", "          readinessProbe:\n            exec:", "          readinessProbe:\n            exce:", true},
 		{"misspelled securityContext field", "            readOnlyRootFilesystem: true", "            readOnlyRootFileSystem: true", true},
 		{"duplicate field", "  replicas: 3", "  replicas: 3\n  replicas: 5", true},
 		{"wrong type", "  replicas: 3", "  replicas: three", false},

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "meshkv/v1/kv.grpc.pb.h"
@@ -22,8 +23,10 @@ namespace meshkv::testing {
 // A client of one node.
 class Client {
  public:
-  explicit Client(const ServerProcess& node)
-      : stub_(meshkv::v1::KeyValue::NewStub(node.Channel())) {}
+  explicit Client(const ServerProcess& node) : Client(node.Channel()) {}
+  // Over `channel`, e.g. node.ChannelAs(cert, key) for another identity.
+  explicit Client(std::shared_ptr<grpc::Channel> channel)
+      : stub_(meshkv::v1::KeyValue::NewStub(std::move(channel))) {}
 
   grpc::Status Set(const std::string& key, const std::string& value) {
     grpc::ClientContext ctx;

@@ -24,6 +24,29 @@ bool HasFlag(const std::vector<std::string>& flags, const std::string& name) {
   return false;
 }
 
+// The value of --name=value in `flags` (the last one wins, as for the
+// server), else `env`'s MESHKV_NAME; empty if neither.
+std::string FlagValue(const std::vector<std::string>& flags,
+                      const std::map<std::string, std::string>& env, const std::string& name,
+                      const std::string& env_name) {
+  std::string value;
+  const std::string prefix = absl::StrCat("--", name, "=");
+  for (const std::string& f : flags) {
+    if (absl::StartsWith(f, prefix)) value = f.substr(prefix.size());
+  }
+  if (value.empty()) {
+    if (auto it = env.find(env_name); it != env.end()) value = it->second;
+  }
+  return value;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 // The value of "key": "value" (or "key": number) in a flat JSON object.
 std::string JsonField(const std::string& json, const std::string& key) {
   std::smatch m;
@@ -62,6 +85,12 @@ absl::Status ServerProcess::Start(absl::Duration timeout) {
   }
   for (const char* env : {"MESHKV_CERTS_DIR", "MESHKV_INSECURE"}) security |= env_.count(env) > 0;
   if (!security) argv.push_back("--insecure");
+  // gRPC runs TLS whenever the node has certificates.
+  tls_ca_file_ = FlagValue(flags_, env_, "tls-ca", "MESHKV_TLS_CA");
+  if (const std::string dir = FlagValue(flags_, env_, "certs-dir", "MESHKV_CERTS_DIR");
+      tls_ca_file_.empty() && !dir.empty()) {
+    tls_ca_file_ = dir + "/ca.crt";
+  }
   argv.push_back("--info-file=" + info_file);
   process_ = std::make_unique<Subprocess>(argv, env_);
   if (absl::Status s = process_->Start(); !s.ok()) return s;
@@ -88,8 +117,18 @@ absl::Status ServerProcess::Start(absl::Duration timeout) {
   return absl::OkStatus();
 }
 
-std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
-  return grpc::CreateChannel(grpc_addr_, grpc::InsecureChannelCredentials());
+std::shared_ptr<grpc::Channel> ServerProcess::ChannelAs(const std::string& cert_file,
+                                                        const std::string& key_file) const {
+  if (tls_ca_file_.empty()) {
+    return grpc::CreateChannel(grpc_addr_, grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = Slurp(tls_ca_file_);
+  if (!cert_file.empty()) {
+    o.pem_cert_chain = Slurp(cert_file);
+    o.pem_private_key = Slurp(key_file);
+  }
+  return grpc::CreateChannel(grpc_addr_, grpc::SslCredentials(o));
 }
 
 absl::Status ServerProcess::WaitServing(absl::Duration timeout) {

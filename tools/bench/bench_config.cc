@@ -59,8 +59,14 @@ const char* WorkloadName(Workload w) {
   return "?";
 }
 
+std::shared_ptr<grpc::ChannelCredentials> BenchConfig::ChannelCredentials() const {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = tls.Credentials();
+  return creds.ok() ? *std::move(creds) : grpc::InsecureChannelCredentials();
+}
+
 absl::Status BenchConfig::Validate() {
   if (addrs.empty()) return absl::InvalidArgumentError("--addr is required");
+  if (absl::Status s = tls.Credentials().status(); !s.ok()) return s;
   if (connections < 1 || inflight < 1) {
     return absl::InvalidArgumentError("--connections and --inflight must be at least 1");
   }

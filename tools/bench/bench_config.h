@@ -7,6 +7,7 @@
 #define MESHKV_TOOLS_BENCH_BENCH_CONFIG_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "clients/tls/client_tls.h"
 
 namespace meshkv::bench {
 
@@ -76,10 +78,15 @@ struct BenchConfig {
   absl::Duration rpc_timeout = absl::Seconds(10);
   absl::Duration wait_timeout = absl::Seconds(120);  // wait-serving
   uint64_t seed = 1;
+  // --cacert --cert --key (MESHKV_CACERT ...): TLS to the servers; none:
+  // plaintext.
+  ClientTls tls;
 
   // Checks the combination; fills defaults that depend on other fields.
   absl::Status Validate();
   int EffectiveThreads() const;
+  // What every channel dials with (tls's; checked by Validate()).
+  std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() const;
   // The key numbered `id`, key_size bytes (longer if the number needs it).
   std::string Key(uint64_t id) const;
 };

@@ -51,6 +51,13 @@ ABSL_FLAG(uint64_t, preload, 0, "Write keys [0, N) before the run (get workloads
 ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(10), "Deadline of each request.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(120), "wait-serving: give up after this long.");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed for key choice.");
+ABSL_FLAG(std::string, cacert, "",
+          "TLS: verify the servers against this CA certificate (default: $MESHKV_CACERT; none "
+          "of --cacert --cert --key: plaintext).");
+ABSL_FLAG(std::string, cert, "",
+          "TLS: this client's certificate, for servers run with --client-ca (default: "
+          "$MESHKV_CERT).");
+ABSL_FLAG(std::string, key, "", "TLS: its private key (default: $MESHKV_KEY).");
 ABSL_FLAG(std::string, json, "", "Write the report here as JSON.");
 ABSL_FLAG(bool, quiet, false, "No summary on stdout.");
 
@@ -96,6 +103,8 @@ int main(int argc, char** argv) {
   c.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
   c.wait_timeout = absl::GetFlag(FLAGS_timeout);
   c.seed = absl::GetFlag(FLAGS_seed);
+  c.tls = meshkv::ClientTls::WithEnvironment(
+      {absl::GetFlag(FLAGS_cacert), absl::GetFlag(FLAGS_cert), absl::GetFlag(FLAGS_key)});
   return meshkv::bench::RunBench(std::move(c), absl::GetFlag(FLAGS_json),
                                  absl::GetFlag(FLAGS_quiet));
 }

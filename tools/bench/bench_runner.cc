@@ -48,7 +48,7 @@ int WaitServing(const BenchConfig& config, const std::string& json_path, bool qu
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("meshkv.bench.attempt", ++attempt);
     return grpc::health::v1::Health::NewStub(
-        grpc::CreateCustomChannel(config.addrs.front(), grpc::InsecureChannelCredentials(), args));
+        grpc::CreateCustomChannel(config.addrs.front(), config.ChannelCredentials(), args));
   };
   auto stub = connect();
   bool serving = false;

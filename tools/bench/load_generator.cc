@@ -415,7 +415,7 @@ absl::Status LoadGenerator::Connect(absl::Duration timeout) {
     args.SetInt("meshkv.bench.connection", i);
     args.SetMaxReceiveMessageSize(-1);
     conn->channel = grpc::CreateCustomChannel(config_.addrs[conn->target_index],
-                                              grpc::InsecureChannelCredentials(), args);
+                                              config_.ChannelCredentials(), args);
     if (!conn->channel->WaitForConnected(deadline)) {
       return absl::UnavailableError(
           absl::StrCat("cannot connect to ", config_.addrs[conn->target_index]));

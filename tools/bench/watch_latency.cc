@@ -75,7 +75,7 @@ void WatchListener::Observe(const std::string& value, int64_t now) {
 }
 
 void WatchListener::ReadMeshkv() {
-  auto channel = grpc::CreateChannel(config_.watch_addr, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(config_.watch_addr, config_.ChannelCredentials());
   auto stub = meshkv::v1::KeyValue::NewStub(channel);
   meshkv::v1::WatchRequest request;
   request.set_prefix(config_.key_prefix);
@@ -100,7 +100,7 @@ void WatchListener::ReadMeshkv() {
 }
 
 void WatchListener::ReadEtcd() {
-  auto channel = grpc::CreateChannel(config_.watch_addr, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(config_.watch_addr, config_.ChannelCredentials());
   auto stub = etcdserverpb::Watch::NewStub(channel);
   auto stream = stub->Watch(&ctx_);
   etcdserverpb::WatchRequest request;

@@ -4,6 +4,14 @@
 //
 //	go run ./cmd/meshkv-example --addr=127.0.0.1:50051 --prefix=example/
 //
+// Against a node with TLS (certificates from scripts/certs.sh), give the CA
+// that signed it, and for a node run with --client-ca a client certificate
+// whose name has the read-write role (etcdctl's flag names; MESHKV_CACERT,
+// MESHKV_CERT and MESHKV_KEY are the defaults):
+//
+//	go run ./cmd/meshkv-example --addr=127.0.0.1:50051 --cacert=ca.crt \
+//	    --cert=client.app.crt --key=client.app.key
+//
 // Output (revisions vary):
 //
 //	watching "example/" after revision 1
@@ -20,6 +28,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +38,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/meshkv/meshkv/clients/go/meshkvpb"
@@ -37,18 +48,54 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:50051", "meshkv-server gRPC address (host:port)")
 	prefix := flag.String("prefix", "example/", "key prefix to watch and write under")
 	timeout := flag.Duration("timeout", 10*time.Second, "give up after this long")
+	cacert := flag.String("cacert", os.Getenv("MESHKV_CACERT"),
+		"TLS: verify the server against this CA certificate (PEM); none of --cacert --cert --key: plaintext")
+	cert := flag.String("cert", os.Getenv("MESHKV_CERT"), "TLS: this client's certificate (PEM), for a server run with --client-ca")
+	key := flag.String("key", os.Getenv("MESHKV_KEY"), "TLS: its private key (PEM)")
 	flag.Parse()
 
+	creds, err := transportCredentials(*cacert, *cert, *key)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshkv-example:", err)
+		os.Exit(2)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := run(ctx, *addr, *prefix, os.Stdout); err != nil {
+	if err := run(ctx, *addr, creds, *prefix, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "meshkv-example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, prefix string, out io.Writer) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// transportCredentials: plaintext when no file is given, else TLS 1.2+
+// trusting cacert (the system's roots without it) and presenting cert/key.
+func transportCredentials(cacert, cert, key string) (credentials.TransportCredentials, error) {
+	if cacert == "" && cert == "" && key == "" {
+		return insecure.NewCredentials(), nil
+	}
+	config := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cacert != "" {
+		pem, err := os.ReadFile(cacert)
+		if err != nil {
+			return nil, fmt.Errorf("--cacert: %w", err)
+		}
+		config.RootCAs = x509.NewCertPool()
+		if !config.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert: %s holds no PEM certificate", cacert)
+		}
+	}
+	if cert != "" || key != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return credentials.NewTLS(config), nil
+}
+
+func run(ctx context.Context, addr string, creds credentials.TransportCredentials, prefix string, out io.Writer) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/meshkv/meshkv/clients/go/internal/testserver"
 	pb "github.com/meshkv/meshkv/clients/go/meshkvpb"
 )
@@ -19,10 +21,33 @@ import (
 // checks what it prints and what it leaves in the store.
 func TestExampleProgram(t *testing.T) {
 	srv := testserver.Start(t)
+	checkExample(t, srv, buildExample(t))
+}
+
+// TestExampleProgramOverTLS: the same against a server with TLS and client
+// certificates, given as flags; without a certificate it is refused.
+func TestExampleProgramOverTLS(t *testing.T) {
+	srv := testserver.StartTLS(t)
+	bin := buildExample(t)
+	checkExample(t, srv, bin, "--cacert="+srv.CACert, "--cert="+srv.Cert, "--key="+srv.Key)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--addr="+srv.Addr, "--cacert="+srv.CACert).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Unauthenticated") {
+		t.Errorf("meshkv-example without a client certificate: %v, output:\n%s\nwant Unauthenticated", err, out)
+	}
+}
+
+func buildExample(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "meshkv-example")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+func checkExample(t *testing.T, srv *testserver.Server, bin string, flags ...string) {
 
 	// A write before the example's watch starts must not show up in its events.
 	kv := pb.NewKeyValueClient(srv.Dial(t))
@@ -32,7 +57,7 @@ func TestExampleProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.CommandContext(ctx, bin, "--addr="+srv.Addr, "--prefix=demo/")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--addr=" + srv.Addr, "--prefix=demo/"}, flags...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -84,7 +109,7 @@ func TestExampleUnreachable(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // now nothing listens there
 	var out strings.Builder
-	err = run(ctx, addr, "x/", &out)
+	err = run(ctx, addr, insecure.NewCredentials(), "x/", &out)
 	if err == nil {
 		t.Fatalf("run against a closed port succeeded; output:\n%s", out.String())
 	}

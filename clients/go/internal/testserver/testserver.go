@@ -8,20 +8,27 @@
 //
 //	srv := testserver.Start(t)
 //	conn := srv.Dial(t)
+//
+// StartTLS runs one with TLS on gRPC and client certificates (made by
+// scripts/certs.sh); Dial then presents the read-write client's.
 package testserver
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -34,6 +41,10 @@ const (
 type Server struct {
 	NodeID string // --node-id, as the server reports it
 	Addr   string // gRPC host:port
+
+	// With StartTLS: the CA that signed the server, and a client certificate
+	// (CN "go-test", role read-write). Empty with Start.
+	CACert, Cert, Key string
 
 	cmd     *exec.Cmd
 	logPath string
@@ -61,10 +72,44 @@ func Binary(t testing.TB) string {
 // waits until it listens, and registers its shutdown with t.Cleanup.
 func Start(t testing.TB, extraFlags ...string) *Server {
 	t.Helper()
+	return start(t, append([]string{"--insecure"}, extraFlags...), nil)
+}
+
+// StartTLS is Start with certificates: the server runs TLS on gRPC (and the
+// mesh), asks clients for certificates from the same CA (--client-ca) and
+// gives client "go-test" the read-write role.
+func StartTLS(t testing.TB, extraFlags ...string) *Server {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	certsSh := filepath.Join(filepath.Dir(self), "..", "..", "..", "..", "scripts", "certs.sh")
+	dir := filepath.Join(t.TempDir(), "certs")
+	for _, args := range [][]string{
+		{"create-ca", "--certs-dir", dir},
+		{"create-node", "--certs-dir", dir, "--node-id", "go-test", "--host", "127.0.0.1"},
+		{"create-client", "--certs-dir", dir, "--name", "go-test"},
+	} {
+		if out, err := exec.Command("bash", append([]string{certsSh}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("certs.sh %v: %v\n%s", args, err, out)
+		}
+	}
+	flags := append([]string{"--certs-dir=" + dir, "--client-ca=" + filepath.Join(dir, "ca.crt"),
+		"--client-roles=go-test=read-write"}, extraFlags...)
+	return start(t, flags, &Server{
+		CACert: filepath.Join(dir, "ca.crt"),
+		Cert:   filepath.Join(dir, "client.go-test.crt"),
+		Key:    filepath.Join(dir, "client.go-test.key"),
+	})
+}
+
+func start(t testing.TB, extraFlags []string, s *Server) *Server {
+	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
 	info := filepath.Join(dir, "info.json")
-	s := &Server{logPath: filepath.Join(dir, "server.log"), exited: make(chan struct{})}
+	if s == nil {
+		s = &Server{}
+	}
+	s.logPath, s.exited = filepath.Join(dir, "server.log"), make(chan struct{})
 	logFile, err := os.Create(s.logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +119,6 @@ func Start(t testing.TB, extraFlags ...string) *Server {
 	args := append([]string{
 		"--grpc-addr=127.0.0.1:0", "--mesh-addr=127.0.0.1:0", "--metrics-addr=",
 		"--node-id=go-test", "--info-file=" + info,
-		"--insecure", // one node, no peers: the mesh needs no certificates
 	}, extraFlags...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
@@ -132,10 +176,25 @@ func (s *Server) Logs() string {
 	return strings.TrimRight(string(data), "\n")
 }
 
-// Dial returns a plaintext client connection to the server, closed at cleanup.
+// Dial returns a client connection to the server (TLS as client "go-test"
+// for a StartTLS server, else plaintext), closed at cleanup.
 func (s *Server) Dial(t testing.TB) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(s.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if s.CACert != "" {
+		pem, err := os.ReadFile(s.CACert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		pair, err := tls.LoadX509KeyPair(s.Cert, s.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds = credentials.NewTLS(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}})
+	}
+	conn, err := grpc.NewClient(s.Addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatalf("grpc.NewClient(%s): %v", s.Addr, err)
 	}
