@@ -3,8 +3,10 @@
 // A commit observer of the store: it collects the records of each local
 // operation (an Update of several keys is several commits) and, at the
 // operation's last commit, hands them to `broadcast` in one batch, so the
-// mesh sends one write frame per operation. Writes merged from peers are
-// not handed off: the mesh forwards those itself.
+// mesh sends one write frame per operation. It takes each record from the
+// store (OnLocalWriteReleased) rather than copying the commit's `change`:
+// a copy was six more allocations per Set. Writes merged from peers are not
+// handed off: the mesh forwards those itself.
 //
 //   ReplicationHandoff handoff([driver](auto records) { driver->Broadcast(std::move(records)); });
 //   Node node(options, env, {&handoff});
@@ -30,10 +32,10 @@ class ReplicationHandoff final : public CommitObserver {
 
   explicit ReplicationHandoff(Broadcast broadcast) : broadcast_(std::move(broadcast)) {}
 
-  void OnCommit(const Commit& c) override {
-    if (c.source != CommitSource::kLocal) return;
-    pending_.push_back(c.change);
-    if (c.last_of_operation) broadcast_(std::exchange(pending_, {}));
+  void OnCommit(const Commit&) override {}  // local writes come below
+  void OnLocalWriteReleased(meshkv::mesh::v1::Record* write, bool last_of_operation) override {
+    pending_.push_back(std::move(*write));
+    if (last_of_operation) broadcast_(std::exchange(pending_, {}));
   }
 
  private:

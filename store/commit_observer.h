@@ -57,6 +57,16 @@ class CommitObserver {
   virtual ~CommitObserver() = default;
   // Under the store's write lock; see the contract above.
   virtual void OnCommit(const Commit& commit) = 0;
+  // A local write, after every observer's OnCommit of it, under the same
+  // lock: its record (the commit's `change`), which the store drops next.
+  // The observer that keeps local writes (the replication hand-off) moves it
+  // from `*write` here instead of copying `change` (a copy is six
+  // allocations per write); only one observer of a store may.
+  // `last_of_operation` is the commit's.
+  virtual void OnLocalWriteReleased(meshkv::mesh::v1::Record* write, bool last_of_operation) {
+    (void)write;
+    (void)last_of_operation;
+  }
   // Tombstones past the retention that the store has dropped (Maintain),
   // under its write lock, ordered with the commits. Watchers never see
   // them: they were already deletes.

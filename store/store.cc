@@ -233,12 +233,13 @@ void Store::AccountLeaseLocked(const Record* next, const Record* prev) {
   ++(renewal ? stats_.leases_renewed : stats_.leases_acquired)[static_cast<int>(owner)];
 }
 
-void Store::ApplyLocalLocked(const wire::Record& w, bool last, WriteResult* result) {
+void Store::ApplyLocalLocked(wire::Record* w, bool last, WriteResult* result) {
   RecordPtr next, prev;
   absl::StatusOr<bool> changed =
-      MergeAndAnnounceLocked(w, CommitSource::kLocal, last, &next, &prev);
+      MergeAndAnnounceLocked(*w, CommitSource::kLocal, last, &next, &prev);
   // A local write carries a fresh HLC reading, newer than anything merged.
   ABSL_RAW_CHECK(changed.ok() && *changed, "a local write did not apply");
+  for (CommitObserver* o : observers_) o->OnLocalWriteReleased(w, last);
   result->changes.push_back({EntryLocked(std::move(next)), prev ? EntryLocked(prev) : Entry{}});
 }
 
@@ -253,7 +254,7 @@ absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& v
   wire::Record w = NewWriteLocked(key);
   ValueToWire(value, &w);
   WriteResult result;
-  ApplyLocalLocked(w, /*last=*/true, &result);
+  ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
 }
 
@@ -268,7 +269,7 @@ absl::StatusOr<WriteResult> Store::Delete(absl::string_view key) {
   wire::Record w = NewWriteLocked(key);
   w.set_kind(wire::Record::TOMBSTONE);
   WriteResult result;
-  ApplyLocalLocked(w, /*last=*/true, &result);
+  ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
 }
 
@@ -290,7 +291,7 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items) {
   for (size_t i = 0; i < items.size(); ++i) {
     wire::Record w = NewWriteLocked(items[i].first);
     ValueToWire(items[i].second, &w);
-    ApplyLocalLocked(w, /*last=*/i + 1 == items.size(), &result);
+    ApplyLocalLocked(&w, /*last=*/i + 1 == items.size(), &result);
   }
   return result;
 }
@@ -325,7 +326,7 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const Field
   version.set_origin(options_.node_id);
   DeltaToWire(delta, version, &w);
   WriteResult result;
-  ApplyLocalLocked(w, /*last=*/true, &result);
+  ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
 }
 
@@ -346,7 +347,7 @@ absl::StatusOr<WriteResult> Store::PopItem() {
   wire::Record w = NewWriteLocked(victim->key());
   w.set_kind(wire::Record::TOMBSTONE);
   WriteResult result;
-  ApplyLocalLocked(w, /*last=*/true, &result);
+  ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
 }
 

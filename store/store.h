@@ -234,9 +234,10 @@ class Store {
                                               CommitSource source, bool last_of_operation,
                                               RecordPtr* next, RecordPtr* prev)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies a locally built write and adds it to `result`; `last` on the
-  // operation's last write.
-  void ApplyLocalLocked(const meshkv::mesh::v1::Record& wire, bool last, WriteResult* result)
+  // Applies a locally built write, adds it to `result` and releases `*wire`
+  // to the observers (OnLocalWriteReleased); `last` on the operation's last
+  // write.
+  void ApplyLocalLocked(meshkv::mesh::v1::Record* wire, bool last, WriteResult* result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CommitLocked(RecordPtr next, const RecordPtr& prev) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AccountLeaseLocked(const Record* next, const Record* prev)

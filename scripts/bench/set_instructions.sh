@@ -13,7 +13,8 @@
 # connection, one in flight, so each request is handled alone) and prints the
 # server's instructions per Set. The profile is left in OUT (default
 # /tmp/set_instructions.<pid>) for callgrind_annotate --inclusive=yes.
-# Environment: BENCH_BIN (meshkv-bench; default BIN_DIR's), OUT, INFLIGHT (1).
+# Environment: BENCH_BIN (meshkv-bench; default BIN_DIR's), OUT, CONNECTIONS (1), INFLIGHT
+# (per connection, 1).
 # Instructions are user-space only: system calls and thread wake-ups cost
 # kernel time this does not see (perf stat -e task-clock,context-switches).
 set -euo pipefail
@@ -24,6 +25,7 @@ shift $(($# < 2 ? $# : 2))
 [ "${1:-}" = -- ] && shift
 BENCH=${BENCH_BIN:-$BIN}/meshkv-bench
 INFLIGHT=${INFLIGHT:-1}
+CONNECTIONS=${CONNECTIONS:-1}
 WORK=$(mktemp -d /tmp/set_instructions.XXXXXX)
 OUT=${OUT:-$WORK/callgrind.out}
 trap 'kill "$VG" 2>/dev/null || true; rm -f "$WORK"/info.json "$WORK"/*.json' EXIT
@@ -41,7 +43,7 @@ ADDR=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['grpc'])"
 "$BENCH" --workload=wait-serving --addr="$ADDR" --timeout=300s --quiet --json=/dev/null
 
 sets() {  # sets SEED: N Sets, one connection
-  "$BENCH" --target=meshkv --addr="$ADDR" --workload=set --connections=1 --inflight="$INFLIGHT" \
+  "$BENCH" --target=meshkv --addr="$ADDR" --workload=set --connections="$CONNECTIONS" --inflight="$INFLIGHT" \
     --requests="$N" --warmup=0s --keyspace=1000 --value-size=100 --seed="$1" --quiet \
     --json="$WORK/sets.json"
 }
@@ -53,4 +55,4 @@ kill "$VG"
 wait "$VG" || true
 PROFILE=$OUT.1  # the dump above; $OUT itself holds the shutdown
 TOTAL=$(callgrind_annotate "$PROFILE" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-echo "$PROFILE: $TOTAL instructions, $((TOTAL / N)) per Set ($N Sets, $INFLIGHT in flight)"
+echo "$PROFILE: $TOTAL instructions, $((TOTAL / N)) per Set ($N Sets, $CONNECTIONS x $INFLIGHT in flight)"
