@@ -25,6 +25,18 @@ class RefusedStream final : public grpc::ServerWriteReactor<Response> {
   void OnDone() override { delete this; }
 };
 
+// Finishes a write's reactor when the write is done (durable, or failed):
+// `fill(result)` writes the response first. It runs on whichever thread
+// completes the write, often the durability log's, so gRPC's callback
+// threads never wait for the disk and many writes can be in flight.
+template <typename Fill>
+Node::WriteDone Reply(grpc::ServerUnaryReactor* reactor, Fill fill) {
+  return [reactor, fill = std::move(fill)](absl::StatusOr<WriteResult> r) mutable {
+    if (r.ok()) fill(*r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+  };
+}
+
 // Streams a listing page by page. Every page carries the revision of the
 // first, so a client can watch from it; the last page says whether the
 // limit cut the listing short.
@@ -114,9 +126,11 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
     return Done(ctx, s);
   }
-  auto r = node_->Set(req->key(), ToValueView(req->value()));
-  if (r.ok()) ToMeta(r->changes[0].entry, resp->mutable_meta());
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Set(req->key(), ToValueView(req->value()), Reply(reactor, [resp](const WriteResult& r) {
+               ToMeta(r.changes[0].entry, resp->mutable_meta());
+             }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* ctx,
@@ -125,12 +139,12 @@ grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Delete")); !s.ok()) {
     return Done(ctx, s);
   }
-  auto r = node_->Delete(req->key());
-  if (r.ok()) {
-    ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_prev());
-    ToMeta(r->changes[0].entry, resp->mutable_meta());
-  }
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Delete(req->key(), Reply(reactor, [resp](const WriteResult& r) {
+                  ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
+                  ToMeta(r.changes[0].entry, resp->mutable_meta());
+                }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* ctx,
@@ -139,11 +153,11 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Update")); !s.ok()) {
     return Done(ctx, s);
   }
-  auto r = node_->Update(ToKeyValuesView(req->items()));
-  if (r.ok()) {
-    for (const WriteResult::Change& c : r->changes) ToMeta(c.entry, resp->add_metas());
-  }
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Update(ToKeyValuesView(req->items()), Reply(reactor, [resp](const WriteResult& r) {
+                  for (const WriteResult::Change& c : r.changes) ToMeta(c.entry, resp->add_metas());
+                }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContext* ctx,
@@ -152,9 +166,12 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
     return Done(ctx, s);
   }
-  auto r = node_->ApplyDelta(req->key(), ToFieldsView(req->delta()));
-  if (r.ok()) ToEntry(r->changes[0].entry, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->ApplyDelta(req->key(), ToFieldsView(req->delta()),
+                    Reply(reactor, [resp](const WriteResult& r) {
+                      ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
+                    }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
@@ -163,9 +180,11 @@ grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Pop")); !s.ok()) {
     return Done(ctx, s);
   }
-  auto r = node_->Pop(req->key());
-  if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Pop(req->key(), Reply(reactor, [resp](const WriteResult& r) {
+               ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+             }));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* ctx,
@@ -174,9 +193,11 @@ grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* 
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("PopItem")); !s.ok()) {
     return Done(ctx, s);
   }
-  auto r = node_->PopItem();
-  if (r.ok()) ToEntry(r->changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-  return Done(ctx, r.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->PopItem(Reply(reactor, [resp](const WriteResult& r) {
+    ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+  }));
+  return reactor;
 }
 
 grpc::ServerWriteReactor<meshkv::v1::ListResponse>* KeyValueService::List(

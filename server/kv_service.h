@@ -1,7 +1,9 @@
 // KeyValueService: meshkv.v1.KeyValue on the gRPC callback API.
 //
-// Unary RPCs run on gRPC's threads and finish inline: the store answers from
-// memory. List and Watch are server streams with reactors of their own
+// Unary RPCs start on gRPC's threads and never block them: reads and writes
+// without a data directory finish inline (the store answers from memory); a
+// write with one finishes when the durability log has made it durable, from
+// the log's thread. List and Watch are server streams with reactors of their own
 // (ListStream below, WatchStream in watch_stream.h). Status codes come from
 // the store's absl::Status, converted only here.
 //
@@ -24,7 +26,7 @@ struct KeyValueServiceOptions {
   WatchOptions watch;
   size_t list_page_entries = 512;
   size_t list_page_bytes = 1 << 20;
-  // Watch streams open at once on this node (each holds about 10 KiB of
+  // Watch streams open at once on this node (each holds about 16 KiB of
   // gRPC's memory); more answer RESOURCE_EXHAUSTED.
   size_t max_watch_streams = 10000;
 };

@@ -67,7 +67,7 @@ ABSL_FLAG(uint64_t, watch_max_lag, Defaults().watch_max_lag,
           "A watcher that stops reading is cut off (RESOURCE_EXHAUSTED) this many revisions "
           "behind.");
 ABSL_FLAG(uint64_t, max_watch_streams, Defaults().max_watch_streams,
-          "Watch streams open at once on this node (each holds about 10 KiB); more answer "
+          "Watch streams open at once on this node (each holds about 16 KiB); more answer "
           "RESOURCE_EXHAUSTED, counted in meshkv_watch_streams_refused_total.");
 ABSL_FLAG(uint32_t, max_concurrent_streams, Defaults().max_concurrent_streams,
           "Concurrent RPCs on one client connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client "

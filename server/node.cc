@@ -1,6 +1,6 @@
 #include "server/node.h"
 
-#include "common/status_macros.h"
+#include "absl/synchronization/notification.h"
 
 namespace meshkv {
 namespace {
@@ -23,12 +23,37 @@ Node::Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observer
              ObserversFor(&watches_, durability, std::move(observers))) {}
 
 template <typename Op>
-absl::StatusOr<WriteResult> Node::Durably(Op op) {
-  MESHKV_RETURN_IF_ERROR(CheckSynced());
-  const uint64_t since = durability_ != nullptr ? durability_->attempts() : 0;
+void Node::Durably(Op op, WriteDone done) {
+  if (absl::Status s = CheckSynced(); !s.ok()) {
+    std::move(done)(std::move(s));
+    return;
+  }
+  const DurabilityLog::Seq since = durability_ != nullptr ? durability_->enqueued() : 0;
   absl::StatusOr<WriteResult> r = op();
-  if (r.ok() && durability_ != nullptr) MESHKV_RETURN_IF_ERROR(durability_->WaitDurable(since));
-  return r;
+  if (!r.ok() || durability_ == nullptr) {
+    std::move(done)(std::move(r));
+    return;
+  }
+  durability_->WhenDurable(since,
+                           [r = *std::move(r), done = std::move(done)](absl::Status s) mutable {
+                             if (s.ok()) {
+                               std::move(done)(std::move(r));
+                             } else {
+                               std::move(done)(std::move(s));
+                             }
+                           });
+}
+
+template <typename Start>
+absl::StatusOr<WriteResult> Node::Wait(Start start) {
+  absl::Notification done;
+  absl::StatusOr<WriteResult> out;
+  start([&](absl::StatusOr<WriteResult> r) {
+    out = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return out;
 }
 
 absl::Status Node::CheckSynced() const {
@@ -37,28 +62,52 @@ absl::Status Node::CheckSynced() const {
       "node is still syncing with its peers; writes are accepted once it is SERVING");
 }
 
+void Node::Set(absl::string_view key, const ValueView& value, WriteDone done) {
+  Durably([&] { return store_.Set(key, value); }, std::move(done));
+}
+
+void Node::Delete(absl::string_view key, WriteDone done) {
+  Durably([&] { return store_.Delete(key); }, std::move(done));
+}
+
+void Node::Update(const KeyValuesView& items, WriteDone done) {
+  Durably([&] { return store_.Update(items); }, std::move(done));
+}
+
+void Node::ApplyDelta(absl::string_view key, const FieldsView& delta, WriteDone done) {
+  Durably([&] { return store_.ApplyDelta(key, delta); }, std::move(done));
+}
+
+void Node::Pop(absl::string_view key, WriteDone done) {
+  Durably([&] { return store_.Pop(key); }, std::move(done));
+}
+
+void Node::PopItem(WriteDone done) {
+  Durably([&] { return store_.PopItem(); }, std::move(done));
+}
+
 absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value) {
-  return Durably([&] { return store_.Set(key, value); });
+  return Wait([&](WriteDone done) { Set(key, value, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::Delete(absl::string_view key) {
-  return Durably([&] { return store_.Delete(key); });
+  return Wait([&](WriteDone done) { Delete(key, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::Update(const KeyValuesView& items) {
-  return Durably([&] { return store_.Update(items); });
+  return Wait([&](WriteDone done) { Update(items, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key, const FieldsView& delta) {
-  return Durably([&] { return store_.ApplyDelta(key, delta); });
+  return Wait([&](WriteDone done) { ApplyDelta(key, delta, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::Pop(absl::string_view key) {
-  return Durably([&] { return store_.Pop(key); });
+  return Wait([&](WriteDone done) { Pop(key, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::PopItem() {
-  return Durably([&] { return store_.PopItem(); });
+  return Wait([&](WriteDone done) { PopItem(std::move(done)); });
 }
 
 absl::StatusOr<bool> Node::Apply(const meshkv::mesh::v1::Record& record,

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/env.h"
@@ -49,8 +50,20 @@ class Node final : public peer::Replica {
        DurabilityLog* durability = nullptr);
 
   // --- Local operations: the Store's, refused until the first sync -------
-  // With a durability log, each returns once its change is durable per
-  // --fsync (or fails, the change in memory only: outcome unknown).
+  // Each commits at once (its arguments are not kept) and calls `done` with
+  // the result once its change is durable per --fsync, or with the error
+  // that failed it (on disk: the change is in memory only, outcome
+  // unknown). Without a durability log, or when the store refuses the
+  // write, `done` runs before the call returns; otherwise, usually, later,
+  // on the durability log's thread: it must be quick and must not block.
+  using WriteDone = absl::AnyInvocable<void(absl::StatusOr<WriteResult>) &&>;
+  void Set(absl::string_view key, const ValueView& value, WriteDone done);
+  void Delete(absl::string_view key, WriteDone done);
+  void Update(const KeyValuesView& items, WriteDone done);
+  void ApplyDelta(absl::string_view key, const FieldsView& delta, WriteDone done);
+  void Pop(absl::string_view key, WriteDone done);
+  void PopItem(WriteDone done);
+  // The same, blocking until `done` would run.
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value);
   absl::StatusOr<WriteResult> Delete(absl::string_view key);
   absl::StatusOr<WriteResult> Update(const KeyValuesView& items);
@@ -98,10 +111,13 @@ class Node final : public peer::Replica {
 
  private:
   absl::Status CheckSynced() const;
-  // Runs a local operation: refused until synced, then waits for its
-  // change to be durable.
+  // Runs a local operation: refused until synced; `done` once its change
+  // is durable.
   template <typename Op>
-  absl::StatusOr<WriteResult> Durably(Op op);
+  void Durably(Op op, WriteDone done);
+  // Runs an asynchronous operation and waits for its result.
+  template <typename Start>
+  static absl::StatusOr<WriteResult> Wait(Start start);
 
   DurabilityLog* const durability_;  // Not owned; may be null.
   WatchHub watches_;  // before store_: the store tells it of every commit

@@ -300,24 +300,38 @@ absl::Status DataDir::Load(const std::function<absl::Status(const wire::Record&)
   return s;
 }
 
+absl::StatusOr<EngineOp> DataDir::EncodeRecord(const wire::Record& record) {
+  if (record.key().empty()) return absl::InvalidArgumentError("a record without a key");
+  return EngineOp{RecordKey(record.key()), record.SerializeAsString()};
+}
+
+EngineOp DataDir::EncodeForget(absl::string_view key) { return {RecordKey(key), std::nullopt}; }
+
 absl::StatusOr<DataDir::Token> DataDir::Append(absl::Span<const wire::Record> records) {
   std::vector<EngineOp> ops;
   ops.reserve(records.size());
   for (const wire::Record& r : records) {
-    if (r.key().empty()) return absl::InvalidArgumentError("a record without a key");
-    ops.push_back({RecordKey(r.key()), r.SerializeAsString()});
+    absl::StatusOr<EngineOp> op = EncodeRecord(r);
+    if (!op.ok()) return op.status();
+    ops.push_back(*std::move(op));
   }
-  return WriteLogged(ops, records.size());
+  return AppendEncoded(ops);
 }
 
 absl::StatusOr<DataDir::Token> DataDir::Forget(absl::Span<const std::string> keys) {
   std::vector<EngineOp> ops;
   ops.reserve(keys.size());
-  for (const std::string& k : keys) ops.push_back({RecordKey(k), std::nullopt});
-  absl::StatusOr<Token> t = WriteLogged(ops, 0);
-  if (t.ok()) {
+  for (const std::string& k : keys) ops.push_back(EncodeForget(k));
+  return AppendEncoded(ops);
+}
+
+absl::StatusOr<DataDir::Token> DataDir::AppendEncoded(const std::vector<EngineOp>& ops) {
+  uint64_t records = 0;
+  for (const EngineOp& op : ops) records += op.value.has_value() ? 1 : 0;
+  absl::StatusOr<Token> t = WriteLogged(ops, records);
+  if (t.ok() && records < ops.size()) {
     absl::MutexLock lock(&stats_mu_);
-    stats_.records_forgotten += keys.size();
+    stats_.records_forgotten += ops.size() - records;
   }
   return t;
 }

@@ -121,6 +121,13 @@ class DataDir {
   // Records committed changes: each record is the key's whole new state and
   // replaces what was stored for that key. Returns the token to wait for.
   absl::StatusOr<Token> Append(absl::Span<const wire::Record> records);
+  // The same in two steps, so that a caller can encode under its own lock
+  // and append many changes later as one batch (one engine write): a
+  // record's state (INVALID_ARGUMENT without a key) or a key to forget,
+  // as the engine stores it. AppendEncoded writes `ops` as one atomic batch.
+  static absl::StatusOr<EngineOp> EncodeRecord(const wire::Record& record);
+  static EngineOp EncodeForget(absl::string_view key);
+  absl::StatusOr<Token> AppendEncoded(const std::vector<EngineOp>& ops);
   // Blocks until every append up to `token` is durable per the fsync mode.
   // An error (a failed fsync) leaves those records of unknown durability.
   absl::Status WaitDurable(Token token);
