@@ -61,8 +61,8 @@ def wait_for(pred, timeout, what, interval=0.01):
     raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
 
 
-def http_get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
+def http_get(url, timeout=5, context=None):
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as r:
         return r.read().decode()
 
 
@@ -295,9 +295,11 @@ class EtcdCluster:
     it (3.5+), else the data directories live on tmpfs (/dev/shm), where fsync
     returns at once: the same effect for a benchmark. peer_tls: a certs dir
     (ca.crt, node.crt, node.key naming 127.0.0.1) with which the members talk
-    mutual TLS to each other (--peer-client-cert-auth), clients still plain."""
+    mutual TLS to each other (--peer-client-cert-auth). client_tls: the same
+    for clients (https, --client-cert-auth); then client_cert = (cert, key)
+    signed by the same CA, for the health check."""
 
-    def __init__(self, workdir, n, fsync, name, peer_tls=None):
+    def __init__(self, workdir, n, fsync, name, peer_tls=None, client_tls=None, client_cert=None):
         self.n, self.name, self.fsync = n, name, fsync
         no_fsync_flag = (not fsync) and etcd_has_no_fsync_flag()
         base = workdir if (fsync or no_fsync_flag) else "/dev/shm"
@@ -307,10 +309,11 @@ class EtcdCluster:
         ports = [(free_port(), free_port()) for _ in range(n)]
         peer_scheme = "https" if peer_tls else "http"
         cluster = ",".join(f"m{i}={peer_scheme}://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports))
+        client_scheme = "https" if client_tls else "http"
         for i, (client, peer) in enumerate(ports):
             argv = ["etcd", "--name", f"m{i}", "--data-dir", os.path.join(self.dir, f"m{i}"),
-                    "--listen-client-urls", f"http://127.0.0.1:{client}",
-                    "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                    "--listen-client-urls", f"{client_scheme}://127.0.0.1:{client}",
+                    "--advertise-client-urls", f"{client_scheme}://127.0.0.1:{client}",
                     "--listen-peer-urls", f"{peer_scheme}://127.0.0.1:{peer}",
                     "--initial-advertise-peer-urls", f"{peer_scheme}://127.0.0.1:{peer}",
                     "--initial-cluster", cluster, "--initial-cluster-token", name,
@@ -325,14 +328,26 @@ class EtcdCluster:
                          "--peer-key-file", os.path.join(peer_tls, "node.key"),
                          "--peer-trusted-ca-file", os.path.join(peer_tls, "ca.crt"),
                          "--peer-client-cert-auth"]
+            if client_tls:
+                argv += ["--cert-file", os.path.join(client_tls, "node.crt"),
+                         "--key-file", os.path.join(client_tls, "node.key"),
+                         "--trusted-ca-file", os.path.join(client_tls, "ca.crt"),
+                         "--client-cert-auth"]
             self.members.append((Proc(argv, os.path.join(self.dir, f"m{i}.log")), client))
+
+        context = None
+        if client_tls:
+            import ssl
+            context = ssl.create_default_context(cafile=os.path.join(client_tls, "ca.crt"))
+            context.load_cert_chain(*client_cert)
 
         def healthy():
             for p, port in self.members:
                 if not p.alive():
                     raise RuntimeError(f"etcd exited; see {p.log_path}")
                 try:
-                    if '"health":"true"' not in http_get(f"http://127.0.0.1:{port}/health", 2):
+                    if '"health":"true"' not in http_get(f"{client_scheme}://127.0.0.1:{port}/health", 2,
+                                                         context):
                         return False
                 except OSError:
                     return False

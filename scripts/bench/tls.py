@@ -5,16 +5,19 @@ Systems (every run a fresh cluster on loopback):
 
   meshkv-plain     the mesh on plain TCP (--insecure), gRPC plain
   meshkv-tls       the mesh on mutual TLS 1.3 (--certs-dir; certificates from
-                   scripts/certs.sh, one per node), gRPC as the server then
-                   serves it (see --grpc-tls)
+                   scripts/certs.sh, one per node); with --grpc-tls, gRPC on
+                   TLS too, with client certificates (--client-ca, the client's
+                   CN given read-write by --client-roles)
   etcd-plain       etcd as shipped (fsync), plain peers and clients
   etcd-tls         etcd with mutual TLS between members (--peer-cert-file
-                   --peer-key-file --peer-trusted-ca-file --peer-client-cert-auth)
+                   --peer-key-file --peer-trusted-ca-file --peer-client-cert-auth);
+                   with --grpc-tls, for clients too (--cert-file --key-file
+                   --trusted-ca-file --client-cert-auth)
 
 Workloads, at the same client concurrency for every system:
 
-  get1    Get on one node (preloaded keys): the gRPC path alone (meshkv only:
-          etcd-tls changes nothing for a one-member etcd's clients)
+  get1    Get on one node (preloaded keys): the gRPC path alone (etcd only
+          with --grpc-tls: peer TLS changes nothing for one member's clients)
   set3    Set spread over three nodes: every write crosses the mesh twice
   watch3  set-to-watch-event latency across three nodes: Set at --watch-rate
           on the first node, Watch on the last
@@ -26,10 +29,10 @@ rounds of the ratio within a round, with the range of the per-round ratios
 beside them: the noise of a shared machine.
 
 --grpc-tls: "off" keeps the benchmark client on plain gRPC (the mesh-only
-comparison: right while the server serves gRPC without TLS); "on" makes
-meshkv-bench use --cacert/--cert/--key against meshkv-tls (the server's gRPC
-port on TLS from the same certs dir); "auto" (default) picks "on" when
-meshkv-bench --help knows --cacert.
+comparison, for a meshkv-server that serves gRPC without TLS: one built before
+gRPC TLS); "on" makes meshkv-bench use --cacert/--cert/--key against
+meshkv-tls and etcd-tls; "auto" (default) picks "on" when meshkv-bench knows
+--cacert.
 
   scripts/bench/tls.py --bin-dir build-bench/bin --out scripts/bench/results
   scripts/bench/run.sh --tls           # builds, runs this, renders the doc
@@ -103,7 +106,8 @@ class Certs:
 
 class TlsMeshkvCluster(compare.MeshkvCluster):
     """meshkv nodes with mutual TLS on the mesh: node i presents certs.node(i),
-    whose URI SAN names node ID bench-n<i>."""
+    whose URI SAN names node ID bench-n<i>. With client_flags (gRPC on TLS),
+    clients authenticate too: the cluster CA signs them, CN bench may write."""
 
     def __init__(self, bins, workdir, n, name, certs, client_flags):
         self.certs, self.client_flags = certs, client_flags
@@ -111,7 +115,10 @@ class TlsMeshkvCluster(compare.MeshkvCluster):
 
     def add_node(self):
         i = self.started
-        self.extra = [f"--certs-dir={self.certs.node(i)}", f"--node-id={self.certs.node_id(i)}"]
+        d = self.certs.node(i)
+        self.extra = [f"--certs-dir={d}", f"--node-id={self.certs.node_id(i)}"]
+        if self.client_flags:
+            self.extra += [f"--client-ca={d}/ca.crt", "--client-roles=bench=read-write"]
         return super().add_node()
 
     def wait_serving(self, info):
@@ -140,8 +147,15 @@ class Run:
         if system == "meshkv-tls":
             flags = self.certs.client_flags() if self.grpc_tls else []
             return TlsMeshkvCluster(self.bins, self.work, n, f"tls{n}", self.certs, flags), flags
-        peer = self.certs.etcd() if system == "etcd-tls" else None
-        return compare.EtcdCluster(self.work, n, True, f"{system}{n}", peer_tls=peer), []
+        if system == "etcd-plain":
+            return compare.EtcdCluster(self.work, n, True, f"{system}{n}"), []
+        if not self.grpc_tls:
+            return compare.EtcdCluster(self.work, n, True, f"{system}{n}", peer_tls=self.certs.etcd()), []
+        d = self.certs.client()
+        return compare.EtcdCluster(self.work, n, True, f"{system}{n}", peer_tls=self.certs.etcd(),
+                                   client_tls=self.certs.etcd(),
+                                   client_cert=(f"{d}/client.bench.crt", f"{d}/client.bench.key")), \
+            self.certs.client_flags()
 
     def measure(self, system, workload, rnd):
         a = self.a
@@ -210,8 +224,8 @@ class Run:
             order = self.systems[k:] + self.systems[:k]
             for w in a.workloads:
                 for system in order:
-                    if w == "get1" and system.startswith("etcd"):
-                        continue  # peer TLS: nothing to measure on one member
+                    if w == "get1" and system.startswith("etcd") and not self.grpc_tls:
+                        continue  # peer TLS only: nothing to measure on one member
                     self.measure(system, w, rnd)
 
     # -- Output -----------------------------------------------------------------
@@ -268,12 +282,15 @@ class Run:
                       separators=(",", ":"))
         loads = [r["loadavg"] for r in self.runs]
         foreign = [r["foreign_cpu_cores"] for r in self.runs if r["foreign_cpu_cores"] is not None]
-        grpc = ("gRPC on TLS too (server certificate from the same certs dir; the client presents "
-                "a client certificate)" if self.grpc_tls else
-                "gRPC on plain TCP for both (the mesh-only comparison)")
+        if self.grpc_tls:
+            what = ("meshkv-tls: the mesh on mutual TLS 1.3 and gRPC on TLS with client "
+                    "certificates (--client-ca, role read-write); etcd-tls: mutual TLS between "
+                    "members and with clients (--client-cert-auth)")
+        else:
+            what = ("meshkv-tls: the mesh on mutual TLS 1.3, gRPC plain (the mesh-only "
+                    "comparison); etcd-tls: mutual TLS between members, clients plain")
         head = [f"Generated {generated} on {machine['cpus']} CPUs ({machine['cpu_model']}), "
-                f"{machine['etcd']}. meshkv-tls: the mesh on mutual TLS 1.3, {grpc}; etcd-tls: "
-                "mutual TLS between members, clients plain. "
+                f"{machine['etcd']}. {what}. "
                 f"{a.rounds} rounds of {a.duration:g} s ({a.watch_duration:g} s for watch3 at "
                 f"{a.watch_rate:g} sets/s), {a.concurrency} requests in flight, "
                 f"{a.value_size}-byte values over {a.keyspace:,} keys. Load average at the start "

@@ -8,7 +8,9 @@ port picked by Docker (no clash with a cluster already running on the host), and
   1. the one-shot certs service makes the CA and a certificate per node, and exits 0; all three
      nodes become healthy (the image's HEALTHCHECK: `meshkv health`), the mesh on TLS (no node runs
      --insecure);
-  2. a write through node1 is read through node3; each node's published gRPC and metrics ports answer;
+  2. a write through node1 is read through node3; each node's published gRPC and metrics ports answer,
+     gRPC on TLS: a client with the client certificate reads, one without reaches Health only
+     (UNAUTHENTICATED);
   2b. strangers on the compose network cannot join: one on plain TCP (--insecure) and one with a
      certificate from another CA are refused and counted (meshkv_mesh_connections_refused_total),
      never become peers, and get none of the data;
@@ -308,6 +310,14 @@ def test(c):
                 timeout=60)
         check(p.returncode == 0 and p.stdout == "world",
               f"{n}: get through published port {port}: exit {p.returncode} {p.stdout!r} {p.stderr!r}")
+        # Without a client certificate: Health only (the probes' way in), nothing else.
+        anon = ["docker", "run", "--rm", "--network", "host", *client[:4], "--entrypoint", "meshkv",
+                c.image(), "--addr", f"127.0.0.1:{port}"]
+        p = run(anon + ["health"], check=False, timeout=60)
+        check(p.returncode == 0, f"{n}: health without a client certificate: exit {p.returncode} {p.stderr!r}")
+        p = run(anon + ["get", "compose/hello"], check=False, timeout=60)
+        check(p.returncode != 0 and "UNAUTHENTICATED" in p.stderr,
+              f"{n}: get without a client certificate: exit {p.returncode} {p.stdout!r} {p.stderr!r}")
         mport = c.host_port(n, 9464)
         check("meshkv_store_keys" in http_get(f"http://127.0.0.1:{mport}/metrics"),
               f"{n}: no meshkv metrics on published port {mport}")
@@ -525,7 +535,8 @@ def stranger_test(c):
         # A certificate of its own CA, naming a member's ID (node2) and a node ID of its own.
         "other-ca": ["sh", "-euc",
                      "meshkv-certs create-ca --certs-dir /tmp/c >/dev/null && "
-                     "meshkv-certs create-node --certs-dir /tmp/c --node-id node2 --host node2 >/dev/null && "
+                     "meshkv-certs create-node --certs-dir /tmp/c --node-id node2 --host node2 --host 127.0.0.1 "
+                     ">/dev/null && "
                      'exec meshkv-server --certs-dir /tmp/c --node-id node2 "$@"', "sh", *common],
     }
     for name, cmd in strangers.items():
