@@ -23,6 +23,7 @@
 #include "server/grpc_security.h"
 #include "server/mesh_metrics.h"
 #include "server/mesh_security.h"
+#include "server/service_access.h"
 #include "server/storage_metrics.h"
 #include "server/store_metrics.h"
 
@@ -269,6 +270,7 @@ absl::Status MeshkvServer::StartGrpc() {
   builder.RegisterService(cluster_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics_->InterceptorFactory());
+  interceptors.push_back(ServiceAccessInterceptorFactory(&client_auth_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || grpc_port_ == 0) {
