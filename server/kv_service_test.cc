@@ -656,7 +656,7 @@ TEST_F(KvServiceTest, ReflectionListsTheServices) {
   }
 }
 
-TEST_F(KvServiceTest, RequestsAreCountedByMethodAndCode) {
+TEST_F(KvServiceTest, RequestsAreCountedUnderTheGrpcEcosystemNames) {
   ASSERT_TRUE(Set("k", Bytes("v")).ok());
   Get("k");
   grpc::ClientContext ctx;
@@ -664,14 +664,35 @@ TEST_F(KvServiceTest, RequestsAreCountedByMethodAndCode) {
   del.set_key("absent");
   v1::DeleteResponse dr;
   stub_->Delete(&ctx, del, &dr);
-  EXPECT_EQ(Metric("meshkv_grpc_requests_total",
-                   {{"service", "meshkv.v1.KeyValue"}, {"method", "Set"}, {"code", "OK"}}),
-            1);
+  grpc::ClientContext list_ctx;
+  auto reader = stub_->List(&list_ctx, {});
+  v1::ListResponse page;
+  int pages = 0;
+  while (reader->Read(&page)) ++pages;
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_GE(pages, 1);
+  const std::map<std::string, std::string> set = {
+      {"grpc_service", "meshkv.v1.KeyValue"}, {"grpc_method", "Set"}, {"grpc_type", "unary"}};
+  EXPECT_EQ(Metric("grpc_server_started_total", set), 1);
+  auto with_code = [](std::map<std::string, std::string> labels, const char* code) {
+    labels["grpc_code"] = code;
+    return labels;
+  };
+  EXPECT_EQ(Metric("grpc_server_handled_total", with_code(set, "OK")), 1);
+  EXPECT_EQ(Metric("grpc_server_msg_received_total", set), 1);
+  EXPECT_EQ(Metric("grpc_server_msg_sent_total", set), 1);
+  // Codes as grpc-go spells them, which existing dashboards match.
   EXPECT_EQ(
-      Metric("meshkv_grpc_requests_total",
-             {{"service", "meshkv.v1.KeyValue"}, {"method", "Delete"}, {"code", "NOT_FOUND"}}),
+      Metric("grpc_server_handled_total", {{"grpc_method", "Delete"}, {"grpc_code", "NotFound"}}),
       1);
-  EXPECT_EQ(Metric("meshkv_grpc_request_duration_seconds", {{"method", "Get"}}), 1);
+  EXPECT_EQ(Metric("grpc_server_handling_seconds", {{"grpc_method", "Get"}}), 1);
+  const std::map<std::string, std::string> list = {{"grpc_method", "List"},
+                                                   {"grpc_type", "server_stream"}};
+  EXPECT_EQ(Metric("grpc_server_handled_total", with_code(list, "OK")), 1);
+  EXPECT_EQ(Metric("grpc_server_msg_received_total", list), 1);
+  EXPECT_EQ(Metric("grpc_server_msg_sent_total", list), pages);
+  // The old names are gone, not duplicated.
+  EXPECT_EQ(Metric("meshkv_grpc_requests_total"), -1);
   EXPECT_EQ(Metric("meshkv_store_keys"), 1);
   EXPECT_EQ(Metric("meshkv_leases_active", {{"owner", "self"}}), 1);
 }

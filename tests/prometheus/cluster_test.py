@@ -551,12 +551,12 @@ def run(c, ck):
                        "meshkv_peer_rtt_seconds for each peer of each node")
 
     # --- gRPC.
-    ck.per_node('sum by (node) (meshkv_grpc_requests_total{service="meshkv.v1.KeyValue",method="Set",code="OK"})',
+    ck.per_node('sum by (node) (grpc_server_handled_total{grpc_service="meshkv.v1.KeyValue",grpc_method="Set",grpc_code="OK"})',
                 lambda n, v: v >= 1, what="Set requests with code OK counted on every node")
-    ck.per_node('sum by (node) (meshkv_grpc_requests_total{method="Set",code="FAILED_PRECONDITION"}) '
+    ck.per_node('sum by (node) (grpc_server_handled_total{grpc_method="Set",grpc_code="FailedPrecondition"}) '
                 'or sum by (node) (up{job="meshkv"}) * 0', lambda n, v: v == (n == "n2"),
                 what="Set FAILED_PRECONDITION counted once, at n2")
-    ck.per_node('sum by (node) (meshkv_grpc_request_duration_seconds_count{method="Set"})',
+    ck.per_node('sum by (node) (grpc_server_handling_seconds_count{grpc_method="Set"})',
                 lambda n, v: v >= 1, what="Set latency observed on every node")
 
     # --- every documented family, as documented.
