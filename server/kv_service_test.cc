@@ -1,6 +1,10 @@
 // meshkv.v1.KeyValue end to end in one process: a real MeshkvServer on a
 // port chosen by the kernel, real gRPC clients. Every RPC, every status code
 // of DESIGN.md §2, and Watch under concurrency, slowness and shutdown.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -9,6 +13,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -695,6 +701,28 @@ TEST_F(KvServiceTest, RequestsAreCountedUnderTheGrpcEcosystemNames) {
   EXPECT_EQ(Metric("meshkv_grpc_requests_total"), -1);
   EXPECT_EQ(Metric("meshkv_store_keys"), 1);
   EXPECT_EQ(Metric("meshkv_leases_active", {{"owner", "self"}}), 1);
+}
+
+TEST_F(KvServiceTest, ProcessMetricsDescribeThisProcess) {
+  // The server runs in this test's process: its /proc/self is ours.
+  EXPECT_GT(Metric("process_cpu_seconds_total"), 0);
+  EXPECT_GT(Metric("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(Metric("process_virtual_memory_bytes"), Metric("process_resident_memory_bytes"));
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_EQ(Metric("process_max_fds"), static_cast<double>(limit.rlim_cur));
+  // Opening a file shows in the count.
+  const double fds = Metric("process_open_fds");
+  EXPECT_GT(fds, 2);
+  const int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(Metric("process_open_fds"), fds + 1);
+  close(fd);
+  // Started in the past, not long ago (a test binary's life).
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  const double start = Metric("process_start_time_seconds");
+  EXPECT_LE(start, now + 1);
+  EXPECT_GT(start, now - 3600);
 }
 
 TEST_F(KvServiceTest, ShutdownEndsWatchesCleanlyAndStopsServing) {

@@ -23,6 +23,7 @@
 #include "server/grpc_security.h"
 #include "server/mesh_metrics.h"
 #include "server/mesh_security.h"
+#include "server/process_metrics.h"
 #include "server/service_access.h"
 #include "server/storage_metrics.h"
 #include "server/store_metrics.h"
@@ -154,6 +155,7 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
       std::move(store), env, std::vector<CommitObserver*>{handoff_.get(), commit_metrics_.get()},
       durability_.get());
   metrics_->AddCollector(StoreCollector(&node_->store()));
+  metrics_->AddCollector(ProcessCollector());
   if (data_dir_) metrics_->AddCollector(StorageCollector(data_dir_.get()));
   metrics_->AddCollector(MeshCollector([driver] { return driver->Snapshot(); }));
   kv_service_ = std::make_unique<KeyValueService>(node_.get(), KeyValueServiceOptionsFor(config),

@@ -340,14 +340,14 @@ def documented_families():
     with open(METRICS_MD, encoding="utf-8") as f:
         text = f.read()
     pattern = re.compile(
-        r'^### `(meshkv_[a-z0-9_]+)`\n+\*(counter|gauge|histogram)\* · (?:no labels|labels: ([^·\n]*?)) · '
+        r'^### `((?:meshkv|grpc_server|process)_[a-z0-9_]+)`\n+\*(counter|gauge|histogram)\* · (?:no labels|labels: ([^·\n]*?)) · '
         r'help: "((?:[^"\\]|\\.)*)"\s*$', re.M)
     families = {}
     for m in pattern.finditer(text):
         name, typ, labels, help_text = m.groups()
         labels = re.findall(r"`([a-z_]+)`", labels or "")
         families[name] = (typ, labels, help_text.replace('\\"', '"'))
-    headings = re.findall(r"^### `(meshkv_[a-z0-9_]+)`", text, re.M)
+    headings = re.findall(r"^### `((?:meshkv|grpc_server|process)_[a-z0-9_]+)`", text, re.M)
     missing = sorted(set(headings) - set(families))
     if missing:
         raise Failure(f"docs/metrics.md: sections without a well-formed type/labels/help line: {missing}")
@@ -391,7 +391,7 @@ def check_documented_families(ck, c):
         else:
             ck.passed += 1
     # And nothing undocumented.
-    exposed = {n for n in metadata if n.startswith("meshkv_")}
+    exposed = {n for n in metadata if n.startswith(("meshkv_", "grpc_server_", "process_"))}
     undocumented = sorted(exposed - set(families))
     if undocumented:
         ck.failures.append(f"families exposed but not in docs/metrics.md: {undocumented}")
