@@ -5,7 +5,8 @@
 // signed by that CA, and each client's certificate CN picks a role from the
 // role table (--client-roles "dashboard=read-only,app=read-write"):
 //
-//   read-only    Get, List, Watch, Cluster.Status
+//   read-only    Get, List, Watch, Cluster.Status, server reflection
+//                (checked by service_access.h: gRPC owns that service)
 //   read-write   also Set, Delete, Update, ApplyDelta, Pop, PopItem
 //   admin        also what is reserved to operators (nothing yet)
 //

@@ -1,6 +1,10 @@
 // meshkv.v1.KeyValue end to end in one process: a real MeshkvServer on a
 // port chosen by the kernel, real gRPC clients. Every RPC, every status code
 // of DESIGN.md §2, and Watch under concurrency, slowness and shutdown.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -9,6 +13,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -656,7 +662,7 @@ TEST_F(KvServiceTest, ReflectionListsTheServices) {
   }
 }
 
-TEST_F(KvServiceTest, RequestsAreCountedByMethodAndCode) {
+TEST_F(KvServiceTest, RequestsAreCountedUnderTheGrpcEcosystemNames) {
   ASSERT_TRUE(Set("k", Bytes("v")).ok());
   Get("k");
   grpc::ClientContext ctx;
@@ -664,16 +670,59 @@ TEST_F(KvServiceTest, RequestsAreCountedByMethodAndCode) {
   del.set_key("absent");
   v1::DeleteResponse dr;
   stub_->Delete(&ctx, del, &dr);
-  EXPECT_EQ(Metric("meshkv_grpc_requests_total",
-                   {{"service", "meshkv.v1.KeyValue"}, {"method", "Set"}, {"code", "OK"}}),
-            1);
+  grpc::ClientContext list_ctx;
+  auto reader = stub_->List(&list_ctx, {});
+  v1::ListResponse page;
+  int pages = 0;
+  while (reader->Read(&page)) ++pages;
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_GE(pages, 1);
+  const std::map<std::string, std::string> set = {
+      {"grpc_service", "meshkv.v1.KeyValue"}, {"grpc_method", "Set"}, {"grpc_type", "unary"}};
+  EXPECT_EQ(Metric("grpc_server_started_total", set), 1);
+  auto with_code = [](std::map<std::string, std::string> labels, const char* code) {
+    labels["grpc_code"] = code;
+    return labels;
+  };
+  EXPECT_EQ(Metric("grpc_server_handled_total", with_code(set, "OK")), 1);
+  EXPECT_EQ(Metric("grpc_server_msg_received_total", set), 1);
+  EXPECT_EQ(Metric("grpc_server_msg_sent_total", set), 1);
+  // Codes as grpc-go spells them, which existing dashboards match.
   EXPECT_EQ(
-      Metric("meshkv_grpc_requests_total",
-             {{"service", "meshkv.v1.KeyValue"}, {"method", "Delete"}, {"code", "NOT_FOUND"}}),
+      Metric("grpc_server_handled_total", {{"grpc_method", "Delete"}, {"grpc_code", "NotFound"}}),
       1);
-  EXPECT_EQ(Metric("meshkv_grpc_request_duration_seconds", {{"method", "Get"}}), 1);
+  EXPECT_EQ(Metric("grpc_server_handling_seconds", {{"grpc_method", "Get"}}), 1);
+  const std::map<std::string, std::string> list = {{"grpc_method", "List"},
+                                                   {"grpc_type", "server_stream"}};
+  EXPECT_EQ(Metric("grpc_server_handled_total", with_code(list, "OK")), 1);
+  EXPECT_EQ(Metric("grpc_server_msg_received_total", list), 1);
+  EXPECT_EQ(Metric("grpc_server_msg_sent_total", list), pages);
+  // The old names are gone, not duplicated.
+  EXPECT_EQ(Metric("meshkv_grpc_requests_total"), -1);
   EXPECT_EQ(Metric("meshkv_store_keys"), 1);
   EXPECT_EQ(Metric("meshkv_leases_active", {{"owner", "self"}}), 1);
+}
+
+TEST_F(KvServiceTest, ProcessMetricsDescribeThisProcess) {
+  // The server runs in this test's process: its /proc/self is ours.
+  EXPECT_GT(Metric("process_cpu_seconds_total"), 0);
+  EXPECT_GT(Metric("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(Metric("process_virtual_memory_bytes"), Metric("process_resident_memory_bytes"));
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_EQ(Metric("process_max_fds"), static_cast<double>(limit.rlim_cur));
+  // Opening a file shows in the count.
+  const double fds = Metric("process_open_fds");
+  EXPECT_GT(fds, 2);
+  const int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(Metric("process_open_fds"), fds + 1);
+  close(fd);
+  // Started in the past, not long ago (a test binary's life).
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  const double start = Metric("process_start_time_seconds");
+  EXPECT_LE(start, now + 1);
+  EXPECT_GT(start, now - 3600);
 }
 
 TEST_F(KvServiceTest, ShutdownEndsWatchesCleanlyAndStopsServing) {

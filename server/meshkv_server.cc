@@ -23,6 +23,8 @@
 #include "server/grpc_security.h"
 #include "server/mesh_metrics.h"
 #include "server/mesh_security.h"
+#include "server/process_metrics.h"
+#include "server/service_access.h"
 #include "server/storage_metrics.h"
 #include "server/store_metrics.h"
 
@@ -153,6 +155,7 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
       std::move(store), env, std::vector<CommitObserver*>{handoff_.get(), commit_metrics_.get()},
       durability_.get());
   metrics_->AddCollector(StoreCollector(&node_->store()));
+  metrics_->AddCollector(ProcessCollector());
   if (data_dir_) metrics_->AddCollector(StorageCollector(data_dir_.get()));
   metrics_->AddCollector(MeshCollector([driver] { return driver->Snapshot(); }));
   kv_service_ = std::make_unique<KeyValueService>(node_.get(), KeyValueServiceOptionsFor(config),
@@ -269,6 +272,7 @@ absl::Status MeshkvServer::StartGrpc() {
   builder.RegisterService(cluster_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics_->InterceptorFactory());
+  interceptors.push_back(ServiceAccessInterceptorFactory(&client_auth_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || grpc_port_ == 0) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <utility>
 
@@ -17,11 +18,14 @@
 namespace meshkv {
 namespace {
 
+// grpc_code values as grpc-go's codes.Code.String() spells them, which is
+// what go-grpc-prometheus exports and existing dashboards and alerts match
+// (etcd's mixin: grpc_code=~"Unknown|FailedPrecondition|...").
 constexpr const char* kCodeNames[] = {
-    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-    "DATA_LOSS", "UNAUTHENTICATED"};
+    "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+    "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+    "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+    "DataLoss", "Unauthenticated"};
 
 // Opens and closes one TCP connection to ipv4_host:port, ignoring failure.
 void TouchPort(const std::string& ipv4_host, int port) {
@@ -48,10 +52,29 @@ std::pair<std::string, std::string> SplitMethod(absl::string_view full) {
   return {std::string(full.substr(0, slash)), std::string(full.substr(slash + 1))};
 }
 
+const char* TypeName(grpc::experimental::ServerRpcInfo::Type type) {
+  using Type = grpc::experimental::ServerRpcInfo::Type;
+  switch (type) {
+    case Type::UNARY:
+      return "unary";
+    case Type::SERVER_STREAMING:
+      return "server_stream";
+    case Type::CLIENT_STREAMING:
+      return "client_stream";
+    case Type::BIDI_STREAMING:
+      return "bidi_stream";
+  }
+  return "unary";
+}
+
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
   MetricsInterceptor(Metrics* metrics, grpc::experimental::ServerRpcInfo* info)
-      : metrics_(metrics), method_(info->method()), start_(std::chrono::steady_clock::now()) {}
+      : metrics_(metrics),
+        series_(metrics->SeriesFor(info->method(), TypeName(info->type()))),
+        start_(std::chrono::steady_clock::now()) {
+    series_.started->Increment();
+  }
 
   ~MetricsInterceptor() override {
     // A call that ended without a status (the client went away).
@@ -59,8 +82,16 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+    using grpc::experimental::InterceptionHookPoints;
+    // A failed receive (the client closed its side) has no message.
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() != nullptr) {
+      series_.msg_received->Increment();
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+      series_.msg_sent->Increment();
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       Record(methods->GetSendStatus().error_code());
     }
     methods->Proceed();
@@ -70,11 +101,11 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
   void Record(grpc::StatusCode code) {
     recorded_ = true;
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
-    metrics_->RecordRpc(method_, code, elapsed.count());
+    metrics_->RecordHandled(series_, code, elapsed.count());
   }
 
   Metrics* const metrics_;
-  const char* const method_;
+  Metrics::RpcSeries& series_;
   const std::chrono::steady_clock::time_point start_;
   bool recorded_ = false;
 };
@@ -131,15 +162,28 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       collectors_(std::make_shared<CollectorSet>()),
-      rpc_requests_(prometheus::BuildCounter()
-                        .Name("meshkv_grpc_requests_total")
-                        .Help("gRPC requests handled, by service, method and status code.")
-                        .Register(*registry_)),
-      rpc_seconds_(prometheus::BuildHistogram()
-                       .Name("meshkv_grpc_request_duration_seconds")
-                       .Help("Time from receiving a gRPC request to sending its status, by "
-                             "service and method.")
+      rpc_started_(prometheus::BuildCounter()
+                       .Name("grpc_server_started_total")
+                       .Help("Total number of RPCs started on the server.")
                        .Register(*registry_)),
+      rpc_handled_(prometheus::BuildCounter()
+                       .Name("grpc_server_handled_total")
+                       .Help("Total number of RPCs completed on the server, regardless of "
+                             "success or failure.")
+                       .Register(*registry_)),
+      rpc_seconds_(prometheus::BuildHistogram()
+                       .Name("grpc_server_handling_seconds")
+                       .Help("Histogram of response latency (seconds) of gRPC that had been "
+                             "application-level handled by the server.")
+                       .Register(*registry_)),
+      rpc_msg_received_(prometheus::BuildCounter()
+                            .Name("grpc_server_msg_received_total")
+                            .Help("Total number of RPC stream messages received on the server.")
+                            .Register(*registry_)),
+      rpc_msg_sent_(prometheus::BuildCounter()
+                        .Name("grpc_server_msg_sent_total")
+                        .Help("Total number of gRPC stream messages sent by the server.")
+                        .Register(*registry_)),
       watch_streams_(prometheus::BuildGauge()
                          .Name("meshkv_watch_streams")
                          .Help("Watch streams open.")
@@ -239,7 +283,7 @@ Metrics::InterceptorFactory() {
   return std::make_unique<MetricsInterceptorFactory>(this);
 }
 
-Metrics::RpcSeries& Metrics::SeriesFor(absl::string_view full_method) {
+Metrics::RpcSeries& Metrics::SeriesFor(absl::string_view full_method, absl::string_view type) {
   {
     absl::ReaderMutexLock lock(&rpc_mu_);
     auto it = rpc_series_.find(full_method);
@@ -250,8 +294,13 @@ Metrics::RpcSeries& Metrics::SeriesFor(absl::string_view full_method) {
   if (s == nullptr) {
     s = std::make_unique<RpcSeries>();
     std::tie(s->service, s->method) = SplitMethod(full_method);
-    s->latency =
-        &rpc_seconds_.Add({{"service", s->service}, {"method", s->method}}, LatencyBuckets());
+    s->type = std::string(type);
+    const std::map<std::string, std::string> labels = {
+        {"grpc_service", s->service}, {"grpc_method", s->method}, {"grpc_type", s->type}};
+    s->started = &rpc_started_.Add(labels);
+    s->msg_received = &rpc_msg_received_.Add(labels);
+    s->msg_sent = &rpc_msg_sent_.Add(labels);
+    s->handling = &rpc_seconds_.Add(labels, LatencyBuckets());
   }
   return *s;
 }
@@ -262,17 +311,17 @@ prometheus::Counter& Metrics::CounterFor(RpcSeries& series, grpc::StatusCode cod
   prometheus::Counter* c = series.by_code[i].load(std::memory_order_acquire);
   if (c != nullptr) return *c;
   absl::MutexLock lock(&rpc_mu_);  // Family::Add returns the same series to racing callers
-  c = &rpc_requests_.Add({{"service", series.service},
-                          {"method", series.method},
-                          {"code", CodeName(static_cast<grpc::StatusCode>(i))}});
+  c = &rpc_handled_.Add({{"grpc_service", series.service},
+                         {"grpc_method", series.method},
+                         {"grpc_type", series.type},
+                         {"grpc_code", CodeName(static_cast<grpc::StatusCode>(i))}});
   series.by_code[i].store(c, std::memory_order_release);
   return *c;
 }
 
-void Metrics::RecordRpc(absl::string_view full_method, grpc::StatusCode code, double seconds) {
-  RpcSeries& series = SeriesFor(full_method);
+void Metrics::RecordHandled(RpcSeries& series, grpc::StatusCode code, double seconds) {
   CounterFor(series, code).Increment();
-  series.latency->Observe(seconds);
+  series.handling->Observe(seconds);
 }
 
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {

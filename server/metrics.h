@@ -63,22 +63,28 @@ class Metrics {
   // Everything a scrape would see, for tests and diagnostics.
   std::vector<prometheus::MetricFamily> Collect() const;
 
-  // Used by the interceptor, once per RPC: two atomic increments and a
-  // histogram observation once the method has been seen.
-  void RecordRpc(absl::string_view full_method, grpc::StatusCode code, double seconds);
+  // One gRPC method's series under the grpc-ecosystem names
+  // (go-grpc-prometheus): created on first use and kept, because
+  // prometheus' Family::Add builds a metric and takes a lock on every call.
+  // The interceptor looks its method up once per RPC, then only increments.
+  struct RpcSeries {
+    std::string service, method, type;
+    prometheus::Counter* started;
+    prometheus::Counter* msg_received;
+    prometheus::Counter* msg_sent;
+    prometheus::Histogram* handling;
+    std::array<std::atomic<prometheus::Counter*>, 17> by_code{};  // by grpc::StatusCode
+  };
+  // `type` is grpc_type: "unary", "server_stream", "client_stream" or
+  // "bidi_stream".
+  RpcSeries& SeriesFor(absl::string_view full_method, absl::string_view type);
+  // The end of an RPC: its code and the time from its start.
+  void RecordHandled(RpcSeries& series, grpc::StatusCode code, double seconds);
   // Time from a write's origin wall clock to its merge here.
   void ObserveReplicationLag(double seconds) { replication_lag_.Observe(seconds); }
 
  private:
   class CollectorSet;
-  // One gRPC method's series, created on first use and kept: prometheus'
-  // Family::Add builds a metric and takes a lock on every call.
-  struct RpcSeries {
-    std::string service, method;
-    prometheus::Histogram* latency;
-    std::array<std::atomic<prometheus::Counter*>, 17> by_code{};  // by grpc::StatusCode
-  };
-  RpcSeries& SeriesFor(absl::string_view full_method);
   prometheus::Counter& CounterFor(RpcSeries& series, grpc::StatusCode code);
 
   std::shared_ptr<prometheus::Registry> registry_;
@@ -86,8 +92,11 @@ class Metrics {
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::string exposer_host_;  // where a connection reaches the exposer (see ~Metrics)
 
-  prometheus::Family<prometheus::Counter>& rpc_requests_;
+  prometheus::Family<prometheus::Counter>& rpc_started_;
+  prometheus::Family<prometheus::Counter>& rpc_handled_;
   prometheus::Family<prometheus::Histogram>& rpc_seconds_;
+  prometheus::Family<prometheus::Counter>& rpc_msg_received_;
+  prometheus::Family<prometheus::Counter>& rpc_msg_sent_;
   prometheus::Gauge& watch_streams_;
   prometheus::Counter& watch_events_;
   prometheus::Counter& watch_cut_off_;

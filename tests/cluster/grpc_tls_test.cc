@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "meshkv/v1/cluster.grpc.pb.h"
@@ -46,7 +48,8 @@ class Caller {
   explicit Caller(std::shared_ptr<grpc::Channel> ch)
       : kv_(v1::KeyValue::NewStub(ch)),
         cluster_(v1::Cluster::NewStub(ch)),
-        health_(grpc::health::v1::Health::NewStub(ch)) {}
+        health_(grpc::health::v1::Health::NewStub(ch)),
+        channel_(std::move(ch)) {}
 
   absl::Status Health() {
     grpc::health::v1::HealthCheckResponse resp;
@@ -119,6 +122,48 @@ class Caller {
     auto ctx = Ctx();
     return FromGrpc(kv_->PopItem(ctx.get(), {}, &resp));
   }
+  // Asks gRPC reflection for the list of services; the raw response bytes
+  // (which name the services), or the status that ended the call.
+  absl::StatusOr<std::string> ReflectionListServices() {
+    // ServerReflectionRequest{list_services: ""}: field 7, empty string.
+    const char kListServices[] = {0x3a, 0x00};
+    grpc::GenericStub generic(channel_);
+    grpc::CompletionQueue cq;
+    auto ctx = Ctx();
+    auto call = generic.PrepareCall(
+        ctx.get(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+    void* tag;
+    bool ok = false;
+    auto step = [&] { return cq.Next(&tag, &ok) && ok; };
+    grpc::Slice slice(kListServices, sizeof(kListServices));
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    call->StartCall(&tag);
+    bool answered = step();
+    if (answered) {
+      call->Write(request, &tag);
+      answered = step();
+    }
+    if (answered) {
+      call->Read(&response, &tag);
+      answered = step();
+    }
+    std::string bytes;
+    if (answered) {
+      std::vector<grpc::Slice> slices;
+      if (!response.Dump(&slices).ok()) return absl::InternalError("cannot read the response");
+      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      ctx->TryCancel();
+    }
+    grpc::Status status;
+    call->Finish(&status, &tag);
+    cq.Next(&tag, &ok);
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+    if (answered) return bytes;
+    return FromGrpc(status);
+  }
   // Opens a watch on `prefix` and waits for its `created` response; a
   // refused watch gives its status.
   absl::Status StartWatch(const std::string& prefix) {
@@ -143,6 +188,7 @@ class Caller {
   std::unique_ptr<v1::KeyValue::Stub> kv_;
   std::unique_ptr<v1::Cluster::Stub> cluster_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<grpc::ClientContext> watch_ctx_;
   std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> watch_;
 };
@@ -212,6 +258,9 @@ TEST_F(GrpcTlsProcessTest, ClientWithoutCertificateReachesHealthAndNothingElse) 
   EXPECT_THAT(anonymous.Set("k", "v"), unauthenticated);
   EXPECT_THAT(anonymous.Delete("k"), unauthenticated);
   EXPECT_THAT(anonymous.PopItem(), unauthenticated);
+  // Reflection describes the API: reading it needs a role too. gRPC owns
+  // that service, so the refusal is a cancel (server/service_access.h).
+  EXPECT_THAT(anonymous.ReflectionListServices().status(), StatusIs(absl::StatusCode::kCancelled));
   // Plaintext does not reach a TLS port at all.
   Caller plain(grpc::CreateChannel(n1.grpc_addr(), grpc::InsecureChannelCredentials()));
   EXPECT_THAT(plain.Health(), StatusIs(absl::StatusCode::kUnavailable));
@@ -253,6 +302,9 @@ TEST_F(GrpcTlsProcessTest, ReadOnlyClientReadsAndWatchesButCannotChangeAnything)
   EXPECT_EQ(value, "original");
   EXPECT_OK(dash.List());
   EXPECT_OK(dash.Status());
+  absl::StatusOr<std::string> services = dash.ReflectionListServices();
+  ASSERT_OK(services.status());
+  EXPECT_THAT(*services, HasSubstr("meshkv.v1.KeyValue"));
   // A watch sees the read-write client's writes.
   ASSERT_OK(dash.StartWatch("w/"));
   ASSERT_OK(app.Set("w/1", "x"));
@@ -270,6 +322,7 @@ TEST_F(GrpcTlsProcessTest, CertificateWithoutARoleGetsNothingButHealth) {
   EXPECT_THAT(stranger.List(), denied);
   EXPECT_THAT(stranger.StartWatch(""), denied);
   EXPECT_THAT(stranger.Status(), denied);
+  EXPECT_THAT(stranger.ReflectionListServices().status(), StatusIs(absl::StatusCode::kCancelled));
   EXPECT_THAT(stranger.Set("k", "v"), denied);
   EXPECT_THAT(stranger.Delete("k"), denied);
   // The node's own certificate (CN "node") is no client either.

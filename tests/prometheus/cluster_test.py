@@ -340,14 +340,14 @@ def documented_families():
     with open(METRICS_MD, encoding="utf-8") as f:
         text = f.read()
     pattern = re.compile(
-        r'^### `(meshkv_[a-z0-9_]+)`\n+\*(counter|gauge|histogram)\* · (?:no labels|labels: ([^·\n]*?)) · '
+        r'^### `((?:meshkv|grpc_server|process)_[a-z0-9_]+)`\n+\*(counter|gauge|histogram)\* · (?:no labels|labels: ([^·\n]*?)) · '
         r'help: "((?:[^"\\]|\\.)*)"\s*$', re.M)
     families = {}
     for m in pattern.finditer(text):
         name, typ, labels, help_text = m.groups()
         labels = re.findall(r"`([a-z_]+)`", labels or "")
         families[name] = (typ, labels, help_text.replace('\\"', '"'))
-    headings = re.findall(r"^### `(meshkv_[a-z0-9_]+)`", text, re.M)
+    headings = re.findall(r"^### `((?:meshkv|grpc_server|process)_[a-z0-9_]+)`", text, re.M)
     missing = sorted(set(headings) - set(families))
     if missing:
         raise Failure(f"docs/metrics.md: sections without a well-formed type/labels/help line: {missing}")
@@ -391,7 +391,7 @@ def check_documented_families(ck, c):
         else:
             ck.passed += 1
     # And nothing undocumented.
-    exposed = {n for n in metadata if n.startswith("meshkv_")}
+    exposed = {n for n in metadata if n.startswith(("meshkv_", "grpc_server_", "process_"))}
     undocumented = sorted(exposed - set(families))
     if undocumented:
         ck.failures.append(f"families exposed but not in docs/metrics.md: {undocumented}")
@@ -551,12 +551,12 @@ def run(c, ck):
                        "meshkv_peer_rtt_seconds for each peer of each node")
 
     # --- gRPC.
-    ck.per_node('sum by (node) (meshkv_grpc_requests_total{service="meshkv.v1.KeyValue",method="Set",code="OK"})',
+    ck.per_node('sum by (node) (grpc_server_handled_total{grpc_service="meshkv.v1.KeyValue",grpc_method="Set",grpc_code="OK"})',
                 lambda n, v: v >= 1, what="Set requests with code OK counted on every node")
-    ck.per_node('sum by (node) (meshkv_grpc_requests_total{method="Set",code="FAILED_PRECONDITION"}) '
+    ck.per_node('sum by (node) (grpc_server_handled_total{grpc_method="Set",grpc_code="FailedPrecondition"}) '
                 'or sum by (node) (up{job="meshkv"}) * 0', lambda n, v: v == (n == "n2"),
                 what="Set FAILED_PRECONDITION counted once, at n2")
-    ck.per_node('sum by (node) (meshkv_grpc_request_duration_seconds_count{method="Set"})',
+    ck.per_node('sum by (node) (grpc_server_handling_seconds_count{grpc_method="Set"})',
                 lambda n, v: v >= 1, what="Set latency observed on every node")
 
     # --- every documented family, as documented.
