@@ -155,6 +155,12 @@ type StatusResponse struct {
 	Synced        bool                   `protobuf:"varint,7,opt,name=synced,proto3" json:"synced,omitempty"`     // the first anti-entropy round has completed
 	Peers         []*PeerStatus          `protobuf:"bytes,8,rep,name=peers,proto3" json:"peers,omitempty"`
 	AdvertiseAddr string                 `protobuf:"bytes,9,opt,name=advertise_addr,json=advertiseAddr,proto3" json:"advertise_addr,omitempty"`
+	// The mesh runs plain TCP without authentication (--insecure): any process
+	// that reaches the mesh port can join, read and change every key.
+	MeshInsecure bool `protobuf:"varint,10,opt,name=mesh_insecure,json=meshInsecure,proto3" json:"mesh_insecure,omitempty"`
+	// What an operator should know and fix, one sentence each (`meshkv status`
+	// prints them): today, that the mesh is insecure and where it listens.
+	Warnings      []string `protobuf:"bytes,11,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -252,6 +258,20 @@ func (x *StatusResponse) GetAdvertiseAddr() string {
 	return ""
 }
 
+func (x *StatusResponse) GetMeshInsecure() bool {
+	if x != nil {
+		return x.MeshInsecure
+	}
+	return false
+}
+
+func (x *StatusResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 var File_meshkv_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_meshkv_v1_cluster_proto_rawDesc = "" +
@@ -265,7 +285,7 @@ const file_meshkv_v1_cluster_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1a\n" +
 	"\boutbound\x18\x04 \x01(\bR\boutbound\x12\x15\n" +
 	"\x06rtt_ms\x18\x05 \x01(\x01R\x05rttMs\x12,\n" +
-	"\x12connected_since_ms\x18\x06 \x01(\x03R\x10connectedSinceMs\"\x93\x02\n" +
+	"\x12connected_since_ms\x18\x06 \x01(\x03R\x10connectedSinceMs\"\xd4\x02\n" +
 	"\x0eStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\acluster\x18\x02 \x01(\tR\acluster\x12\x18\n" +
@@ -275,7 +295,10 @@ const file_meshkv_v1_cluster_proto_rawDesc = "" +
 	"\x04keys\x18\x06 \x01(\x04R\x04keys\x12\x16\n" +
 	"\x06synced\x18\a \x01(\bR\x06synced\x12+\n" +
 	"\x05peers\x18\b \x03(\v2\x15.meshkv.v1.PeerStatusR\x05peers\x12%\n" +
-	"\x0eadvertise_addr\x18\t \x01(\tR\radvertiseAddr2H\n" +
+	"\x0eadvertise_addr\x18\t \x01(\tR\radvertiseAddr\x12#\n" +
+	"\rmesh_insecure\x18\n" +
+	" \x01(\bR\fmeshInsecure\x12\x1a\n" +
+	"\bwarnings\x18\v \x03(\tR\bwarnings2H\n" +
 	"\aCluster\x12=\n" +
 	"\x06Status\x12\x18.meshkv.v1.StatusRequest\x1a\x19.meshkv.v1.StatusResponseB7Z5github.com/meshkv/meshkv/clients/go/meshkvpb;meshkvpbb\x06proto3"
 
