@@ -10,7 +10,8 @@ Dissemination::Dissemination(std::string node_id, int64_t incarnation_ms, size_t
                              size_t recent_write_bytes)
     : node_id_(std::move(node_id)),
       recent_(recent_writes, recent_write_bytes),
-      next_seq_(SeqTracker::Base(incarnation_ms)) {}
+      seq_base_(SeqTracker::Base(incarnation_ms)),
+      next_seq_(seq_base_) {}
 
 wire::Write Dissemination::Originate(wire::Record record) {
   wire::Write w;

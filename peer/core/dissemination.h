@@ -59,6 +59,11 @@ class Dissemination {
   // A local write: named with this node's next origin_seq and seen.
   meshkv::mesh::v1::Write Originate(meshkv::mesh::v1::Record record);
 
+  // Whether `origin_seq` is one this node's local writes of this life used.
+  bool Originated(uint64_t origin_seq) const {
+    return origin_seq > seq_base_ && origin_seq <= next_seq_;
+  }
+
   // A write arriving over `link` (connection `from`): whether it is new.
   SeqTracker::Sighting See(const meshkv::mesh::v1::Write& w) {
     return seen_.See(w.origin(), w.origin_seq());
@@ -113,7 +118,8 @@ class Dissemination {
   // Per origin, the connection its writes came over first: its tree parent.
   absl::flat_hash_map<std::string, ConnId> parent_;
   RecentWrites recent_;
-  uint64_t next_seq_;  // this life's origin_seq
+  const uint64_t seq_base_;  // this life's writes are numbered above it
+  uint64_t next_seq_;        // this life's origin_seq
 };
 
 }  // namespace meshkv::peer

@@ -613,10 +613,11 @@ void Mesh::OnPong(Connection& c, const wire::Pong& pong) {
 void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
   for (wire::Write& w : *batch.mutable_writes()) {
     ++stats_.writes_received;
-    if (ClaimsOrigin(w, options_.node_id)) {
-      // This node's writes leave it and never come back by the flood: one
-      // that claims to be ours is forged (by the sender or by a member
-      // upstream). Refused before SeqTracker sees it, so that its seq
+    if (ClaimsOrigin(w, options_.node_id) && !IsEcho(w)) {
+      // A write that claims to be ours but that we did not send (a
+      // sequence number we have not used yet, or our ID on a version of
+      // another origin's write) is forged, by the sender or by a member
+      // upstream. Refused before SeqTracker sees it, so that its seq
       // cannot mark our own future writes as duplicates here.
       RefuseForgery(c, w);
       continue;
@@ -650,6 +651,14 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
   }
 }
 
+bool Mesh::IsEcho(const wire::Write& w) const {
+  // Our own write, come back around a cycle of the mesh before the trees
+  // pruned it: SeqTracker holds its seq, so it is dropped as a duplicate
+  // and the link that brought it is pruned for our origin, as for anyone's.
+  // A seq of an earlier life is not: the tracker may not hold it.
+  return w.origin() == options_.node_id && dissemination_.Originated(w.origin_seq());
+}
+
 void Mesh::RefuseForgery(const Connection& c, const wire::Write& w) {
   ++stats_.own_origin_refused;
   ++forgeries_unlogged_;
@@ -665,7 +674,9 @@ void Mesh::RefuseForgery(const Connection& c, const wire::Write& w) {
 
 void Mesh::Forward(const Connection* from, const wire::Write& w) {
   for (auto& [id, other] : conns_) {
-    if (other.get() != from && other->established() && other->trees.Pushes(w.origin())) {
+    // Never back to its origin: it has the write already.
+    if (other.get() != from && other->established() && other->peer_id != w.origin() &&
+        other->trees.Pushes(w.origin())) {
       Enqueue(*other, w);
     }
   }

@@ -186,6 +186,7 @@ class Mesh {
   void OnWriteBatch(Connection& c, meshkv::mesh::v1::WriteBatch& batch);
   // A write claiming this node's origin arrived: counted, logged at most
   // once per kForgeryLogPeriodMs, dropped.
+  bool IsEcho(const meshkv::mesh::v1::Write& w) const;
   void RefuseForgery(const Connection& c, const meshkv::mesh::v1::Write& w);
   void OnGraft(Connection& c, const meshkv::mesh::v1::Graft& graft, int64_t now);
   void OnRecordChunk(const meshkv::mesh::v1::RecordChunk& chunk);
