@@ -41,12 +41,15 @@ void DurabilityLog::OnTombstonesCollected(const std::vector<std::string>& keys) 
 }
 
 void DurabilityLog::Enqueue(storage::EngineOp op, absl::Status failed) {
-  const size_t bytes = op.key.size() + (op.value ? op.value->size() : 0);
+  // A write waiting for the disk also holds its gRPC call, request and
+  // response: count them, so that the cap bounds how many writes wait.
+  constexpr size_t kPerChangeBytes = 1024;
+  const size_t bytes = op.key.size() + (op.value ? op.value->size() : 0) + kPerChangeBytes;
   absl::MutexLock lock(&mu_);
   // Under the store's lock: a full queue holds back the store's commits
   // until the log thread has written a batch (it never takes that lock).
   auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return queued_bytes_ < max_queued_bytes_ || stopping_;
+    return queued_bytes_ + writing_bytes_ < max_queued_bytes_ || stopping_;
   };
   mu_.Await(absl::Condition(&room));
   const Seq seq = enqueued_.load(std::memory_order_relaxed) + 1;
@@ -98,7 +101,7 @@ void DurabilityLog::Run() {
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, and everything written
       batch.swap(queue_);
-      queued_bytes_ = 0;
+      writing_bytes_ = std::exchange(queued_bytes_, 0);
     }
     bool had_forgets = false;
     absl::Status s = WriteBatch(batch, ops, &had_forgets);
@@ -124,6 +127,7 @@ void DurabilityLog::Run() {
         last_failure_ = std::move(s);
       }
       done_ = batch.back().seq;
+      writing_bytes_ = 0;
       while (!waiters_.empty() && waiters_.front().target <= done_) {
         completions.push_back({StatusFor(waiters_.front()), std::move(waiters_.front().done)});
         waiters_.pop_front();

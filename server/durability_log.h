@@ -51,8 +51,10 @@ class DurabilityLog final : public CommitObserver {
   using Done = absl::AnyInvocable<void(absl::Status) &&>;
 
   // `dir` is not owned and must outlive the log. Starts the log thread.
-  // `max_queued_bytes` bounds the encoded changes waiting for the log
-  // thread: past it the store's commits wait (the disk sets the pace).
+  // `max_queued_bytes` bounds the changes waiting for the disk (queued or
+  // being written; each counts its key and value plus 1 KiB for the call
+  // that waits on it): past it the store's commits wait (the disk sets the
+  // pace), and so does every writer.
   explicit DurabilityLog(storage::DataDir* dir, size_t max_queued_bytes = 64 << 20);
   // Writes what is queued, runs every completion, stops the log thread. No
   // commit may arrive meanwhile.
@@ -107,6 +109,7 @@ class DurabilityLog final : public CommitObserver {
   mutable absl::Mutex mu_;
   std::vector<Change> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t writing_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of the batch being written
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Every change through done_ has been written (or failed) and synced per
   // the mode; waiters are in target order (targets are taken under mu_).
