@@ -82,10 +82,12 @@ class MeshDriverTlsTest : public ::testing::Test {
 
   // A node: a driver, its replica, and the lines it logged.
   struct Node {
-    std::unique_ptr<MeshDriver> driver;
     MapReplica replica;
     absl::Mutex mu;
     std::vector<std::string> logs ABSL_GUARDED_BY(mu);
+    // Last, so it is destroyed first: its threads log into `logs` and apply
+    // to `replica` until it stops.
+    std::unique_ptr<MeshDriver> driver;
 
     // "msg key=value ..." lines with `part` in them.
     bool Logged(absl::string_view part) {
