@@ -61,10 +61,10 @@ void ToEntry(const Entry& e, bool with_value, meshkv::v1::Entry* out) {
   ToMeta(e, out->mutable_meta());
 }
 
-void ToEvent(const WatchEvent& e, bool with_prev, meshkv::v1::Event* out) {
+void ToEvent(const WatchEvent& e, bool with_values, bool with_prev, meshkv::v1::Event* out) {
   out->set_type(e.is_delete() ? meshkv::v1::Event::DELETE : meshkv::v1::Event::UPDATE);
-  ToEntry(e.entry, /*with_value=*/true, out->mutable_entry());
-  if (with_prev && e.prev) ToValue(*e.prev, out->mutable_prev_value());
+  ToEntry(e.entry, with_values, out->mutable_entry());
+  if (with_values && with_prev && e.prev) ToValue(*e.prev, out->mutable_prev_value());
 }
 
 }  // namespace meshkv

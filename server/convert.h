@@ -28,7 +28,7 @@ void ToValue(const Record& r, meshkv::v1::Value* out);
 void ToMeta(const Entry& e, meshkv::v1::Meta* out);
 // Key and meta always; the value when `with_value` and the record is live.
 void ToEntry(const Entry& e, bool with_value, meshkv::v1::Entry* out);
-void ToEvent(const WatchEvent& e, bool with_prev, meshkv::v1::Event* out);
+void ToEvent(const WatchEvent& e, bool with_values, bool with_prev, meshkv::v1::Event* out);
 
 }  // namespace meshkv
 

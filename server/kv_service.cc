@@ -213,6 +213,9 @@ grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* KeyValueService::Watch(
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Watch")); !s.ok()) {
     return new RefusedStream<meshkv::v1::WatchResponse>(s);
   }
+  if (absl::Status s = ValidateWatchRequest(*req); !s.ok()) {
+    return new RefusedStream<meshkv::v1::WatchResponse>(s);
+  }
   std::optional<StreamSlots::Slot> slot = watch_slots_.TryAcquire();
   if (!slot.has_value()) {
     if (observer_ && observer_->on_refused) observer_->on_refused();

@@ -149,6 +149,7 @@ class WatchReader {
       while (reader_->Read(&r)) {
         absl::MutexLock lock(&mu_);
         for (const auto& e : r.events()) events_.push_back(e);
+        if (r.events_size() == 0) progress_.push_back(r.revision());
       }
       grpc::Status s = reader_->Finish();
       absl::MutexLock lock(&mu_);
@@ -169,6 +170,11 @@ class WatchReader {
   size_t size() {
     absl::MutexLock lock(&mu_);
     return events_.size();
+  }
+  // The revisions of the responses without events (progress notifications).
+  std::vector<uint64_t> progress() {
+    absl::MutexLock lock(&mu_);
+    return progress_;
   }
   bool WaitForEvents(size_t n) {
     return WaitFor([&] { return size() >= n; }, absl::Seconds(20));
@@ -193,6 +199,7 @@ class WatchReader {
   std::thread thread_;
   absl::Mutex mu_;
   std::vector<v1::Event> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> progress_ ABSL_GUARDED_BY(mu_);
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -424,6 +431,101 @@ TEST_F(KvServiceTest, WatchDeliversUpdatesAndDeletesWithPrevValue) {
   EXPECT_EQ(events[2].entry().meta().owner(), "node-a");
   EXPECT_EQ(events[2].prev_value().bytes(), "2");
   EXPECT_EQ(events[2].entry().meta().revision(), kR0 + 4);
+}
+
+TEST_F(KvServiceTest, WatchFiltersAndKeysOnlyDeliverWhatWasAskedFor) {
+  v1::WatchRequest updates = WatchFrom(0, "f/");
+  updates.set_filter(v1::WatchRequest::UPDATES);
+  v1::WatchRequest deletes = WatchFrom(0, "f/", /*prev=*/true);
+  deletes.set_filter(v1::WatchRequest::DELETES);
+  deletes.set_keys_only(true);
+  WatchReader u(stub_.get(), updates);
+  WatchReader d(stub_.get(), deletes);
+  WatchReader all(stub_.get(), WatchFrom(0, "f/"));
+  ASSERT_TRUE(u.created() && d.created() && all.created());
+  ASSERT_TRUE(Set("f/a", Bytes("1")).ok());
+  grpc::ClientContext ctx;
+  v1::DeleteRequest del;
+  del.set_key("f/a");
+  v1::DeleteResponse dr;
+  ASSERT_TRUE(stub_->Delete(&ctx, del, &dr).ok());
+  ASSERT_TRUE(Set("f/b", Bytes("2")).ok());
+  ASSERT_TRUE(all.WaitForEvents(3));
+  ASSERT_TRUE(u.WaitForEvents(2));
+  ASSERT_TRUE(d.WaitForEvents(1));
+  // The last change reached every stream: nothing more is coming.
+  ASSERT_TRUE(Set("f/c", Bytes("3")).ok());
+  ASSERT_TRUE(u.WaitForEvents(3));
+  std::vector<v1::Event> ue = u.events();
+  ASSERT_EQ(ue.size(), 3u);
+  for (const v1::Event& e : ue) EXPECT_EQ(e.type(), v1::Event::UPDATE);
+  EXPECT_EQ(ue[0].entry().value().bytes(), "1");
+  EXPECT_EQ(ue[1].entry().key(), "f/b");
+  std::vector<v1::Event> de = d.events();
+  ASSERT_EQ(de.size(), 1u);
+  EXPECT_EQ(de[0].type(), v1::Event::DELETE);
+  EXPECT_EQ(de[0].entry().key(), "f/a");
+  EXPECT_EQ(de[0].entry().meta().revision(), dr.meta().revision());
+  EXPECT_FALSE(de[0].entry().has_value());
+  EXPECT_FALSE(de[0].has_prev_value());  // keys only, even with prev_value
+}
+
+TEST_F(KvServiceTest, KeysOnlyUpdatesCarryKeyAndMetaButNoValue) {
+  v1::WatchRequest req = WatchFrom(0, "k/");
+  req.set_keys_only(true);
+  WatchReader w(stub_.get(), req);
+  ASSERT_TRUE(w.created());
+  v1::SetResponse set;
+  ASSERT_TRUE(Set("k/a", Bytes(std::string(1000, 'v')), &set).ok());
+  ASSERT_TRUE(w.WaitForEvents(1));
+  const v1::Event e = w.events()[0];
+  EXPECT_EQ(e.type(), v1::Event::UPDATE);
+  EXPECT_EQ(e.entry().key(), "k/a");
+  EXPECT_FALSE(e.entry().has_value());
+  EXPECT_EQ(e.entry().meta().revision(), set.meta().revision());
+  EXPECT_EQ(e.entry().meta().owner(), "node-a");
+}
+
+TEST_F(KvServiceTest, AnIdleWatchGetsProgressNotificationsWithTheCurrentRevision) {
+  v1::WatchRequest req = WatchFrom(0, "p/");
+  req.set_progress_notify_ms(100);
+  WatchReader w(stub_.get(), req);
+  WatchReader quiet(stub_.get(), WatchFrom(0, "p/"));  // asked for none
+  ASSERT_TRUE(w.created() && quiet.created());
+  // Changes under other prefixes move the revision, not the stream.
+  v1::SetResponse last;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Set(absl::StrCat("other/", i), Bytes("x"), &last).ok());
+  const uint64_t head = last.meta().revision();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::vector<uint64_t> p = w.progress();
+        return p.size() >= 2 && p.back() >= head;
+      },
+      absl::Seconds(20)))
+      << w.progress().size();
+  EXPECT_EQ(w.size(), 0u);
+  for (uint64_t r : w.progress()) EXPECT_GE(r, w.start_revision());
+  EXPECT_TRUE(quiet.progress().empty());
+  // A resume from the notified revision misses nothing and repeats nothing.
+  ASSERT_TRUE(Set("p/x", Bytes("1")).ok());
+  WatchReader resumed(stub_.get(), WatchFrom(w.progress().back(), "p/"));
+  ASSERT_TRUE(resumed.WaitForEvents(1));
+  EXPECT_EQ(resumed.events()[0].entry().key(), "p/x");
+}
+
+TEST_F(KvServiceTest, WatchRefusesATooShortProgressIntervalAndAnUnknownFilter) {
+  for (int bad = 0; bad < 2; ++bad) {
+    v1::WatchRequest req = WatchFrom(0);
+    if (bad == 0) req.set_progress_notify_ms(50);
+    if (bad == 1) req.set_filter(static_cast<v1::WatchRequest::Filter>(7));
+    grpc::ClientContext ctx;
+    auto reader = stub_->Watch(&ctx, req);
+    v1::WatchResponse r;
+    EXPECT_FALSE(reader->Read(&r));
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_THAT(s.error_message(), HasSubstr(bad == 0 ? "progress_notify_ms" : "filter"));
+  }
 }
 
 TEST_F(KvServiceTest, WatchReplaysFromAStartRevision) {

@@ -209,6 +209,7 @@ void MeshkvServer::MaintainLoop() {
       !maintain_mu_.AwaitWithTimeout(absl::Condition(&stop_maintaining_), config_.maintain_every)) {
     maintain_mu_.Unlock();
     node_->Maintain();
+    node_->watches().Tick();  // progress notifications
     MarkInSyncIfDue(absl::FromUnixMillis(env_->clock()->NowMs()), &last_mark);
     TrimHeapAfterStreamsClose(&watch_peak);
     if (absl::Status s = ReserveOriginSeqs(); !s.ok()) {

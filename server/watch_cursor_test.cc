@@ -1,5 +1,6 @@
 #include "server/watch_cursor.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/util/status_matchers.h"
@@ -49,6 +50,31 @@ TEST_F(WatchCursorTest, MovesPastChangesOutsideItsPrefix) {
   ASSERT_TRUE(c->Next(10, 1 << 20, &events).ok());
   EXPECT_TRUE(events.empty());
   EXPECT_EQ(c->revision(), store_.revision());
+}
+
+TEST_F(WatchCursorTest, AFilterReadsPastBatchesItLeavesEmpty) {
+  StoreOptions o = Options();
+  o.history_max_events = 100;
+  Store store(o, Clock::Real());
+  absl::StatusOr<WatchCursor> deletes = WatchCursor::Open(&store, "", 0, WatchFilter::kDeletes);
+  absl::StatusOr<WatchCursor> updates = WatchCursor::Open(&store, "", 0, WatchFilter::kUpdates);
+  ASSERT_TRUE(deletes.ok() && updates.ok());
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(store.Set(absl::StrCat("k", i), ValueView::Bytes("x")).ok());
+  ASSERT_TRUE(store.Delete("k3").ok());
+  std::vector<WatchEvent> events;
+  // Batches of 2: five of them hold only updates before the delete.
+  ASSERT_TRUE(deletes->Next(2, 1 << 20, &events).ok());
+  EXPECT_THAT(Keys(events), ::testing::ElementsAre("k3"));
+  EXPECT_TRUE(events[0].is_delete());
+  EXPECT_EQ(deletes->revision(), store.revision());
+  events.clear();
+  ASSERT_TRUE(deletes->Next(2, 1 << 20, &events).ok());
+  EXPECT_TRUE(events.empty());
+  ASSERT_TRUE(updates->Next(20, 1 << 20, &events).ok());
+  EXPECT_EQ(events.size(), 10u);
+  for (const WatchEvent& e : events) EXPECT_FALSE(e.is_delete());
+  EXPECT_EQ(updates->revision(), store.revision());
 }
 
 TEST_F(WatchCursorTest, AStartBeforeTheHistoryIsOutOfRange) {

@@ -14,10 +14,16 @@ WatchHub::~WatchHub() {
   anchor_->hub = nullptr;
 }
 
-bool WatchHub::Add(Stream* s) {
+bool WatchHub::Add(Stream* s, absl::Duration progress_every) {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return false;
   streams_.insert(s);
+  if (progress_every > absl::ZeroDuration()) {
+    const int64_t every = absl::ToInt64Milliseconds(progress_every);
+    const int64_t due = env_->clock()->NowMs() + every;
+    progress_[s] = {every, due};
+    progress_due_.insert({due, s});
+  }
   absl::MutexLock count(&notify_mu_);
   ++watching_;
   // Commits while nobody watched scheduled nothing: catch up now.
@@ -28,6 +34,10 @@ bool WatchHub::Add(Stream* s) {
 void WatchHub::Remove(Stream* s) {
   absl::MutexLock lock(&mu_);
   if (streams_.erase(s) == 0) return;
+  if (auto it = progress_.find(s); it != progress_.end()) {
+    progress_due_.erase({it->second.due_ms, s});
+    progress_.erase(it);
+  }
   absl::MutexLock count(&notify_mu_);
   --watching_;
 }
@@ -57,6 +67,20 @@ void WatchHub::Dispatch() {
   }
   absl::MutexLock lock(&mu_);
   for (Stream* s : streams_) s->OnAdvance(head);
+}
+
+void WatchHub::Tick() {
+  const int64_t now = env_->clock()->NowMs();
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  while (!progress_due_.empty() && progress_due_.begin()->first <= now) {
+    Stream* s = progress_due_.begin()->second;
+    progress_due_.erase(progress_due_.begin());
+    Progress& p = progress_[s];
+    p.due_ms = now + p.every_ms;
+    progress_due_.insert({p.due_ms, s});
+    s->OnProgress();
+  }
 }
 
 void WatchHub::Shutdown() {

@@ -7,6 +7,13 @@
 // revision order, each once, and list-then-watch from a List's revision
 // loses nothing.
 //
+// Filters (updates or deletes only) and keys-only events are the cursor's
+// and the conversion's business; a stream asked for progress notifications
+// is called by the hub every interval and, if it sent nothing since the
+// last call, sends a response with no events carrying its cursor's
+// revision (after reading up to the store's head, so the revision is the
+// node's current one and every matching change up to it was delivered).
+//
 // A client that stops reading leaves a write in flight. When the store has
 // moved more than `max_lag` revisions past the stream's cursor meanwhile,
 // the stream is finished with RESOURCE_EXHAUSTED: it holds no queue, so
@@ -25,7 +32,9 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/server_callback.h"
 #include "meshkv/v1/kv.pb.h"
 #include "server/stream_slots.h"
@@ -52,6 +61,11 @@ struct WatchObserver {
   std::function<void()> on_refused;                // --max-watch-streams reached
 };
 
+// What a WatchRequest asks of the stream; INVALID_ARGUMENT for a progress
+// interval under the minimum or an unknown filter.
+constexpr int64_t kMinProgressNotifyMs = 100;
+absl::Status ValidateWatchRequest(const meshkv::v1::WatchRequest& request);
+
 class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchResponse>,
                           public WatchHub::Stream {
  public:
@@ -67,6 +81,7 @@ class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchRespo
   void OnDone() override;
   void OnAdvance(uint64_t head) override;
   void OnShutdown() override;
+  void OnProgress() override;
 
  private:
   WatchStream(const Store* store, WatchHub* hub, const WatchOptions& options,
@@ -74,8 +89,9 @@ class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchRespo
               StreamSlots::Slot slot);
   ~WatchStream() override = default;
   void Begin();
-  // Writes the next batch of events, if any and if no write is in flight.
-  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the next batch of events, if any and if no write is in flight;
+  // true if it started a write.
+  bool PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
@@ -86,6 +102,9 @@ class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchRespo
   const std::string prefix_;
   const uint64_t start_revision_;
   const bool prev_value_;
+  const bool keys_only_;
+  const WatchFilter filter_;
+  const absl::Duration progress_every_;  // zero: no progress notifications
   const StreamSlots::Slot slot_;
 
   // State below is protected by mu_.
@@ -95,6 +114,7 @@ class WatchStream final : public grpc::ServerWriteReactor<meshkv::v1::WatchRespo
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
   bool begun_ ABSL_GUARDED_BY(mu_) = false;                  // cursor_ set, created response sent
+  bool sent_since_progress_ ABSL_GUARDED_BY(mu_) = false;    // since the last OnProgress
   meshkv::v1::WatchResponse response_ ABSL_GUARDED_BY(mu_);  // gRPC reads it while writing_
 };
 

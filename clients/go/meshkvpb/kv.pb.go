@@ -76,6 +76,55 @@ func (Event_Type) EnumDescriptor() ([]byte, []int) {
 	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{4, 0}
 }
 
+type WatchRequest_Filter int32
+
+const (
+	WatchRequest_ALL     WatchRequest_Filter = 0
+	WatchRequest_UPDATES WatchRequest_Filter = 1 // UPDATE events only
+	WatchRequest_DELETES WatchRequest_Filter = 2 // DELETE events only
+)
+
+// Enum value maps for WatchRequest_Filter.
+var (
+	WatchRequest_Filter_name = map[int32]string{
+		0: "ALL",
+		1: "UPDATES",
+		2: "DELETES",
+	}
+	WatchRequest_Filter_value = map[string]int32{
+		"ALL":     0,
+		"UPDATES": 1,
+		"DELETES": 2,
+	}
+)
+
+func (x WatchRequest_Filter) Enum() *WatchRequest_Filter {
+	p := new(WatchRequest_Filter)
+	*p = x
+	return p
+}
+
+func (x WatchRequest_Filter) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WatchRequest_Filter) Descriptor() protoreflect.EnumDescriptor {
+	return file_meshkv_v1_kv_proto_enumTypes[1].Descriptor()
+}
+
+func (WatchRequest_Filter) Type() protoreflect.EnumType {
+	return &file_meshkv_v1_kv_proto_enumTypes[1]
+}
+
+func (x WatchRequest_Filter) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WatchRequest_Filter.Descriptor instead.
+func (WatchRequest_Filter) EnumDescriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{21, 0}
+}
+
 type Mapping struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Fields        map[string][]byte      `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -1189,6 +1238,16 @@ type WatchRequest struct {
 	// OUT_OF_RANGE when the history no longer reaches back that far.
 	StartRevision uint64 `protobuf:"varint,2,opt,name=start_revision,json=startRevision,proto3" json:"start_revision,omitempty"`
 	PrevValue     bool   `protobuf:"varint,3,opt,name=prev_value,json=prevValue,proto3" json:"prev_value,omitempty"` // fill Event.prev_value
+	// Progress notifications (etcd's progress_notify): 0, none; otherwise at
+	// least 100. A stream that sent nothing for this long gets a WatchResponse
+	// with no events whose `revision` is the node's current one: every change
+	// up to it that matches the watch has been delivered, so a client that
+	// reconnects may resume from there. INVALID_ARGUMENT for 1-99.
+	ProgressNotifyMs uint32 `protobuf:"varint,4,opt,name=progress_notify_ms,json=progressNotifyMs,proto3" json:"progress_notify_ms,omitempty"`
+	// Which events to deliver; revisions still cover the ones left out.
+	Filter WatchRequest_Filter `protobuf:"varint,5,opt,name=filter,proto3,enum=meshkv.v1.WatchRequest_Filter" json:"filter,omitempty"`
+	// Events without values (Entry.value and Event.prev_value unset).
+	KeysOnly      bool `protobuf:"varint,6,opt,name=keys_only,json=keysOnly,proto3" json:"keys_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1240,6 +1299,27 @@ func (x *WatchRequest) GetStartRevision() uint64 {
 func (x *WatchRequest) GetPrevValue() bool {
 	if x != nil {
 		return x.PrevValue
+	}
+	return false
+}
+
+func (x *WatchRequest) GetProgressNotifyMs() uint32 {
+	if x != nil {
+		return x.ProgressNotifyMs
+	}
+	return 0
+}
+
+func (x *WatchRequest) GetFilter() WatchRequest_Filter {
+	if x != nil {
+		return x.Filter
+	}
+	return WatchRequest_ALL
+}
+
+func (x *WatchRequest) GetKeysOnly() bool {
+	if x != nil {
+		return x.KeysOnly
 	}
 	return false
 }
@@ -1383,12 +1463,19 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\fListResponse\x12*\n" +
 	"\aentries\x18\x01 \x03(\v2\x10.meshkv.v1.EntryR\aentries\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x12\n" +
-	"\x04more\x18\x03 \x01(\bR\x04more\"l\n" +
+	"\x04more\x18\x03 \x01(\bR\x04more\"\x9c\x02\n" +
 	"\fWatchRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\fR\x06prefix\x12%\n" +
 	"\x0estart_revision\x18\x02 \x01(\x04R\rstartRevision\x12\x1d\n" +
 	"\n" +
-	"prev_value\x18\x03 \x01(\bR\tprevValue\"o\n" +
+	"prev_value\x18\x03 \x01(\bR\tprevValue\x12,\n" +
+	"\x12progress_notify_ms\x18\x04 \x01(\rR\x10progressNotifyMs\x126\n" +
+	"\x06filter\x18\x05 \x01(\x0e2\x1e.meshkv.v1.WatchRequest.FilterR\x06filter\x12\x1b\n" +
+	"\tkeys_only\x18\x06 \x01(\bR\bkeysOnly\"+\n" +
+	"\x06Filter\x12\a\n" +
+	"\x03ALL\x10\x00\x12\v\n" +
+	"\aUPDATES\x10\x01\x12\v\n" +
+	"\aDELETES\x10\x02\"o\n" +
 	"\rWatchResponse\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\bR\acreated\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12(\n" +
@@ -1417,79 +1504,81 @@ func file_meshkv_v1_kv_proto_rawDescGZIP() []byte {
 	return file_meshkv_v1_kv_proto_rawDescData
 }
 
-var file_meshkv_v1_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_meshkv_v1_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_meshkv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_meshkv_v1_kv_proto_goTypes = []any{
 	(Event_Type)(0),            // 0: meshkv.v1.Event.Type
-	(*Mapping)(nil),            // 1: meshkv.v1.Mapping
-	(*Value)(nil),              // 2: meshkv.v1.Value
-	(*Meta)(nil),               // 3: meshkv.v1.Meta
-	(*Entry)(nil),              // 4: meshkv.v1.Entry
-	(*Event)(nil),              // 5: meshkv.v1.Event
-	(*GetRequest)(nil),         // 6: meshkv.v1.GetRequest
-	(*GetResponse)(nil),        // 7: meshkv.v1.GetResponse
-	(*SetRequest)(nil),         // 8: meshkv.v1.SetRequest
-	(*SetResponse)(nil),        // 9: meshkv.v1.SetResponse
-	(*DeleteRequest)(nil),      // 10: meshkv.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 11: meshkv.v1.DeleteResponse
-	(*UpdateRequest)(nil),      // 12: meshkv.v1.UpdateRequest
-	(*UpdateResponse)(nil),     // 13: meshkv.v1.UpdateResponse
-	(*ApplyDeltaRequest)(nil),  // 14: meshkv.v1.ApplyDeltaRequest
-	(*ApplyDeltaResponse)(nil), // 15: meshkv.v1.ApplyDeltaResponse
-	(*PopRequest)(nil),         // 16: meshkv.v1.PopRequest
-	(*PopResponse)(nil),        // 17: meshkv.v1.PopResponse
-	(*PopItemRequest)(nil),     // 18: meshkv.v1.PopItemRequest
-	(*PopItemResponse)(nil),    // 19: meshkv.v1.PopItemResponse
-	(*ListRequest)(nil),        // 20: meshkv.v1.ListRequest
-	(*ListResponse)(nil),       // 21: meshkv.v1.ListResponse
-	(*WatchRequest)(nil),       // 22: meshkv.v1.WatchRequest
-	(*WatchResponse)(nil),      // 23: meshkv.v1.WatchResponse
-	nil,                        // 24: meshkv.v1.Mapping.FieldsEntry
+	(WatchRequest_Filter)(0),   // 1: meshkv.v1.WatchRequest.Filter
+	(*Mapping)(nil),            // 2: meshkv.v1.Mapping
+	(*Value)(nil),              // 3: meshkv.v1.Value
+	(*Meta)(nil),               // 4: meshkv.v1.Meta
+	(*Entry)(nil),              // 5: meshkv.v1.Entry
+	(*Event)(nil),              // 6: meshkv.v1.Event
+	(*GetRequest)(nil),         // 7: meshkv.v1.GetRequest
+	(*GetResponse)(nil),        // 8: meshkv.v1.GetResponse
+	(*SetRequest)(nil),         // 9: meshkv.v1.SetRequest
+	(*SetResponse)(nil),        // 10: meshkv.v1.SetResponse
+	(*DeleteRequest)(nil),      // 11: meshkv.v1.DeleteRequest
+	(*DeleteResponse)(nil),     // 12: meshkv.v1.DeleteResponse
+	(*UpdateRequest)(nil),      // 13: meshkv.v1.UpdateRequest
+	(*UpdateResponse)(nil),     // 14: meshkv.v1.UpdateResponse
+	(*ApplyDeltaRequest)(nil),  // 15: meshkv.v1.ApplyDeltaRequest
+	(*ApplyDeltaResponse)(nil), // 16: meshkv.v1.ApplyDeltaResponse
+	(*PopRequest)(nil),         // 17: meshkv.v1.PopRequest
+	(*PopResponse)(nil),        // 18: meshkv.v1.PopResponse
+	(*PopItemRequest)(nil),     // 19: meshkv.v1.PopItemRequest
+	(*PopItemResponse)(nil),    // 20: meshkv.v1.PopItemResponse
+	(*ListRequest)(nil),        // 21: meshkv.v1.ListRequest
+	(*ListResponse)(nil),       // 22: meshkv.v1.ListResponse
+	(*WatchRequest)(nil),       // 23: meshkv.v1.WatchRequest
+	(*WatchResponse)(nil),      // 24: meshkv.v1.WatchResponse
+	nil,                        // 25: meshkv.v1.Mapping.FieldsEntry
 }
 var file_meshkv_v1_kv_proto_depIdxs = []int32{
-	24, // 0: meshkv.v1.Mapping.fields:type_name -> meshkv.v1.Mapping.FieldsEntry
-	1,  // 1: meshkv.v1.Value.mapping:type_name -> meshkv.v1.Mapping
-	2,  // 2: meshkv.v1.Entry.value:type_name -> meshkv.v1.Value
-	3,  // 3: meshkv.v1.Entry.meta:type_name -> meshkv.v1.Meta
+	25, // 0: meshkv.v1.Mapping.fields:type_name -> meshkv.v1.Mapping.FieldsEntry
+	2,  // 1: meshkv.v1.Value.mapping:type_name -> meshkv.v1.Mapping
+	3,  // 2: meshkv.v1.Entry.value:type_name -> meshkv.v1.Value
+	4,  // 3: meshkv.v1.Entry.meta:type_name -> meshkv.v1.Meta
 	0,  // 4: meshkv.v1.Event.type:type_name -> meshkv.v1.Event.Type
-	4,  // 5: meshkv.v1.Event.entry:type_name -> meshkv.v1.Entry
-	2,  // 6: meshkv.v1.Event.prev_value:type_name -> meshkv.v1.Value
-	4,  // 7: meshkv.v1.GetResponse.entry:type_name -> meshkv.v1.Entry
-	2,  // 8: meshkv.v1.SetRequest.value:type_name -> meshkv.v1.Value
-	3,  // 9: meshkv.v1.SetResponse.meta:type_name -> meshkv.v1.Meta
-	4,  // 10: meshkv.v1.DeleteResponse.prev:type_name -> meshkv.v1.Entry
-	3,  // 11: meshkv.v1.DeleteResponse.meta:type_name -> meshkv.v1.Meta
-	8,  // 12: meshkv.v1.UpdateRequest.items:type_name -> meshkv.v1.SetRequest
-	3,  // 13: meshkv.v1.UpdateResponse.metas:type_name -> meshkv.v1.Meta
-	1,  // 14: meshkv.v1.ApplyDeltaRequest.delta:type_name -> meshkv.v1.Mapping
-	4,  // 15: meshkv.v1.ApplyDeltaResponse.entry:type_name -> meshkv.v1.Entry
-	4,  // 16: meshkv.v1.PopResponse.entry:type_name -> meshkv.v1.Entry
-	4,  // 17: meshkv.v1.PopItemResponse.entry:type_name -> meshkv.v1.Entry
-	4,  // 18: meshkv.v1.ListResponse.entries:type_name -> meshkv.v1.Entry
-	5,  // 19: meshkv.v1.WatchResponse.events:type_name -> meshkv.v1.Event
-	6,  // 20: meshkv.v1.KeyValue.Get:input_type -> meshkv.v1.GetRequest
-	8,  // 21: meshkv.v1.KeyValue.Set:input_type -> meshkv.v1.SetRequest
-	10, // 22: meshkv.v1.KeyValue.Delete:input_type -> meshkv.v1.DeleteRequest
-	12, // 23: meshkv.v1.KeyValue.Update:input_type -> meshkv.v1.UpdateRequest
-	14, // 24: meshkv.v1.KeyValue.ApplyDelta:input_type -> meshkv.v1.ApplyDeltaRequest
-	16, // 25: meshkv.v1.KeyValue.Pop:input_type -> meshkv.v1.PopRequest
-	18, // 26: meshkv.v1.KeyValue.PopItem:input_type -> meshkv.v1.PopItemRequest
-	20, // 27: meshkv.v1.KeyValue.List:input_type -> meshkv.v1.ListRequest
-	22, // 28: meshkv.v1.KeyValue.Watch:input_type -> meshkv.v1.WatchRequest
-	7,  // 29: meshkv.v1.KeyValue.Get:output_type -> meshkv.v1.GetResponse
-	9,  // 30: meshkv.v1.KeyValue.Set:output_type -> meshkv.v1.SetResponse
-	11, // 31: meshkv.v1.KeyValue.Delete:output_type -> meshkv.v1.DeleteResponse
-	13, // 32: meshkv.v1.KeyValue.Update:output_type -> meshkv.v1.UpdateResponse
-	15, // 33: meshkv.v1.KeyValue.ApplyDelta:output_type -> meshkv.v1.ApplyDeltaResponse
-	17, // 34: meshkv.v1.KeyValue.Pop:output_type -> meshkv.v1.PopResponse
-	19, // 35: meshkv.v1.KeyValue.PopItem:output_type -> meshkv.v1.PopItemResponse
-	21, // 36: meshkv.v1.KeyValue.List:output_type -> meshkv.v1.ListResponse
-	23, // 37: meshkv.v1.KeyValue.Watch:output_type -> meshkv.v1.WatchResponse
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	5,  // 5: meshkv.v1.Event.entry:type_name -> meshkv.v1.Entry
+	3,  // 6: meshkv.v1.Event.prev_value:type_name -> meshkv.v1.Value
+	5,  // 7: meshkv.v1.GetResponse.entry:type_name -> meshkv.v1.Entry
+	3,  // 8: meshkv.v1.SetRequest.value:type_name -> meshkv.v1.Value
+	4,  // 9: meshkv.v1.SetResponse.meta:type_name -> meshkv.v1.Meta
+	5,  // 10: meshkv.v1.DeleteResponse.prev:type_name -> meshkv.v1.Entry
+	4,  // 11: meshkv.v1.DeleteResponse.meta:type_name -> meshkv.v1.Meta
+	9,  // 12: meshkv.v1.UpdateRequest.items:type_name -> meshkv.v1.SetRequest
+	4,  // 13: meshkv.v1.UpdateResponse.metas:type_name -> meshkv.v1.Meta
+	2,  // 14: meshkv.v1.ApplyDeltaRequest.delta:type_name -> meshkv.v1.Mapping
+	5,  // 15: meshkv.v1.ApplyDeltaResponse.entry:type_name -> meshkv.v1.Entry
+	5,  // 16: meshkv.v1.PopResponse.entry:type_name -> meshkv.v1.Entry
+	5,  // 17: meshkv.v1.PopItemResponse.entry:type_name -> meshkv.v1.Entry
+	5,  // 18: meshkv.v1.ListResponse.entries:type_name -> meshkv.v1.Entry
+	1,  // 19: meshkv.v1.WatchRequest.filter:type_name -> meshkv.v1.WatchRequest.Filter
+	6,  // 20: meshkv.v1.WatchResponse.events:type_name -> meshkv.v1.Event
+	7,  // 21: meshkv.v1.KeyValue.Get:input_type -> meshkv.v1.GetRequest
+	9,  // 22: meshkv.v1.KeyValue.Set:input_type -> meshkv.v1.SetRequest
+	11, // 23: meshkv.v1.KeyValue.Delete:input_type -> meshkv.v1.DeleteRequest
+	13, // 24: meshkv.v1.KeyValue.Update:input_type -> meshkv.v1.UpdateRequest
+	15, // 25: meshkv.v1.KeyValue.ApplyDelta:input_type -> meshkv.v1.ApplyDeltaRequest
+	17, // 26: meshkv.v1.KeyValue.Pop:input_type -> meshkv.v1.PopRequest
+	19, // 27: meshkv.v1.KeyValue.PopItem:input_type -> meshkv.v1.PopItemRequest
+	21, // 28: meshkv.v1.KeyValue.List:input_type -> meshkv.v1.ListRequest
+	23, // 29: meshkv.v1.KeyValue.Watch:input_type -> meshkv.v1.WatchRequest
+	8,  // 30: meshkv.v1.KeyValue.Get:output_type -> meshkv.v1.GetResponse
+	10, // 31: meshkv.v1.KeyValue.Set:output_type -> meshkv.v1.SetResponse
+	12, // 32: meshkv.v1.KeyValue.Delete:output_type -> meshkv.v1.DeleteResponse
+	14, // 33: meshkv.v1.KeyValue.Update:output_type -> meshkv.v1.UpdateResponse
+	16, // 34: meshkv.v1.KeyValue.ApplyDelta:output_type -> meshkv.v1.ApplyDeltaResponse
+	18, // 35: meshkv.v1.KeyValue.Pop:output_type -> meshkv.v1.PopResponse
+	20, // 36: meshkv.v1.KeyValue.PopItem:output_type -> meshkv.v1.PopItemResponse
+	22, // 37: meshkv.v1.KeyValue.List:output_type -> meshkv.v1.ListResponse
+	24, // 38: meshkv.v1.KeyValue.Watch:output_type -> meshkv.v1.WatchResponse
+	30, // [30:39] is the sub-list for method output_type
+	21, // [21:30] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_meshkv_v1_kv_proto_init() }
@@ -1506,7 +1595,7 @@ func file_meshkv_v1_kv_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshkv_v1_kv_proto_rawDesc), len(file_meshkv_v1_kv_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
