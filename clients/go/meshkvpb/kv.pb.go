@@ -73,7 +73,7 @@ func (x Event_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Event_Type.Descriptor instead.
 func (Event_Type) EnumDescriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{4, 0}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{6, 0}
 }
 
 type Mapping struct {
@@ -213,8 +213,11 @@ type Meta struct {
 	Revision uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	// When the owner's lease lapses (Unix ms); 0 when leasing is off.
 	LeaseExpiresMs int64 `protobuf:"varint,4,opt,name=lease_expires_ms,json=leaseExpiresMs,proto3" json:"lease_expires_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The global version of the key's current write: the same on every node,
+	// unlike revision. What a Precondition compares with.
+	Version       *Version `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Meta) Reset() {
@@ -275,6 +278,153 @@ func (x *Meta) GetLeaseExpiresMs() int64 {
 	return 0
 }
 
+func (x *Meta) GetVersion() *Version {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// A write's global version: hybrid-clock reading and the node it entered at.
+// Written HLC/ORIGIN in the CLI and in error messages.
+type Version struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hlc           uint64                 `protobuf:"varint,1,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	Origin        string                 `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Version) Reset() {
+	*x = Version{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Version) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Version) ProtoMessage() {}
+
+func (x *Version) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Version.ProtoReflect.Descriptor instead.
+func (*Version) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Version) GetHlc() uint64 {
+	if x != nil {
+		return x.Hlc
+	}
+	return 0
+}
+
+func (x *Version) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+// What a conditional write requires of its key; a failure is
+// FAILED_PRECONDITION with the current version (or "absent") in the message,
+// and changes nothing. Checked atomically with the write on the entering
+// node (docs/design.md, "Conditional writes").
+type Precondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Precondition_Absent
+	//	*Precondition_Version
+	Kind          isPrecondition_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Precondition) Reset() {
+	*x = Precondition{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Precondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Precondition) ProtoMessage() {}
+
+func (x *Precondition) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Precondition.ProtoReflect.Descriptor instead.
+func (*Precondition) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Precondition) GetKind() isPrecondition_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Precondition) GetAbsent() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*Precondition_Absent); ok {
+			return x.Absent
+		}
+	}
+	return false
+}
+
+func (x *Precondition) GetVersion() *Version {
+	if x != nil {
+		if x, ok := x.Kind.(*Precondition_Version); ok {
+			return x.Version
+		}
+	}
+	return nil
+}
+
+type isPrecondition_Kind interface {
+	isPrecondition_Kind()
+}
+
+type Precondition_Absent struct {
+	Absent bool `protobuf:"varint,1,opt,name=absent,proto3,oneof"` // the key has no value (must be true when set)
+}
+
+type Precondition_Version struct {
+	Version *Version `protobuf:"bytes,2,opt,name=version,proto3,oneof"` // the key's current version is exactly this one
+}
+
+func (*Precondition_Absent) isPrecondition_Kind() {}
+
+func (*Precondition_Version) isPrecondition_Kind() {}
+
 type Entry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -286,7 +436,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[3]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +448,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[3]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +461,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{3}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Entry) GetKey() []byte {
@@ -349,7 +499,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[4]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +511,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[4]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +524,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{4}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Event) GetType() Event_Type {
@@ -407,7 +557,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[5]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +569,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[5]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +582,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{5}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetRequest) GetKey() []byte {
@@ -453,7 +603,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[6]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +615,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[6]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +628,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{6}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetResponse) GetFound() bool {
@@ -505,14 +655,15 @@ func (x *GetResponse) GetRevision() uint64 {
 type SetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"` // required: bytes (may be empty) or mapping
+	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`               // required: bytes (may be empty) or mapping
+	Precondition  *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"` // unset: unconditional
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetRequest) Reset() {
 	*x = SetRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[7]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +675,7 @@ func (x *SetRequest) String() string {
 func (*SetRequest) ProtoMessage() {}
 
 func (x *SetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[7]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +688,7 @@ func (x *SetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRequest.ProtoReflect.Descriptor instead.
 func (*SetRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{7}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetRequest) GetKey() []byte {
@@ -554,6 +705,13 @@ func (x *SetRequest) GetValue() *Value {
 	return nil
 }
 
+func (x *SetRequest) GetPrecondition() *Precondition {
+	if x != nil {
+		return x.Precondition
+	}
+	return nil
+}
+
 type SetResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Meta          *Meta                  `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
@@ -563,7 +721,7 @@ type SetResponse struct {
 
 func (x *SetResponse) Reset() {
 	*x = SetResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[8]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +733,7 @@ func (x *SetResponse) String() string {
 func (*SetResponse) ProtoMessage() {}
 
 func (x *SetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[8]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +746,7 @@ func (x *SetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetResponse.ProtoReflect.Descriptor instead.
 func (*SetResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{8}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetResponse) GetMeta() *Meta {
@@ -601,13 +759,14 @@ func (x *SetResponse) GetMeta() *Meta {
 type DeleteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Precondition  *Precondition          `protobuf:"bytes,2,opt,name=precondition,proto3" json:"precondition,omitempty"` // a version on an absent key: FAILED_PRECONDITION
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[9]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +778,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[9]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,12 +791,19 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{9}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteRequest) GetKey() []byte {
 	if x != nil {
 		return x.Key
+	}
+	return nil
+}
+
+func (x *DeleteRequest) GetPrecondition() *Precondition {
+	if x != nil {
+		return x.Precondition
 	}
 	return nil
 }
@@ -652,7 +818,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[10]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +830,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[10]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +843,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{10}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteResponse) GetPrev() *Entry {
@@ -695,15 +861,17 @@ func (x *DeleteResponse) GetMeta() *Meta {
 }
 
 type UpdateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []*SetRequest          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"` // keys must be distinct
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Keys must be distinct. Each item's precondition is checked before any
+	// item is written: one failure fails the whole Update.
+	Items         []*SetRequest `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[11]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +883,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[11]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +896,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{11}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateRequest) GetItems() []*SetRequest {
@@ -747,7 +915,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[12]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +927,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[12]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +940,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{12}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateResponse) GetMetas() []*Meta {
@@ -786,13 +954,14 @@ type ApplyDeltaRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	Delta         *Mapping               `protobuf:"bytes,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	Precondition  *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApplyDeltaRequest) Reset() {
 	*x = ApplyDeltaRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[13]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +973,7 @@ func (x *ApplyDeltaRequest) String() string {
 func (*ApplyDeltaRequest) ProtoMessage() {}
 
 func (x *ApplyDeltaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[13]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +986,7 @@ func (x *ApplyDeltaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDeltaRequest.ProtoReflect.Descriptor instead.
 func (*ApplyDeltaRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{13}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyDeltaRequest) GetKey() []byte {
@@ -834,6 +1003,13 @@ func (x *ApplyDeltaRequest) GetDelta() *Mapping {
 	return nil
 }
 
+func (x *ApplyDeltaRequest) GetPrecondition() *Precondition {
+	if x != nil {
+		return x.Precondition
+	}
+	return nil
+}
+
 type ApplyDeltaResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entry         *Entry                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"` // the merged mapping
@@ -843,7 +1019,7 @@ type ApplyDeltaResponse struct {
 
 func (x *ApplyDeltaResponse) Reset() {
 	*x = ApplyDeltaResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[14]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1031,7 @@ func (x *ApplyDeltaResponse) String() string {
 func (*ApplyDeltaResponse) ProtoMessage() {}
 
 func (x *ApplyDeltaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[14]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1044,7 @@ func (x *ApplyDeltaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDeltaResponse.ProtoReflect.Descriptor instead.
 func (*ApplyDeltaResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{14}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyDeltaResponse) GetEntry() *Entry {
@@ -887,7 +1063,7 @@ type PopRequest struct {
 
 func (x *PopRequest) Reset() {
 	*x = PopRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[15]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1075,7 @@ func (x *PopRequest) String() string {
 func (*PopRequest) ProtoMessage() {}
 
 func (x *PopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[15]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1088,7 @@ func (x *PopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopRequest.ProtoReflect.Descriptor instead.
 func (*PopRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{15}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PopRequest) GetKey() []byte {
@@ -931,7 +1107,7 @@ type PopResponse struct {
 
 func (x *PopResponse) Reset() {
 	*x = PopResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[16]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1119,7 @@ func (x *PopResponse) String() string {
 func (*PopResponse) ProtoMessage() {}
 
 func (x *PopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[16]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1132,7 @@ func (x *PopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopResponse.ProtoReflect.Descriptor instead.
 func (*PopResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{16}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PopResponse) GetEntry() *Entry {
@@ -974,7 +1150,7 @@ type PopItemRequest struct {
 
 func (x *PopItemRequest) Reset() {
 	*x = PopItemRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[17]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1162,7 @@ func (x *PopItemRequest) String() string {
 func (*PopItemRequest) ProtoMessage() {}
 
 func (x *PopItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[17]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1175,7 @@ func (x *PopItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopItemRequest.ProtoReflect.Descriptor instead.
 func (*PopItemRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{17}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{19}
 }
 
 type PopItemResponse struct {
@@ -1011,7 +1187,7 @@ type PopItemResponse struct {
 
 func (x *PopItemResponse) Reset() {
 	*x = PopItemResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[18]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1199,7 @@ func (x *PopItemResponse) String() string {
 func (*PopItemResponse) ProtoMessage() {}
 
 func (x *PopItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[18]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1212,7 @@ func (x *PopItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopItemResponse.ProtoReflect.Descriptor instead.
 func (*PopItemResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{18}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PopItemResponse) GetEntry() *Entry {
@@ -1053,14 +1229,17 @@ type ListRequest struct {
 	// Maximum number of entries in the whole stream; 0 means no limit.
 	Limit uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Resume: only keys strictly greater than this one.
-	StartAfter    []byte `protobuf:"bytes,4,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
+	StartAfter []byte `protobuf:"bytes,4,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
+	// Answer one response with `count` (live keys under the prefix, limit and
+	// start_after ignored) and no entries.
+	CountOnly     bool `protobuf:"varint,5,opt,name=count_only,json=countOnly,proto3" json:"count_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[19]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1251,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[19]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1264,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{19}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRequest) GetPrefix() []byte {
@@ -1116,6 +1295,13 @@ func (x *ListRequest) GetStartAfter() []byte {
 	return nil
 }
 
+func (x *ListRequest) GetCountOnly() bool {
+	if x != nil {
+		return x.CountOnly
+	}
+	return false
+}
+
 type ListResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -1125,14 +1311,16 @@ type ListResponse struct {
 	Revision uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	// On the last page: true when the limit cut the listing short. Resume with
 	// start_after = the last key received.
-	More          bool `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"`
+	More bool `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"`
+	// With count_only: the number of live keys under the prefix.
+	Count         uint64 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[20]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1332,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[20]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1345,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{20}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListResponse) GetEntries() []*Entry {
@@ -1181,6 +1369,13 @@ func (x *ListResponse) GetMore() bool {
 	return false
 }
 
+func (x *ListResponse) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 type WatchRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Prefix []byte                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"` // empty: every key
@@ -1195,7 +1390,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[21]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1402,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[21]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1415,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{21}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchRequest) GetPrefix() []byte {
@@ -1257,7 +1452,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[22]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1464,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[22]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1477,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{22}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchResponse) GetCreated() bool {
@@ -1319,12 +1514,20 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\x05Value\x12\x16\n" +
 	"\x05bytes\x18\x01 \x01(\fH\x00R\x05bytes\x12.\n" +
 	"\amapping\x18\x02 \x01(\v2\x12.meshkv.v1.MappingH\x00R\amappingB\x06\n" +
-	"\x04kind\"\x85\x01\n" +
+	"\x04kind\"\xb3\x01\n" +
 	"\x04Meta\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12!\n" +
 	"\ftimestamp_ms\x18\x02 \x01(\x03R\vtimestampMs\x12\x1a\n" +
 	"\brevision\x18\x03 \x01(\x04R\brevision\x12(\n" +
-	"\x10lease_expires_ms\x18\x04 \x01(\x03R\x0eleaseExpiresMs\"f\n" +
+	"\x10lease_expires_ms\x18\x04 \x01(\x03R\x0eleaseExpiresMs\x12,\n" +
+	"\aversion\x18\x05 \x01(\v2\x12.meshkv.v1.VersionR\aversion\"3\n" +
+	"\aVersion\x12\x10\n" +
+	"\x03hlc\x18\x01 \x01(\x04R\x03hlc\x12\x16\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\"`\n" +
+	"\fPrecondition\x12\x18\n" +
+	"\x06absent\x18\x01 \x01(\bH\x00R\x06absent\x12.\n" +
+	"\aversion\x18\x02 \x01(\v2\x12.meshkv.v1.VersionH\x00R\aversionB\x06\n" +
+	"\x04kind\"f\n" +
 	"\x05Entry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.meshkv.v1.ValueR\x05value\x12#\n" +
@@ -1345,25 +1548,28 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\vGetResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12&\n" +
 	"\x05entry\x18\x02 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x04R\brevision\"F\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"\x83\x01\n" +
 	"\n" +
 	"SetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.meshkv.v1.ValueR\x05value\"2\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.meshkv.v1.ValueR\x05value\x12;\n" +
+	"\fprecondition\x18\x03 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"2\n" +
 	"\vSetResponse\x12#\n" +
-	"\x04meta\x18\x01 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"!\n" +
+	"\x04meta\x18\x01 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"^\n" +
 	"\rDeleteRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"[\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12;\n" +
+	"\fprecondition\x18\x02 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"[\n" +
 	"\x0eDeleteResponse\x12$\n" +
 	"\x04prev\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x04prev\x12#\n" +
 	"\x04meta\x18\x02 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"<\n" +
 	"\rUpdateRequest\x12+\n" +
 	"\x05items\x18\x01 \x03(\v2\x15.meshkv.v1.SetRequestR\x05items\"7\n" +
 	"\x0eUpdateResponse\x12%\n" +
-	"\x05metas\x18\x01 \x03(\v2\x0f.meshkv.v1.MetaR\x05metas\"O\n" +
+	"\x05metas\x18\x01 \x03(\v2\x0f.meshkv.v1.MetaR\x05metas\"\x8c\x01\n" +
 	"\x11ApplyDeltaRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12(\n" +
-	"\x05delta\x18\x02 \x01(\v2\x12.meshkv.v1.MappingR\x05delta\"<\n" +
+	"\x05delta\x18\x02 \x01(\v2\x12.meshkv.v1.MappingR\x05delta\x12;\n" +
+	"\fprecondition\x18\x03 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"<\n" +
 	"\x12ApplyDeltaResponse\x12&\n" +
 	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x1e\n" +
 	"\n" +
@@ -1373,17 +1579,20 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x10\n" +
 	"\x0ePopItemRequest\"9\n" +
 	"\x0fPopItemResponse\x12&\n" +
-	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"y\n" +
+	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x98\x01\n" +
 	"\vListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\fR\x06prefix\x12\x1b\n" +
 	"\tkeys_only\x18\x02 \x01(\bR\bkeysOnly\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x1f\n" +
 	"\vstart_after\x18\x04 \x01(\fR\n" +
-	"startAfter\"j\n" +
+	"startAfter\x12\x1d\n" +
+	"\n" +
+	"count_only\x18\x05 \x01(\bR\tcountOnly\"\x80\x01\n" +
 	"\fListResponse\x12*\n" +
 	"\aentries\x18\x01 \x03(\v2\x10.meshkv.v1.EntryR\aentries\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x12\n" +
-	"\x04more\x18\x03 \x01(\bR\x04more\"l\n" +
+	"\x04more\x18\x03 \x01(\bR\x04more\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x04R\x05count\"l\n" +
 	"\fWatchRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\fR\x06prefix\x12%\n" +
 	"\x0estart_revision\x18\x02 \x01(\x04R\rstartRevision\x12\x1d\n" +
@@ -1418,78 +1627,85 @@ func file_meshkv_v1_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_meshkv_v1_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_meshkv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_meshkv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_meshkv_v1_kv_proto_goTypes = []any{
 	(Event_Type)(0),            // 0: meshkv.v1.Event.Type
 	(*Mapping)(nil),            // 1: meshkv.v1.Mapping
 	(*Value)(nil),              // 2: meshkv.v1.Value
 	(*Meta)(nil),               // 3: meshkv.v1.Meta
-	(*Entry)(nil),              // 4: meshkv.v1.Entry
-	(*Event)(nil),              // 5: meshkv.v1.Event
-	(*GetRequest)(nil),         // 6: meshkv.v1.GetRequest
-	(*GetResponse)(nil),        // 7: meshkv.v1.GetResponse
-	(*SetRequest)(nil),         // 8: meshkv.v1.SetRequest
-	(*SetResponse)(nil),        // 9: meshkv.v1.SetResponse
-	(*DeleteRequest)(nil),      // 10: meshkv.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 11: meshkv.v1.DeleteResponse
-	(*UpdateRequest)(nil),      // 12: meshkv.v1.UpdateRequest
-	(*UpdateResponse)(nil),     // 13: meshkv.v1.UpdateResponse
-	(*ApplyDeltaRequest)(nil),  // 14: meshkv.v1.ApplyDeltaRequest
-	(*ApplyDeltaResponse)(nil), // 15: meshkv.v1.ApplyDeltaResponse
-	(*PopRequest)(nil),         // 16: meshkv.v1.PopRequest
-	(*PopResponse)(nil),        // 17: meshkv.v1.PopResponse
-	(*PopItemRequest)(nil),     // 18: meshkv.v1.PopItemRequest
-	(*PopItemResponse)(nil),    // 19: meshkv.v1.PopItemResponse
-	(*ListRequest)(nil),        // 20: meshkv.v1.ListRequest
-	(*ListResponse)(nil),       // 21: meshkv.v1.ListResponse
-	(*WatchRequest)(nil),       // 22: meshkv.v1.WatchRequest
-	(*WatchResponse)(nil),      // 23: meshkv.v1.WatchResponse
-	nil,                        // 24: meshkv.v1.Mapping.FieldsEntry
+	(*Version)(nil),            // 4: meshkv.v1.Version
+	(*Precondition)(nil),       // 5: meshkv.v1.Precondition
+	(*Entry)(nil),              // 6: meshkv.v1.Entry
+	(*Event)(nil),              // 7: meshkv.v1.Event
+	(*GetRequest)(nil),         // 8: meshkv.v1.GetRequest
+	(*GetResponse)(nil),        // 9: meshkv.v1.GetResponse
+	(*SetRequest)(nil),         // 10: meshkv.v1.SetRequest
+	(*SetResponse)(nil),        // 11: meshkv.v1.SetResponse
+	(*DeleteRequest)(nil),      // 12: meshkv.v1.DeleteRequest
+	(*DeleteResponse)(nil),     // 13: meshkv.v1.DeleteResponse
+	(*UpdateRequest)(nil),      // 14: meshkv.v1.UpdateRequest
+	(*UpdateResponse)(nil),     // 15: meshkv.v1.UpdateResponse
+	(*ApplyDeltaRequest)(nil),  // 16: meshkv.v1.ApplyDeltaRequest
+	(*ApplyDeltaResponse)(nil), // 17: meshkv.v1.ApplyDeltaResponse
+	(*PopRequest)(nil),         // 18: meshkv.v1.PopRequest
+	(*PopResponse)(nil),        // 19: meshkv.v1.PopResponse
+	(*PopItemRequest)(nil),     // 20: meshkv.v1.PopItemRequest
+	(*PopItemResponse)(nil),    // 21: meshkv.v1.PopItemResponse
+	(*ListRequest)(nil),        // 22: meshkv.v1.ListRequest
+	(*ListResponse)(nil),       // 23: meshkv.v1.ListResponse
+	(*WatchRequest)(nil),       // 24: meshkv.v1.WatchRequest
+	(*WatchResponse)(nil),      // 25: meshkv.v1.WatchResponse
+	nil,                        // 26: meshkv.v1.Mapping.FieldsEntry
 }
 var file_meshkv_v1_kv_proto_depIdxs = []int32{
-	24, // 0: meshkv.v1.Mapping.fields:type_name -> meshkv.v1.Mapping.FieldsEntry
+	26, // 0: meshkv.v1.Mapping.fields:type_name -> meshkv.v1.Mapping.FieldsEntry
 	1,  // 1: meshkv.v1.Value.mapping:type_name -> meshkv.v1.Mapping
-	2,  // 2: meshkv.v1.Entry.value:type_name -> meshkv.v1.Value
-	3,  // 3: meshkv.v1.Entry.meta:type_name -> meshkv.v1.Meta
-	0,  // 4: meshkv.v1.Event.type:type_name -> meshkv.v1.Event.Type
-	4,  // 5: meshkv.v1.Event.entry:type_name -> meshkv.v1.Entry
-	2,  // 6: meshkv.v1.Event.prev_value:type_name -> meshkv.v1.Value
-	4,  // 7: meshkv.v1.GetResponse.entry:type_name -> meshkv.v1.Entry
-	2,  // 8: meshkv.v1.SetRequest.value:type_name -> meshkv.v1.Value
-	3,  // 9: meshkv.v1.SetResponse.meta:type_name -> meshkv.v1.Meta
-	4,  // 10: meshkv.v1.DeleteResponse.prev:type_name -> meshkv.v1.Entry
-	3,  // 11: meshkv.v1.DeleteResponse.meta:type_name -> meshkv.v1.Meta
-	8,  // 12: meshkv.v1.UpdateRequest.items:type_name -> meshkv.v1.SetRequest
-	3,  // 13: meshkv.v1.UpdateResponse.metas:type_name -> meshkv.v1.Meta
-	1,  // 14: meshkv.v1.ApplyDeltaRequest.delta:type_name -> meshkv.v1.Mapping
-	4,  // 15: meshkv.v1.ApplyDeltaResponse.entry:type_name -> meshkv.v1.Entry
-	4,  // 16: meshkv.v1.PopResponse.entry:type_name -> meshkv.v1.Entry
-	4,  // 17: meshkv.v1.PopItemResponse.entry:type_name -> meshkv.v1.Entry
-	4,  // 18: meshkv.v1.ListResponse.entries:type_name -> meshkv.v1.Entry
-	5,  // 19: meshkv.v1.WatchResponse.events:type_name -> meshkv.v1.Event
-	6,  // 20: meshkv.v1.KeyValue.Get:input_type -> meshkv.v1.GetRequest
-	8,  // 21: meshkv.v1.KeyValue.Set:input_type -> meshkv.v1.SetRequest
-	10, // 22: meshkv.v1.KeyValue.Delete:input_type -> meshkv.v1.DeleteRequest
-	12, // 23: meshkv.v1.KeyValue.Update:input_type -> meshkv.v1.UpdateRequest
-	14, // 24: meshkv.v1.KeyValue.ApplyDelta:input_type -> meshkv.v1.ApplyDeltaRequest
-	16, // 25: meshkv.v1.KeyValue.Pop:input_type -> meshkv.v1.PopRequest
-	18, // 26: meshkv.v1.KeyValue.PopItem:input_type -> meshkv.v1.PopItemRequest
-	20, // 27: meshkv.v1.KeyValue.List:input_type -> meshkv.v1.ListRequest
-	22, // 28: meshkv.v1.KeyValue.Watch:input_type -> meshkv.v1.WatchRequest
-	7,  // 29: meshkv.v1.KeyValue.Get:output_type -> meshkv.v1.GetResponse
-	9,  // 30: meshkv.v1.KeyValue.Set:output_type -> meshkv.v1.SetResponse
-	11, // 31: meshkv.v1.KeyValue.Delete:output_type -> meshkv.v1.DeleteResponse
-	13, // 32: meshkv.v1.KeyValue.Update:output_type -> meshkv.v1.UpdateResponse
-	15, // 33: meshkv.v1.KeyValue.ApplyDelta:output_type -> meshkv.v1.ApplyDeltaResponse
-	17, // 34: meshkv.v1.KeyValue.Pop:output_type -> meshkv.v1.PopResponse
-	19, // 35: meshkv.v1.KeyValue.PopItem:output_type -> meshkv.v1.PopItemResponse
-	21, // 36: meshkv.v1.KeyValue.List:output_type -> meshkv.v1.ListResponse
-	23, // 37: meshkv.v1.KeyValue.Watch:output_type -> meshkv.v1.WatchResponse
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	4,  // 2: meshkv.v1.Meta.version:type_name -> meshkv.v1.Version
+	4,  // 3: meshkv.v1.Precondition.version:type_name -> meshkv.v1.Version
+	2,  // 4: meshkv.v1.Entry.value:type_name -> meshkv.v1.Value
+	3,  // 5: meshkv.v1.Entry.meta:type_name -> meshkv.v1.Meta
+	0,  // 6: meshkv.v1.Event.type:type_name -> meshkv.v1.Event.Type
+	6,  // 7: meshkv.v1.Event.entry:type_name -> meshkv.v1.Entry
+	2,  // 8: meshkv.v1.Event.prev_value:type_name -> meshkv.v1.Value
+	6,  // 9: meshkv.v1.GetResponse.entry:type_name -> meshkv.v1.Entry
+	2,  // 10: meshkv.v1.SetRequest.value:type_name -> meshkv.v1.Value
+	5,  // 11: meshkv.v1.SetRequest.precondition:type_name -> meshkv.v1.Precondition
+	3,  // 12: meshkv.v1.SetResponse.meta:type_name -> meshkv.v1.Meta
+	5,  // 13: meshkv.v1.DeleteRequest.precondition:type_name -> meshkv.v1.Precondition
+	6,  // 14: meshkv.v1.DeleteResponse.prev:type_name -> meshkv.v1.Entry
+	3,  // 15: meshkv.v1.DeleteResponse.meta:type_name -> meshkv.v1.Meta
+	10, // 16: meshkv.v1.UpdateRequest.items:type_name -> meshkv.v1.SetRequest
+	3,  // 17: meshkv.v1.UpdateResponse.metas:type_name -> meshkv.v1.Meta
+	1,  // 18: meshkv.v1.ApplyDeltaRequest.delta:type_name -> meshkv.v1.Mapping
+	5,  // 19: meshkv.v1.ApplyDeltaRequest.precondition:type_name -> meshkv.v1.Precondition
+	6,  // 20: meshkv.v1.ApplyDeltaResponse.entry:type_name -> meshkv.v1.Entry
+	6,  // 21: meshkv.v1.PopResponse.entry:type_name -> meshkv.v1.Entry
+	6,  // 22: meshkv.v1.PopItemResponse.entry:type_name -> meshkv.v1.Entry
+	6,  // 23: meshkv.v1.ListResponse.entries:type_name -> meshkv.v1.Entry
+	7,  // 24: meshkv.v1.WatchResponse.events:type_name -> meshkv.v1.Event
+	8,  // 25: meshkv.v1.KeyValue.Get:input_type -> meshkv.v1.GetRequest
+	10, // 26: meshkv.v1.KeyValue.Set:input_type -> meshkv.v1.SetRequest
+	12, // 27: meshkv.v1.KeyValue.Delete:input_type -> meshkv.v1.DeleteRequest
+	14, // 28: meshkv.v1.KeyValue.Update:input_type -> meshkv.v1.UpdateRequest
+	16, // 29: meshkv.v1.KeyValue.ApplyDelta:input_type -> meshkv.v1.ApplyDeltaRequest
+	18, // 30: meshkv.v1.KeyValue.Pop:input_type -> meshkv.v1.PopRequest
+	20, // 31: meshkv.v1.KeyValue.PopItem:input_type -> meshkv.v1.PopItemRequest
+	22, // 32: meshkv.v1.KeyValue.List:input_type -> meshkv.v1.ListRequest
+	24, // 33: meshkv.v1.KeyValue.Watch:input_type -> meshkv.v1.WatchRequest
+	9,  // 34: meshkv.v1.KeyValue.Get:output_type -> meshkv.v1.GetResponse
+	11, // 35: meshkv.v1.KeyValue.Set:output_type -> meshkv.v1.SetResponse
+	13, // 36: meshkv.v1.KeyValue.Delete:output_type -> meshkv.v1.DeleteResponse
+	15, // 37: meshkv.v1.KeyValue.Update:output_type -> meshkv.v1.UpdateResponse
+	17, // 38: meshkv.v1.KeyValue.ApplyDelta:output_type -> meshkv.v1.ApplyDeltaResponse
+	19, // 39: meshkv.v1.KeyValue.Pop:output_type -> meshkv.v1.PopResponse
+	21, // 40: meshkv.v1.KeyValue.PopItem:output_type -> meshkv.v1.PopItemResponse
+	23, // 41: meshkv.v1.KeyValue.List:output_type -> meshkv.v1.ListResponse
+	25, // 42: meshkv.v1.KeyValue.Watch:output_type -> meshkv.v1.WatchResponse
+	34, // [34:43] is the sub-list for method output_type
+	25, // [25:34] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_meshkv_v1_kv_proto_init() }
@@ -1501,13 +1717,17 @@ func file_meshkv_v1_kv_proto_init() {
 		(*Value_Bytes)(nil),
 		(*Value_Mapping)(nil),
 	}
+	file_meshkv_v1_kv_proto_msgTypes[4].OneofWrappers = []any{
+		(*Precondition_Absent)(nil),
+		(*Precondition_Version)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshkv_v1_kv_proto_rawDesc), len(file_meshkv_v1_kv_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
