@@ -362,7 +362,10 @@ TEST_F(KvServiceTest, WithLeasingOffAConditionalWriteSeesMergedWrites) {
   Start(c);
   v1::SetResponse mine;
   ASSERT_TRUE(Set("k", Bytes("a"), &mine).ok());
-  RemoteSet("k", "b");
+  // node-b's write must be newer than ours to win the merge: within the same
+  // millisecond the smaller origin (node-a) would win, so retry until it does.
+  for (int i = 0; i < 1000 && Get("k").entry().value().bytes() != "b"; ++i) RemoteSet("k", "b");
+  ASSERT_EQ(Get("k").entry().value().bytes(), "b");
   grpc::ClientContext ctx;
   v1::SetRequest req;
   req.set_key("k");
