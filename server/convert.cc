@@ -28,6 +28,39 @@ FieldsView ToFieldsView(const meshkv::v1::Mapping& mapping) {
   return fields;
 }
 
+absl::StatusOr<Precondition> ToPrecondition(const meshkv::v1::Precondition& pre) {
+  switch (pre.kind_case()) {
+    case meshkv::v1::Precondition::kAbsent:
+      if (!pre.absent()) {
+        return absl::InvalidArgumentError("precondition absent must be true when set");
+      }
+      return Precondition::Absent();
+    case meshkv::v1::Precondition::kVersion:
+      if (pre.version().hlc() == 0 || pre.version().origin().empty()) {
+        return absl::InvalidArgumentError("precondition version needs hlc and origin");
+      }
+      return Precondition::AtVersion(pre.version().hlc(), pre.version().origin());
+    case meshkv::v1::Precondition::KIND_NOT_SET:
+      break;
+  }
+  return Precondition();
+}
+
+absl::StatusOr<std::vector<Precondition>> ToPreconditions(
+    const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items) {
+  std::vector<Precondition> out;
+  bool any = false;
+  for (const meshkv::v1::SetRequest& item : items) any |= item.has_precondition();
+  if (!any) return out;
+  out.reserve(items.size());
+  for (const meshkv::v1::SetRequest& item : items) {
+    absl::StatusOr<Precondition> p = ToPrecondition(item.precondition());
+    if (!p.ok()) return p.status();
+    out.push_back(*p);
+  }
+  return out;
+}
+
 KeyValuesView ToKeyValuesView(
     const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items) {
   KeyValuesView out;
@@ -53,6 +86,9 @@ void ToMeta(const Entry& e, meshkv::v1::Meta* out) {
   out->set_timestamp_ms(e.timestamp_ms);
   out->set_revision(e.record->revision());
   out->set_lease_expires_ms(e.lease_expires_ms);
+  meshkv::v1::Version* v = out->mutable_version();
+  v->set_hlc(e.record->current_version().hlc);
+  v->set_origin(e.owner);  // the origin of the current version
 }
 
 void ToEntry(const Entry& e, bool with_value, meshkv::v1::Entry* out) {

@@ -4,9 +4,13 @@
 #ifndef MESHKV_SERVER_CONVERT_H_
 #define MESHKV_SERVER_CONVERT_H_
 
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "grpcpp/support/status.h"
 #include "meshkv/v1/kv.pb.h"
+#include "store/precondition.h"
 #include "store/record.h"
 #include "store/store.h"
 #include "store/value.h"
@@ -18,6 +22,11 @@ grpc::Status ToGrpcStatus(const absl::Status& s);
 // --- API -> store: views borrowing from the request ------------------------
 ValueView ToValueView(const meshkv::v1::Value& value);
 FieldsView ToFieldsView(const meshkv::v1::Mapping& mapping);
+// INVALID_ARGUMENT for `absent: false` or a version without hlc or origin.
+absl::StatusOr<Precondition> ToPrecondition(const meshkv::v1::Precondition& pre);
+// One per item, all unset when no item has one (empty).
+absl::StatusOr<std::vector<Precondition>> ToPreconditions(
+    const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items);
 KeyValuesView ToKeyValuesView(
     const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items);
 

@@ -51,6 +51,13 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
         remaining_(req.limit() == 0 ? SIZE_MAX : req.limit()),
         page_entries_(options.list_page_entries),
         page_bytes_(options.list_page_bytes) {
+    if (req.count_only()) {
+      uint64_t revision = 0;
+      response_.set_count(store_->Count(prefix_, &revision));
+      response_.set_revision(revision);
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+      return;
+    }
     NextPage();
   }
 
@@ -112,6 +119,12 @@ grpc::ServerUnaryReactor* KeyValueService::Get(grpc::CallbackServerContext* ctx,
   if (req->key().empty()) {
     return Done(ctx, absl::InvalidArgumentError("key must not be empty"));
   }
+  // Writes refuse such a key, so it cannot exist: say so, as writes do,
+  // rather than answer "not found".
+  if (const size_t max = node_->store().options().max_key_bytes; req->key().size() > max) {
+    return Done(ctx, absl::InvalidArgumentError(
+                         absl::StrCat("key is ", req->key().size(), " bytes; the limit is ", max)));
+  }
   uint64_t revision = 0;
   std::optional<Entry> e = node_->Get(req->key(), &revision);
   resp->set_revision(revision);
@@ -126,8 +139,11 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
     return Done(ctx, s);
   }
+  absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
+  if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Set(req->key(), ToValueView(req->value()), Reply(reactor, [resp](const WriteResult& r) {
+  node_->Set(req->key(), ToValueView(req->value()), *pre,
+             Reply(reactor, [resp](const WriteResult& r) {
                ToMeta(r.changes[0].entry, resp->mutable_meta());
              }));
   return reactor;
@@ -139,8 +155,10 @@ grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Delete")); !s.ok()) {
     return Done(ctx, s);
   }
+  absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
+  if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Delete(req->key(), Reply(reactor, [resp](const WriteResult& r) {
+  node_->Delete(req->key(), *pre, Reply(reactor, [resp](const WriteResult& r) {
                   ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
                   ToMeta(r.changes[0].entry, resp->mutable_meta());
                 }));
@@ -153,8 +171,10 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Update")); !s.ok()) {
     return Done(ctx, s);
   }
+  absl::StatusOr<std::vector<Precondition>> pres = ToPreconditions(req->items());
+  if (!pres.ok()) return Done(ctx, pres.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Update(ToKeyValuesView(req->items()), Reply(reactor, [resp](const WriteResult& r) {
+  node_->Update(ToKeyValuesView(req->items()), *pres, Reply(reactor, [resp](const WriteResult& r) {
                   for (const WriteResult::Change& c : r.changes) ToMeta(c.entry, resp->add_metas());
                 }));
   return reactor;
@@ -166,8 +186,10 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
     return Done(ctx, s);
   }
+  absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
+  if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->ApplyDelta(req->key(), ToFieldsView(req->delta()),
+  node_->ApplyDelta(req->key(), ToFieldsView(req->delta()), *pre,
                     Reply(reactor, [resp](const WriteResult& r) {
                       ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
                     }));

@@ -246,6 +246,145 @@ TEST_F(KvServiceTest, BadArgumentsAreInvalidArgumentAndChangeNothing) {
   EXPECT_EQ(Get("k").revision(), kR0 + 2);  // only the two valid sets
 }
 
+TEST_F(KvServiceTest, EveryKeyedRpcRefusesAKeyOverTheLimit) {
+  const std::string too_long(4097, 'k');
+  grpc::Status s;
+  Get(too_long, &s);  // no write can create it: not "not found"
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("the limit is 4096"));
+  grpc::ClientContext del_ctx;
+  v1::DeleteRequest del;
+  del.set_key(too_long);
+  v1::DeleteResponse del_resp;
+  EXPECT_EQ(stub_->Delete(&del_ctx, del, &del_resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext pop_ctx;
+  v1::PopRequest pop;
+  pop.set_key(too_long);
+  v1::PopResponse pop_resp;
+  EXPECT_EQ(stub_->Pop(&pop_ctx, pop, &pop_resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext delta_ctx;
+  v1::ApplyDeltaRequest delta;
+  delta.set_key(too_long);
+  (*delta.mutable_delta()->mutable_fields())["f"] = "v";
+  v1::ApplyDeltaResponse delta_resp;
+  EXPECT_EQ(stub_->ApplyDelta(&delta_ctx, delta, &delta_resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext update_ctx;
+  v1::UpdateRequest update;
+  update.add_items()->set_key(too_long);
+  *update.mutable_items(0)->mutable_value() = Bytes("v");
+  v1::UpdateResponse update_resp;
+  EXPECT_EQ(stub_->Update(&update_ctx, update, &update_resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("k").revision(), kR0);  // nothing changed
+}
+
+// --- Conditional writes ------------------------------------------------------
+
+// A Jepsen-style counter: clients increment one key through its owner (this
+// node) by read-version-then-conditional-set. Every increment that is
+// acknowledged must count: the final value is the number of successes. A
+// lost update (a check not atomic with its write) would leave it lower.
+TEST_F(KvServiceTest, ConcurrentConditionalIncrementsLoseNoUpdate) {
+  constexpr int kClients = 4;
+  const absl::Time end = absl::Now() + absl::Seconds(2);
+  std::atomic<int> successes{0}, conflicts{0}, errors{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      auto stub = v1::KeyValue::NewStub(
+          grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials()));
+      while (absl::Now() < end) {
+        grpc::ClientContext get_ctx;
+        v1::GetRequest get;
+        get.set_key("counter");
+        v1::GetResponse got;
+        if (!stub->Get(&get_ctx, get, &got).ok()) {
+          ++errors;
+          continue;
+        }
+        v1::SetRequest set;
+        set.set_key("counter");
+        int n = 0;
+        if (got.found()) {
+          n = std::stoi(got.entry().value().bytes());
+          *set.mutable_precondition()->mutable_version() = got.entry().meta().version();
+        } else {
+          set.mutable_precondition()->set_absent(true);
+        }
+        set.mutable_value()->set_bytes(std::to_string(n + 1));
+        grpc::ClientContext set_ctx;
+        v1::SetResponse resp;
+        grpc::Status s = stub->Set(&set_ctx, set, &resp);
+        if (s.ok()) {
+          ++successes;
+        } else if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+          ++conflicts;
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  ASSERT_GT(successes.load(), 0);
+  v1::GetResponse final_value = Get("counter");
+  ASSERT_TRUE(final_value.found());
+  EXPECT_EQ(final_value.entry().value().bytes(), std::to_string(successes.load()))
+      << conflicts.load() << " conflicts";
+}
+
+TEST_F(KvServiceTest, FailedPreconditionNamesTheCurrentVersionAndChangesNothing) {
+  v1::SetResponse first;
+  ASSERT_TRUE(Set("k", Bytes("1"), &first).ok());
+  EXPECT_EQ(first.meta().version().origin(), "node-a");
+  EXPECT_GT(first.meta().version().hlc(), 0u);
+  EXPECT_EQ(Get("k").entry().meta().version().hlc(), first.meta().version().hlc());
+
+  grpc::ClientContext ctx;
+  v1::SetRequest req;
+  req.set_key("k");
+  *req.mutable_value() = Bytes("2");
+  req.mutable_precondition()->set_absent(true);
+  v1::SetResponse resp;
+  grpc::Status s = stub_->Set(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat(first.meta().version().hlc(), "/node-a")));
+  EXPECT_EQ(Get("k").entry().value().bytes(), "1");
+
+  grpc::ClientContext bad_ctx;
+  req.mutable_precondition()->set_absent(false);
+  EXPECT_EQ(stub_->Set(&bad_ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("k").revision(), kR0 + 1);
+}
+
+// With leasing off, a write merged from another node between a client's read
+// and its conditional write makes the write fail on this node: the check is
+// against everything this node holds when it writes.
+TEST_F(KvServiceTest, WithLeasingOffAConditionalWriteSeesMergedWrites) {
+  ServerConfig c = Config();
+  c.leasing = false;
+  Start(c);
+  v1::SetResponse mine;
+  ASSERT_TRUE(Set("k", Bytes("a"), &mine).ok());
+  // node-b's write must be newer than ours to win the merge: within the same
+  // millisecond the smaller origin (node-a) would win, so retry until it does.
+  for (int i = 0; i < 1000 && Get("k").entry().value().bytes() != "b"; ++i) RemoteSet("k", "b");
+  ASSERT_EQ(Get("k").entry().value().bytes(), "b");
+  grpc::ClientContext ctx;
+  v1::SetRequest req;
+  req.set_key("k");
+  *req.mutable_value() = Bytes("c");
+  *req.mutable_precondition()->mutable_version() = mine.meta().version();
+  v1::SetResponse resp;
+  grpc::Status s = stub_->Set(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("/node-b"));
+  EXPECT_EQ(Get("k").entry().value().bytes(), "b");
+}
+
 // --- Delete / Update / ApplyDelta / Pop / PopItem ----------------------------------
 
 TEST_F(KvServiceTest, DeleteReturnsThePreviousEntryAndNotFoundWhenAbsent) {
@@ -393,6 +532,29 @@ TEST_F(KvServiceTest, ListStreamsInKeyOrderWithPrefixKeysOnlyLimitAndResume) {
   pages = List(none);
   ASSERT_EQ(pages.size(), 1u);  // one empty page still carries the revision
   EXPECT_EQ(pages[0].revision(), kR0 + 4);
+}
+
+TEST_F(KvServiceTest, ListCountOnlyCountsLiveKeysUnderThePrefixWithoutEntries) {
+  for (const char* k : {"b/2", "a", "b/1", "b/3", "c"}) ASSERT_TRUE(Set(k, Bytes(k)).ok());
+  grpc::ClientContext ctx;
+  v1::DeleteRequest del;
+  del.set_key("b/3");
+  v1::DeleteResponse del_resp;
+  ASSERT_TRUE(stub_->Delete(&ctx, del, &del_resp).ok());
+
+  v1::ListRequest req;
+  req.set_count_only(true);
+  req.set_prefix("b/");
+  req.set_limit(1);  // ignored: a count is of every key under the prefix
+  std::vector<v1::ListResponse> pages = List(req);
+  ASSERT_EQ(pages.size(), 1u);
+  EXPECT_EQ(pages[0].count(), 2u);
+  EXPECT_EQ(pages[0].entries_size(), 0);
+  EXPECT_EQ(pages[0].revision(), kR0 + 6);
+  req.clear_prefix();
+  EXPECT_EQ(List(req)[0].count(), 4u);
+  req.set_prefix("zzz");
+  EXPECT_EQ(List(req)[0].count(), 0u);
 }
 
 TEST_F(KvServiceTest, ListOfManyKeysSpansPagesAndKeepsOneRevision) {

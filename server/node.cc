@@ -62,20 +62,23 @@ absl::Status Node::CheckSynced() const {
       "node is still syncing with its peers; writes are accepted once it is SERVING");
 }
 
-void Node::Set(absl::string_view key, const ValueView& value, WriteDone done) {
-  Durably([&] { return store_.Set(key, value); }, std::move(done));
+void Node::Set(absl::string_view key, const ValueView& value, const Precondition& pre,
+               WriteDone done) {
+  Durably([&] { return store_.Set(key, value, pre); }, std::move(done));
 }
 
-void Node::Delete(absl::string_view key, WriteDone done) {
-  Durably([&] { return store_.Delete(key); }, std::move(done));
+void Node::Delete(absl::string_view key, const Precondition& pre, WriteDone done) {
+  Durably([&] { return store_.Delete(key, pre); }, std::move(done));
 }
 
-void Node::Update(const KeyValuesView& items, WriteDone done) {
-  Durably([&] { return store_.Update(items); }, std::move(done));
+void Node::Update(const KeyValuesView& items, const std::vector<Precondition>& pres,
+                  WriteDone done) {
+  Durably([&] { return store_.Update(items, pres); }, std::move(done));
 }
 
-void Node::ApplyDelta(absl::string_view key, const FieldsView& delta, WriteDone done) {
-  Durably([&] { return store_.ApplyDelta(key, delta); }, std::move(done));
+void Node::ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
+                      WriteDone done) {
+  Durably([&] { return store_.ApplyDelta(key, delta, pre); }, std::move(done));
 }
 
 void Node::Pop(absl::string_view key, WriteDone done) {
@@ -86,20 +89,23 @@ void Node::PopItem(WriteDone done) {
   Durably([&] { return store_.PopItem(); }, std::move(done));
 }
 
-absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value) {
-  return Wait([&](WriteDone done) { Set(key, value, std::move(done)); });
+absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value,
+                                      const Precondition& pre) {
+  return Wait([&](WriteDone done) { Set(key, value, pre, std::move(done)); });
 }
 
-absl::StatusOr<WriteResult> Node::Delete(absl::string_view key) {
-  return Wait([&](WriteDone done) { Delete(key, std::move(done)); });
+absl::StatusOr<WriteResult> Node::Delete(absl::string_view key, const Precondition& pre) {
+  return Wait([&](WriteDone done) { Delete(key, pre, std::move(done)); });
 }
 
-absl::StatusOr<WriteResult> Node::Update(const KeyValuesView& items) {
-  return Wait([&](WriteDone done) { Update(items, std::move(done)); });
+absl::StatusOr<WriteResult> Node::Update(const KeyValuesView& items,
+                                         const std::vector<Precondition>& pres) {
+  return Wait([&](WriteDone done) { Update(items, pres, std::move(done)); });
 }
 
-absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key, const FieldsView& delta) {
-  return Wait([&](WriteDone done) { ApplyDelta(key, delta, std::move(done)); });
+absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key, const FieldsView& delta,
+                                             const Precondition& pre) {
+  return Wait([&](WriteDone done) { ApplyDelta(key, delta, pre, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::Pop(absl::string_view key) {

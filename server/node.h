@@ -57,17 +57,22 @@ class Node final : public peer::Replica {
   // write, `done` runs before the call returns; otherwise, usually, later,
   // on the durability log's thread: it must be quick and must not block.
   using WriteDone = absl::AnyInvocable<void(absl::StatusOr<WriteResult>) &&>;
-  void Set(absl::string_view key, const ValueView& value, WriteDone done);
-  void Delete(absl::string_view key, WriteDone done);
-  void Update(const KeyValuesView& items, WriteDone done);
-  void ApplyDelta(absl::string_view key, const FieldsView& delta, WriteDone done);
+  // Preconditions are the store's (store/precondition.h).
+  void Set(absl::string_view key, const ValueView& value, const Precondition& pre, WriteDone done);
+  void Delete(absl::string_view key, const Precondition& pre, WriteDone done);
+  void Update(const KeyValuesView& items, const std::vector<Precondition>& pres, WriteDone done);
+  void ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
+                  WriteDone done);
   void Pop(absl::string_view key, WriteDone done);
   void PopItem(WriteDone done);
   // The same, blocking until `done` would run.
-  absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value);
-  absl::StatusOr<WriteResult> Delete(absl::string_view key);
-  absl::StatusOr<WriteResult> Update(const KeyValuesView& items);
-  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta);
+  absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
+                                  const Precondition& pre = {});
+  absl::StatusOr<WriteResult> Delete(absl::string_view key, const Precondition& pre = {});
+  absl::StatusOr<WriteResult> Update(const KeyValuesView& items,
+                                     const std::vector<Precondition>& pres = {});
+  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta,
+                                         const Precondition& pre = {});
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   absl::StatusOr<WriteResult> PopItem();
 

@@ -132,6 +132,27 @@ absl::Status Store::CheckLeaseLocked(const Record* record) {
       absl::FormatTime(absl::RFC3339_full, absl::FromUnixMillis(expires), absl::UTCTimeZone())));
 }
 
+absl::Status Store::CheckPreconditionLocked(absl::string_view key, const Record* record,
+                                            const Precondition& pre) const {
+  if (pre.kind == Precondition::Kind::kNone) return absl::OkStatus();
+  const bool live = record != nullptr && record->live();
+  if (!live) {
+    if (pre.kind == Precondition::Kind::kAbsent) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", Quote(key), " is absent, not at version ", pre.hlc, "/", pre.origin));
+  }
+  const Version v = record->current_version();
+  const std::string& origin = origins_.Name(v.origin);
+  if (pre.kind == Precondition::Kind::kVersion && v.hlc == pre.hlc && origin == pre.origin) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("key ", Quote(key), " is at version ", v.hlc, "/", origin,
+                   pre.kind == Precondition::Kind::kAbsent
+                       ? ", not absent"
+                       : absl::StrCat(", not ", pre.hlc, "/", pre.origin.substr(0, 256))));
+}
+
 meshkv::mesh::v1::Record Store::NewWriteLocked(absl::string_view key) {
   wire::Record w;
   w.set_key(std::string(key));
@@ -246,11 +267,14 @@ void Store::ApplyLocalLocked(wire::Record* w, bool last, WriteResult* result) {
 // ---------------------------------------------------------------------------
 // Local operations
 
-absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& value) {
+absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& value,
+                                       const Precondition& pre) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
   MESHKV_RETURN_IF_ERROR(ValidateValue(value));
   absl::MutexLock lock(&mu_);
-  MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(FindLocked(key)));
+  const Record* prev = FindLocked(key);
+  MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
+  MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(key, prev, pre));
   wire::Record w = NewWriteLocked(key);
   ValueToWire(value, &w);
   WriteResult result;
@@ -258,14 +282,20 @@ absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& v
   return result;
 }
 
-absl::StatusOr<WriteResult> Store::Delete(absl::string_view key) {
+absl::StatusOr<WriteResult> Store::Delete(absl::string_view key, const Precondition& pre) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
   absl::MutexLock lock(&mu_);
   const Record* prev = FindLocked(key);
   if (prev == nullptr || !prev->live()) {
+    // A version precondition on an absent key fails as a precondition,
+    // which tells a compare-and-delete client more than NOT_FOUND would.
+    if (pre.kind == Precondition::Kind::kVersion) {
+      return CheckPreconditionLocked(key, prev, pre);
+    }
     return absl::NotFoundError(absl::StrCat("key ", Quote(key), " not found"));
   }
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
+  MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(key, prev, pre));
   wire::Record w = NewWriteLocked(key);
   w.set_kind(wire::Record::TOMBSTONE);
   WriteResult result;
@@ -275,7 +305,12 @@ absl::StatusOr<WriteResult> Store::Delete(absl::string_view key) {
 
 absl::StatusOr<WriteResult> Store::Pop(absl::string_view key) { return Delete(key); }
 
-absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items) {
+absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items,
+                                          const std::vector<Precondition>& pres) {
+  if (!pres.empty() && pres.size() != items.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(pres.size(), " preconditions for ", items.size(), " items"));
+  }
   absl::flat_hash_set<absl::string_view> seen;
   for (const auto& [key, value] : items) {
     MESHKV_RETURN_IF_ERROR(ValidateKey(key));
@@ -286,7 +321,12 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items) {
   }
   absl::MutexLock lock(&mu_);
   // Every key is checked before any is written: all or nothing.
-  for (const auto& item : items) MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(FindLocked(item.first)));
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Record* prev = FindLocked(items[i].first);
+    MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
+    if (!pres.empty())
+      MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(items[i].first, prev, pres[i]));
+  }
   WriteResult result;
   for (size_t i = 0; i < items.size(); ++i) {
     wire::Record w = NewWriteLocked(items[i].first);
@@ -296,12 +336,14 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items) {
   return result;
 }
 
-absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const FieldsView& delta) {
+absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const FieldsView& delta,
+                                              const Precondition& pre) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
   MESHKV_RETURN_IF_ERROR(CheckDistinctFields(delta));
   absl::MutexLock lock(&mu_);
   const Record* prev = FindLocked(key);
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
+  MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(key, prev, pre));
   const bool live = prev != nullptr && prev->live();
   if (live && !prev->is_mapping()) {
     return absl::FailedPreconditionError(
@@ -393,6 +435,17 @@ void Store::ScanInOrderLocked(absl::string_view prefix, absl::string_view start_
       heap.pop_back();
     }
   }
+}
+
+uint64_t Store::Count(absl::string_view prefix, uint64_t* revision) const {
+  uint64_t n = 0;
+  absl::ReaderMutexLock lock(&mu_);
+  if (revision != nullptr) *revision = revision_;
+  ScanInOrderLocked(prefix, "", [&](const RecordPtr&) {
+    ++n;
+    return true;
+  });
+  return n;
 }
 
 ListPage Store::List(absl::string_view prefix, absl::string_view start_after, size_t max_entries,

@@ -49,6 +49,7 @@
 #include "store/history.h"
 #include "store/hlc.h"
 #include "store/lease_tracker.h"
+#include "store/precondition.h"
 #include "store/record.h"
 #include "store/value.h"
 #include "store/version.h"
@@ -144,16 +145,23 @@ class Store {
   // --- Local operations (lease-checked) -----------------------------------
   // INVALID_ARGUMENT for an empty or oversized key or value, an unset
   // value or repeated field names; FAILED_PRECONDITION when another node's
-  // lease covers the key.
-  absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value);
-  // NOT_FOUND when the key has no value.
-  absl::StatusOr<WriteResult> Delete(absl::string_view key);
+  // lease covers the key, or when `pre` does not hold (the message names
+  // the current version, or says the key is absent). `pre` is checked
+  // under the same lock as the lease and the write: atomic on this node.
+  absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
+                                  const Precondition& pre = {});
+  // NOT_FOUND when the key has no value and `pre` asks for none.
+  absl::StatusOr<WriteResult> Delete(absl::string_view key, const Precondition& pre = {});
   // All-or-nothing: INVALID_ARGUMENT on a bad or repeated key, and
-  // FAILED_PRECONDITION naming the first leased key, write nothing.
-  absl::StatusOr<WriteResult> Update(const KeyValuesView& items);
+  // FAILED_PRECONDITION naming the first leased key or the first item
+  // whose precondition fails, write nothing. `pres` is empty (none) or has
+  // one precondition per item.
+  absl::StatusOr<WriteResult> Update(const KeyValuesView& items,
+                                     const std::vector<Precondition>& pres = {});
   // Sets the fields of `delta` in the key's mapping (creating {} when the
   // key has no value). FAILED_PRECONDITION when the value is bytes.
-  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta);
+  absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta,
+                                         const Precondition& pre = {});
   // Delete that reports the value. NOT_FOUND when absent.
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   // Pops the first key in key order that this node may delete.
@@ -163,6 +171,9 @@ class Store {
   // The live entry of `key`; `*revision`, when given, is the store's
   // revision at the read.
   std::optional<Entry> Get(absl::string_view key, uint64_t* revision = nullptr) const;
+  // The number of live keys with `prefix`; `*revision`, when given, is the
+  // store's revision at the count. Linear in the keys counted.
+  uint64_t Count(absl::string_view prefix, uint64_t* revision = nullptr) const;
   // Up to `max_entries` live entries (and about `max_bytes` of keys and
   // values, at least one entry) with key > start_after and the prefix.
   ListPage List(absl::string_view prefix, absl::string_view start_after, size_t max_entries,
@@ -225,6 +236,9 @@ class Store {
   const Record* FindLocked(absl::string_view key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Entry EntryLocked(RecordPtr record) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status CheckLeaseLocked(const Record* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckPreconditionLocked(absl::string_view key, const Record* record,
+                                       const Precondition& pre) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   meshkv::mesh::v1::Record NewWriteLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Merges `wire` and records the change; false when it changed nothing.
   absl::StatusOr<bool> MergeLocked(const meshkv::mesh::v1::Record& wire, RecordPtr* next,

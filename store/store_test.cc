@@ -518,5 +518,123 @@ TEST_F(StoreTest, StatsCountKeysBytesAndTombstones) {
   EXPECT_EQ(s.revision, kR0 + 3);
 }
 
+// --- preconditions (conditional writes) ---------------------------------------
+
+Precondition VersionOf(const Store& s, absl::string_view key, std::string* origin) {
+  std::optional<Entry> e = s.Get(key);
+  *origin = e->owner;
+  return Precondition::AtVersion(e->record->current_version().hlc, *origin);
+}
+
+TEST_F(StoreTest, SetIfAbsentCreatesOnceThenFailsNamingTheVersion) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("1"), Precondition::Absent()).ok());
+  const uint64_t rev = a_.revision();
+  absl::StatusOr<WriteResult> r = a_.Set("k", BytesValue("2"), Precondition::Absent());
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("/node-a, not absent"));
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "1");
+  EXPECT_EQ(a_.revision(), rev);  // nothing changed
+  // Deleted is absent again.
+  ASSERT_TRUE(a_.Delete("k").ok());
+  EXPECT_TRUE(a_.Set("k", BytesValue("3"), Precondition::Absent()).ok());
+}
+
+TEST_F(StoreTest, SetIfVersionSucceedsOnlyOnTheCurrentVersion) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("1")).ok());
+  std::string origin;
+  const Precondition v1 = VersionOf(a_, "k", &origin);
+  ASSERT_TRUE(a_.Set("k", BytesValue("2"), v1).ok());
+  absl::StatusOr<WriteResult> stale = a_.Set("k", BytesValue("3"), v1);
+  EXPECT_THAT(stale, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(stale.status().message()), ::testing::HasSubstr("is at version"));
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "2");
+  // The same hlc with another origin is another write.
+  EXPECT_THAT(a_.Set("k", BytesValue("3"), Precondition::AtVersion(v1.hlc, "node-b")),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  absl::StatusOr<WriteResult> absent = a_.Set("nope", BytesValue("x"), v1);
+  EXPECT_THAT(absent, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(absent.status().message()), ::testing::HasSubstr("is absent"));
+  EXPECT_FALSE(a_.Get("nope").has_value());
+}
+
+TEST_F(StoreTest, DeleteAndApplyDeltaHonourPreconditions) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("1")).ok());
+  std::string origin;
+  const Precondition v1 = VersionOf(a_, "k", &origin);
+  EXPECT_THAT(a_.Delete("k", Precondition::Absent()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(a_.Delete("gone", v1), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(a_.Delete("gone"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_TRUE(a_.Delete("k", v1).ok());
+  EXPECT_FALSE(a_.Get("k").has_value());
+
+  ASSERT_TRUE(a_.ApplyDelta("m", {{"f", "1"}}, Precondition::Absent()).ok());
+  EXPECT_THAT(a_.ApplyDelta("m", {{"f", "2"}}, Precondition::Absent()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  const Precondition m1 = VersionOf(a_, "m", &origin);
+  ASSERT_TRUE(a_.ApplyDelta("m", {{"g", "1"}}, m1).ok());
+  EXPECT_THAT(a_.ApplyDelta("m", {{"h", "1"}}, m1),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(a_.Get("m")->record->fields()->size(), 2u);
+}
+
+TEST_F(StoreTest, UpdateWithOneFailedPreconditionWritesNothing) {
+  ASSERT_TRUE(a_.Set("x", BytesValue("1")).ok());
+  const uint64_t rev = a_.revision();
+  absl::StatusOr<WriteResult> r = a_.Update({{"y", BytesValue("2")}, {"x", BytesValue("2")}},
+                                            {Precondition::Absent(), Precondition::Absent()});
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(r.status().message()), ::testing::HasSubstr("\"x\""));
+  EXPECT_FALSE(a_.Get("y").has_value());
+  EXPECT_EQ(a_.revision(), rev);
+  EXPECT_THAT(a_.Update({{"y", BytesValue("2")}}, {Precondition::Absent(), Precondition()}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(a_.Update({{"y", BytesValue("2")}, {"x", BytesValue("2")}},
+                        {Precondition::Absent(), Precondition()})
+                  .ok());
+}
+
+TEST_F(StoreTest, AVersionReadOnOneNodeMatchesOnAnother) {
+  // Leasing off: node b may write what a wrote, conditioned on a's version.
+  StoreOptions o = Options("node-b");
+  o.leasing = false;
+  Store b(o, &clock_);
+  ASSERT_TRUE(a_.Set("k", BytesValue("1")).ok());
+  ASSERT_THAT(b.Merge(Sent()), IsOkAndHolds(true));
+  std::string origin;
+  const Precondition v = VersionOf(a_, "k", &origin);
+  EXPECT_TRUE(b.Set("k", BytesValue("2"), v).ok());
+  EXPECT_THAT(b.Set("k", BytesValue("3"), v), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(StoreTest, WithLeasingOffTwoNodesMayEachAcceptAConditionalWriteAndTheMergeKeepsOne) {
+  Store a(Options("node-a", /*leasing=*/false), &clock_, {&out_});
+  Store b(Options("node-b", /*leasing=*/false), &clock_, {&out_});
+  ASSERT_TRUE(a.Set("k", BytesValue("0")).ok());
+  ASSERT_THAT(b.Merge(Sent()), IsOkAndHolds(true));
+  std::string origin;
+  const Precondition v = VersionOf(a, "k", &origin);
+  // Both check against the version they hold: atomic per node only.
+  ASSERT_TRUE(a.Set("k", BytesValue("from-a"), v).ok());
+  const meshkv::mesh::v1::Record from_a = Sent();
+  ASSERT_TRUE(b.Set("k", BytesValue("from-b"), v).ok());
+  const meshkv::mesh::v1::Record from_b = Sent();
+  ASSERT_TRUE(a.Merge(from_b).ok());
+  ASSERT_TRUE(b.Merge(from_a).ok());
+  EXPECT_EQ(a.Get("k")->record->bytes(), b.Get("k")->record->bytes());
+}
+
+TEST_F(StoreTest, CountCountsLiveKeysUnderAPrefix) {
+  ASSERT_TRUE(
+      a_.Update({{"a/1", BytesValue("1")}, {"a/2", BytesValue("1")}, {"b/1", BytesValue("1")}})
+          .ok());
+  ASSERT_TRUE(a_.Delete("a/2").ok());
+  uint64_t rev = 0;
+  EXPECT_EQ(a_.Count("a/", &rev), 1u);
+  EXPECT_EQ(rev, a_.revision());
+  EXPECT_EQ(a_.Count(""), 2u);
+  EXPECT_EQ(a_.Count("c"), 0u);
+}
+
 }  // namespace
 }  // namespace meshkv

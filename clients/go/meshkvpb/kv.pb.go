@@ -73,7 +73,7 @@ func (x Event_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Event_Type.Descriptor instead.
 func (Event_Type) EnumDescriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{4, 0}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{6, 0}
 }
 
 type WatchRequest_Filter int32
@@ -122,7 +122,7 @@ func (x WatchRequest_Filter) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WatchRequest_Filter.Descriptor instead.
 func (WatchRequest_Filter) EnumDescriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{21, 0}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{23, 0}
 }
 
 type Mapping struct {
@@ -262,8 +262,11 @@ type Meta struct {
 	Revision uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	// When the owner's lease lapses (Unix ms); 0 when leasing is off.
 	LeaseExpiresMs int64 `protobuf:"varint,4,opt,name=lease_expires_ms,json=leaseExpiresMs,proto3" json:"lease_expires_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The global version of the key's current write: the same on every node,
+	// unlike revision. What a Precondition compares with.
+	Version       *Version `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Meta) Reset() {
@@ -324,6 +327,153 @@ func (x *Meta) GetLeaseExpiresMs() int64 {
 	return 0
 }
 
+func (x *Meta) GetVersion() *Version {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// A write's global version: hybrid-clock reading and the node it entered at.
+// Written HLC/ORIGIN in the CLI and in error messages.
+type Version struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hlc           uint64                 `protobuf:"varint,1,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	Origin        string                 `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Version) Reset() {
+	*x = Version{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Version) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Version) ProtoMessage() {}
+
+func (x *Version) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Version.ProtoReflect.Descriptor instead.
+func (*Version) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Version) GetHlc() uint64 {
+	if x != nil {
+		return x.Hlc
+	}
+	return 0
+}
+
+func (x *Version) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+// What a conditional write requires of its key; a failure is
+// FAILED_PRECONDITION with the current version (or "absent") in the message,
+// and changes nothing. Checked atomically with the write on the entering
+// node (docs/design.md, "Conditional writes").
+type Precondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Precondition_Absent
+	//	*Precondition_Version
+	Kind          isPrecondition_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Precondition) Reset() {
+	*x = Precondition{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Precondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Precondition) ProtoMessage() {}
+
+func (x *Precondition) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Precondition.ProtoReflect.Descriptor instead.
+func (*Precondition) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Precondition) GetKind() isPrecondition_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Precondition) GetAbsent() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*Precondition_Absent); ok {
+			return x.Absent
+		}
+	}
+	return false
+}
+
+func (x *Precondition) GetVersion() *Version {
+	if x != nil {
+		if x, ok := x.Kind.(*Precondition_Version); ok {
+			return x.Version
+		}
+	}
+	return nil
+}
+
+type isPrecondition_Kind interface {
+	isPrecondition_Kind()
+}
+
+type Precondition_Absent struct {
+	Absent bool `protobuf:"varint,1,opt,name=absent,proto3,oneof"` // the key has no value (must be true when set)
+}
+
+type Precondition_Version struct {
+	Version *Version `protobuf:"bytes,2,opt,name=version,proto3,oneof"` // the key's current version is exactly this one
+}
+
+func (*Precondition_Absent) isPrecondition_Kind() {}
+
+func (*Precondition_Version) isPrecondition_Kind() {}
+
 type Entry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -335,7 +485,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[3]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +497,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[3]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +510,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{3}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Entry) GetKey() []byte {
@@ -398,7 +548,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[4]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +560,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[4]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +573,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{4}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Event) GetType() Event_Type {
@@ -456,7 +606,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[5]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -468,7 +618,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[5]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -481,7 +631,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{5}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetRequest) GetKey() []byte {
@@ -502,7 +652,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[6]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -514,7 +664,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[6]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -527,7 +677,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{6}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetResponse) GetFound() bool {
@@ -554,14 +704,15 @@ func (x *GetResponse) GetRevision() uint64 {
 type SetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"` // required: bytes (may be empty) or mapping
+	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`               // required: bytes (may be empty) or mapping
+	Precondition  *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"` // unset: unconditional
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetRequest) Reset() {
 	*x = SetRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[7]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +724,7 @@ func (x *SetRequest) String() string {
 func (*SetRequest) ProtoMessage() {}
 
 func (x *SetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[7]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +737,7 @@ func (x *SetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRequest.ProtoReflect.Descriptor instead.
 func (*SetRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{7}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetRequest) GetKey() []byte {
@@ -603,6 +754,13 @@ func (x *SetRequest) GetValue() *Value {
 	return nil
 }
 
+func (x *SetRequest) GetPrecondition() *Precondition {
+	if x != nil {
+		return x.Precondition
+	}
+	return nil
+}
+
 type SetResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Meta          *Meta                  `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
@@ -612,7 +770,7 @@ type SetResponse struct {
 
 func (x *SetResponse) Reset() {
 	*x = SetResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[8]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +782,7 @@ func (x *SetResponse) String() string {
 func (*SetResponse) ProtoMessage() {}
 
 func (x *SetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[8]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +795,7 @@ func (x *SetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetResponse.ProtoReflect.Descriptor instead.
 func (*SetResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{8}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetResponse) GetMeta() *Meta {
@@ -650,13 +808,14 @@ func (x *SetResponse) GetMeta() *Meta {
 type DeleteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Precondition  *Precondition          `protobuf:"bytes,2,opt,name=precondition,proto3" json:"precondition,omitempty"` // a version on an absent key: FAILED_PRECONDITION
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[9]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +827,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[9]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,12 +840,19 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{9}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteRequest) GetKey() []byte {
 	if x != nil {
 		return x.Key
+	}
+	return nil
+}
+
+func (x *DeleteRequest) GetPrecondition() *Precondition {
+	if x != nil {
+		return x.Precondition
 	}
 	return nil
 }
@@ -701,7 +867,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[10]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +879,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[10]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +892,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{10}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteResponse) GetPrev() *Entry {
@@ -744,15 +910,17 @@ func (x *DeleteResponse) GetMeta() *Meta {
 }
 
 type UpdateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []*SetRequest          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"` // keys must be distinct
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Keys must be distinct. Each item's precondition is checked before any
+	// item is written: one failure fails the whole Update.
+	Items         []*SetRequest `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[11]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +932,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[11]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +945,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{11}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateRequest) GetItems() []*SetRequest {
@@ -796,7 +964,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[12]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +976,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[12]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +989,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{12}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateResponse) GetMetas() []*Meta {
@@ -835,13 +1003,14 @@ type ApplyDeltaRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	Delta         *Mapping               `protobuf:"bytes,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	Precondition  *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApplyDeltaRequest) Reset() {
 	*x = ApplyDeltaRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[13]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1022,7 @@ func (x *ApplyDeltaRequest) String() string {
 func (*ApplyDeltaRequest) ProtoMessage() {}
 
 func (x *ApplyDeltaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[13]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1035,7 @@ func (x *ApplyDeltaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDeltaRequest.ProtoReflect.Descriptor instead.
 func (*ApplyDeltaRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{13}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyDeltaRequest) GetKey() []byte {
@@ -883,6 +1052,13 @@ func (x *ApplyDeltaRequest) GetDelta() *Mapping {
 	return nil
 }
 
+func (x *ApplyDeltaRequest) GetPrecondition() *Precondition {
+	if x != nil {
+		return x.Precondition
+	}
+	return nil
+}
+
 type ApplyDeltaResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entry         *Entry                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"` // the merged mapping
@@ -892,7 +1068,7 @@ type ApplyDeltaResponse struct {
 
 func (x *ApplyDeltaResponse) Reset() {
 	*x = ApplyDeltaResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[14]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1080,7 @@ func (x *ApplyDeltaResponse) String() string {
 func (*ApplyDeltaResponse) ProtoMessage() {}
 
 func (x *ApplyDeltaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[14]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1093,7 @@ func (x *ApplyDeltaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDeltaResponse.ProtoReflect.Descriptor instead.
 func (*ApplyDeltaResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{14}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyDeltaResponse) GetEntry() *Entry {
@@ -936,7 +1112,7 @@ type PopRequest struct {
 
 func (x *PopRequest) Reset() {
 	*x = PopRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[15]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1124,7 @@ func (x *PopRequest) String() string {
 func (*PopRequest) ProtoMessage() {}
 
 func (x *PopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[15]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1137,7 @@ func (x *PopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopRequest.ProtoReflect.Descriptor instead.
 func (*PopRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{15}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PopRequest) GetKey() []byte {
@@ -980,7 +1156,7 @@ type PopResponse struct {
 
 func (x *PopResponse) Reset() {
 	*x = PopResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[16]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1168,7 @@ func (x *PopResponse) String() string {
 func (*PopResponse) ProtoMessage() {}
 
 func (x *PopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[16]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1181,7 @@ func (x *PopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopResponse.ProtoReflect.Descriptor instead.
 func (*PopResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{16}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PopResponse) GetEntry() *Entry {
@@ -1023,7 +1199,7 @@ type PopItemRequest struct {
 
 func (x *PopItemRequest) Reset() {
 	*x = PopItemRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[17]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1211,7 @@ func (x *PopItemRequest) String() string {
 func (*PopItemRequest) ProtoMessage() {}
 
 func (x *PopItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[17]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1224,7 @@ func (x *PopItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopItemRequest.ProtoReflect.Descriptor instead.
 func (*PopItemRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{17}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{19}
 }
 
 type PopItemResponse struct {
@@ -1060,7 +1236,7 @@ type PopItemResponse struct {
 
 func (x *PopItemResponse) Reset() {
 	*x = PopItemResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[18]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1248,7 @@ func (x *PopItemResponse) String() string {
 func (*PopItemResponse) ProtoMessage() {}
 
 func (x *PopItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[18]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1261,7 @@ func (x *PopItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PopItemResponse.ProtoReflect.Descriptor instead.
 func (*PopItemResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{18}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PopItemResponse) GetEntry() *Entry {
@@ -1102,14 +1278,17 @@ type ListRequest struct {
 	// Maximum number of entries in the whole stream; 0 means no limit.
 	Limit uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Resume: only keys strictly greater than this one.
-	StartAfter    []byte `protobuf:"bytes,4,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
+	StartAfter []byte `protobuf:"bytes,4,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
+	// Answer one response with `count` (live keys under the prefix, limit and
+	// start_after ignored) and no entries.
+	CountOnly     bool `protobuf:"varint,5,opt,name=count_only,json=countOnly,proto3" json:"count_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[19]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1300,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[19]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1313,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{19}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRequest) GetPrefix() []byte {
@@ -1165,6 +1344,13 @@ func (x *ListRequest) GetStartAfter() []byte {
 	return nil
 }
 
+func (x *ListRequest) GetCountOnly() bool {
+	if x != nil {
+		return x.CountOnly
+	}
+	return false
+}
+
 type ListResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -1174,14 +1360,16 @@ type ListResponse struct {
 	Revision uint64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	// On the last page: true when the limit cut the listing short. Resume with
 	// start_after = the last key received.
-	More          bool `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"`
+	More bool `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"`
+	// With count_only: the number of live keys under the prefix.
+	Count         uint64 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[20]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1381,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[20]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1394,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{20}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListResponse) GetEntries() []*Entry {
@@ -1228,6 +1416,13 @@ func (x *ListResponse) GetMore() bool {
 		return x.More
 	}
 	return false
+}
+
+func (x *ListResponse) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 type WatchRequest struct {
@@ -1254,7 +1449,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[21]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1461,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[21]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1474,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{21}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchRequest) GetPrefix() []byte {
@@ -1337,7 +1532,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_meshkv_v1_kv_proto_msgTypes[22]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1544,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meshkv_v1_kv_proto_msgTypes[22]
+	mi := &file_meshkv_v1_kv_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1557,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{22}
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchResponse) GetCreated() bool {
@@ -1399,12 +1594,20 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\x05Value\x12\x16\n" +
 	"\x05bytes\x18\x01 \x01(\fH\x00R\x05bytes\x12.\n" +
 	"\amapping\x18\x02 \x01(\v2\x12.meshkv.v1.MappingH\x00R\amappingB\x06\n" +
-	"\x04kind\"\x85\x01\n" +
+	"\x04kind\"\xb3\x01\n" +
 	"\x04Meta\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12!\n" +
 	"\ftimestamp_ms\x18\x02 \x01(\x03R\vtimestampMs\x12\x1a\n" +
 	"\brevision\x18\x03 \x01(\x04R\brevision\x12(\n" +
-	"\x10lease_expires_ms\x18\x04 \x01(\x03R\x0eleaseExpiresMs\"f\n" +
+	"\x10lease_expires_ms\x18\x04 \x01(\x03R\x0eleaseExpiresMs\x12,\n" +
+	"\aversion\x18\x05 \x01(\v2\x12.meshkv.v1.VersionR\aversion\"3\n" +
+	"\aVersion\x12\x10\n" +
+	"\x03hlc\x18\x01 \x01(\x04R\x03hlc\x12\x16\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\"`\n" +
+	"\fPrecondition\x12\x18\n" +
+	"\x06absent\x18\x01 \x01(\bH\x00R\x06absent\x12.\n" +
+	"\aversion\x18\x02 \x01(\v2\x12.meshkv.v1.VersionH\x00R\aversionB\x06\n" +
+	"\x04kind\"f\n" +
 	"\x05Entry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.meshkv.v1.ValueR\x05value\x12#\n" +
@@ -1425,25 +1628,28 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\vGetResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12&\n" +
 	"\x05entry\x18\x02 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x04R\brevision\"F\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"\x83\x01\n" +
 	"\n" +
 	"SetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.meshkv.v1.ValueR\x05value\"2\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.meshkv.v1.ValueR\x05value\x12;\n" +
+	"\fprecondition\x18\x03 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"2\n" +
 	"\vSetResponse\x12#\n" +
-	"\x04meta\x18\x01 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"!\n" +
+	"\x04meta\x18\x01 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"^\n" +
 	"\rDeleteRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"[\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12;\n" +
+	"\fprecondition\x18\x02 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"[\n" +
 	"\x0eDeleteResponse\x12$\n" +
 	"\x04prev\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x04prev\x12#\n" +
 	"\x04meta\x18\x02 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"<\n" +
 	"\rUpdateRequest\x12+\n" +
 	"\x05items\x18\x01 \x03(\v2\x15.meshkv.v1.SetRequestR\x05items\"7\n" +
 	"\x0eUpdateResponse\x12%\n" +
-	"\x05metas\x18\x01 \x03(\v2\x0f.meshkv.v1.MetaR\x05metas\"O\n" +
+	"\x05metas\x18\x01 \x03(\v2\x0f.meshkv.v1.MetaR\x05metas\"\x8c\x01\n" +
 	"\x11ApplyDeltaRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12(\n" +
-	"\x05delta\x18\x02 \x01(\v2\x12.meshkv.v1.MappingR\x05delta\"<\n" +
+	"\x05delta\x18\x02 \x01(\v2\x12.meshkv.v1.MappingR\x05delta\x12;\n" +
+	"\fprecondition\x18\x03 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"<\n" +
 	"\x12ApplyDeltaResponse\x12&\n" +
 	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x1e\n" +
 	"\n" +
@@ -1453,17 +1659,20 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x10\n" +
 	"\x0ePopItemRequest\"9\n" +
 	"\x0fPopItemResponse\x12&\n" +
-	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"y\n" +
+	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x98\x01\n" +
 	"\vListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\fR\x06prefix\x12\x1b\n" +
 	"\tkeys_only\x18\x02 \x01(\bR\bkeysOnly\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x1f\n" +
 	"\vstart_after\x18\x04 \x01(\fR\n" +
-	"startAfter\"j\n" +
+	"startAfter\x12\x1d\n" +
+	"\n" +
+	"count_only\x18\x05 \x01(\bR\tcountOnly\"\x80\x01\n" +
 	"\fListResponse\x12*\n" +
 	"\aentries\x18\x01 \x03(\v2\x10.meshkv.v1.EntryR\aentries\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x12\n" +
-	"\x04more\x18\x03 \x01(\bR\x04more\"\x9c\x02\n" +
+	"\x04more\x18\x03 \x01(\bR\x04more\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x04R\x05count\"\x9c\x02\n" +
 	"\fWatchRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\fR\x06prefix\x12%\n" +
 	"\x0estart_revision\x18\x02 \x01(\x04R\rstartRevision\x12\x1d\n" +
@@ -1505,80 +1714,87 @@ func file_meshkv_v1_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_meshkv_v1_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_meshkv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_meshkv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_meshkv_v1_kv_proto_goTypes = []any{
 	(Event_Type)(0),            // 0: meshkv.v1.Event.Type
 	(WatchRequest_Filter)(0),   // 1: meshkv.v1.WatchRequest.Filter
 	(*Mapping)(nil),            // 2: meshkv.v1.Mapping
 	(*Value)(nil),              // 3: meshkv.v1.Value
 	(*Meta)(nil),               // 4: meshkv.v1.Meta
-	(*Entry)(nil),              // 5: meshkv.v1.Entry
-	(*Event)(nil),              // 6: meshkv.v1.Event
-	(*GetRequest)(nil),         // 7: meshkv.v1.GetRequest
-	(*GetResponse)(nil),        // 8: meshkv.v1.GetResponse
-	(*SetRequest)(nil),         // 9: meshkv.v1.SetRequest
-	(*SetResponse)(nil),        // 10: meshkv.v1.SetResponse
-	(*DeleteRequest)(nil),      // 11: meshkv.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 12: meshkv.v1.DeleteResponse
-	(*UpdateRequest)(nil),      // 13: meshkv.v1.UpdateRequest
-	(*UpdateResponse)(nil),     // 14: meshkv.v1.UpdateResponse
-	(*ApplyDeltaRequest)(nil),  // 15: meshkv.v1.ApplyDeltaRequest
-	(*ApplyDeltaResponse)(nil), // 16: meshkv.v1.ApplyDeltaResponse
-	(*PopRequest)(nil),         // 17: meshkv.v1.PopRequest
-	(*PopResponse)(nil),        // 18: meshkv.v1.PopResponse
-	(*PopItemRequest)(nil),     // 19: meshkv.v1.PopItemRequest
-	(*PopItemResponse)(nil),    // 20: meshkv.v1.PopItemResponse
-	(*ListRequest)(nil),        // 21: meshkv.v1.ListRequest
-	(*ListResponse)(nil),       // 22: meshkv.v1.ListResponse
-	(*WatchRequest)(nil),       // 23: meshkv.v1.WatchRequest
-	(*WatchResponse)(nil),      // 24: meshkv.v1.WatchResponse
-	nil,                        // 25: meshkv.v1.Mapping.FieldsEntry
+	(*Version)(nil),            // 5: meshkv.v1.Version
+	(*Precondition)(nil),       // 6: meshkv.v1.Precondition
+	(*Entry)(nil),              // 7: meshkv.v1.Entry
+	(*Event)(nil),              // 8: meshkv.v1.Event
+	(*GetRequest)(nil),         // 9: meshkv.v1.GetRequest
+	(*GetResponse)(nil),        // 10: meshkv.v1.GetResponse
+	(*SetRequest)(nil),         // 11: meshkv.v1.SetRequest
+	(*SetResponse)(nil),        // 12: meshkv.v1.SetResponse
+	(*DeleteRequest)(nil),      // 13: meshkv.v1.DeleteRequest
+	(*DeleteResponse)(nil),     // 14: meshkv.v1.DeleteResponse
+	(*UpdateRequest)(nil),      // 15: meshkv.v1.UpdateRequest
+	(*UpdateResponse)(nil),     // 16: meshkv.v1.UpdateResponse
+	(*ApplyDeltaRequest)(nil),  // 17: meshkv.v1.ApplyDeltaRequest
+	(*ApplyDeltaResponse)(nil), // 18: meshkv.v1.ApplyDeltaResponse
+	(*PopRequest)(nil),         // 19: meshkv.v1.PopRequest
+	(*PopResponse)(nil),        // 20: meshkv.v1.PopResponse
+	(*PopItemRequest)(nil),     // 21: meshkv.v1.PopItemRequest
+	(*PopItemResponse)(nil),    // 22: meshkv.v1.PopItemResponse
+	(*ListRequest)(nil),        // 23: meshkv.v1.ListRequest
+	(*ListResponse)(nil),       // 24: meshkv.v1.ListResponse
+	(*WatchRequest)(nil),       // 25: meshkv.v1.WatchRequest
+	(*WatchResponse)(nil),      // 26: meshkv.v1.WatchResponse
+	nil,                        // 27: meshkv.v1.Mapping.FieldsEntry
 }
 var file_meshkv_v1_kv_proto_depIdxs = []int32{
-	25, // 0: meshkv.v1.Mapping.fields:type_name -> meshkv.v1.Mapping.FieldsEntry
+	27, // 0: meshkv.v1.Mapping.fields:type_name -> meshkv.v1.Mapping.FieldsEntry
 	2,  // 1: meshkv.v1.Value.mapping:type_name -> meshkv.v1.Mapping
-	3,  // 2: meshkv.v1.Entry.value:type_name -> meshkv.v1.Value
-	4,  // 3: meshkv.v1.Entry.meta:type_name -> meshkv.v1.Meta
-	0,  // 4: meshkv.v1.Event.type:type_name -> meshkv.v1.Event.Type
-	5,  // 5: meshkv.v1.Event.entry:type_name -> meshkv.v1.Entry
-	3,  // 6: meshkv.v1.Event.prev_value:type_name -> meshkv.v1.Value
-	5,  // 7: meshkv.v1.GetResponse.entry:type_name -> meshkv.v1.Entry
-	3,  // 8: meshkv.v1.SetRequest.value:type_name -> meshkv.v1.Value
-	4,  // 9: meshkv.v1.SetResponse.meta:type_name -> meshkv.v1.Meta
-	5,  // 10: meshkv.v1.DeleteResponse.prev:type_name -> meshkv.v1.Entry
-	4,  // 11: meshkv.v1.DeleteResponse.meta:type_name -> meshkv.v1.Meta
-	9,  // 12: meshkv.v1.UpdateRequest.items:type_name -> meshkv.v1.SetRequest
-	4,  // 13: meshkv.v1.UpdateResponse.metas:type_name -> meshkv.v1.Meta
-	2,  // 14: meshkv.v1.ApplyDeltaRequest.delta:type_name -> meshkv.v1.Mapping
-	5,  // 15: meshkv.v1.ApplyDeltaResponse.entry:type_name -> meshkv.v1.Entry
-	5,  // 16: meshkv.v1.PopResponse.entry:type_name -> meshkv.v1.Entry
-	5,  // 17: meshkv.v1.PopItemResponse.entry:type_name -> meshkv.v1.Entry
-	5,  // 18: meshkv.v1.ListResponse.entries:type_name -> meshkv.v1.Entry
-	1,  // 19: meshkv.v1.WatchRequest.filter:type_name -> meshkv.v1.WatchRequest.Filter
-	6,  // 20: meshkv.v1.WatchResponse.events:type_name -> meshkv.v1.Event
-	7,  // 21: meshkv.v1.KeyValue.Get:input_type -> meshkv.v1.GetRequest
-	9,  // 22: meshkv.v1.KeyValue.Set:input_type -> meshkv.v1.SetRequest
-	11, // 23: meshkv.v1.KeyValue.Delete:input_type -> meshkv.v1.DeleteRequest
-	13, // 24: meshkv.v1.KeyValue.Update:input_type -> meshkv.v1.UpdateRequest
-	15, // 25: meshkv.v1.KeyValue.ApplyDelta:input_type -> meshkv.v1.ApplyDeltaRequest
-	17, // 26: meshkv.v1.KeyValue.Pop:input_type -> meshkv.v1.PopRequest
-	19, // 27: meshkv.v1.KeyValue.PopItem:input_type -> meshkv.v1.PopItemRequest
-	21, // 28: meshkv.v1.KeyValue.List:input_type -> meshkv.v1.ListRequest
-	23, // 29: meshkv.v1.KeyValue.Watch:input_type -> meshkv.v1.WatchRequest
-	8,  // 30: meshkv.v1.KeyValue.Get:output_type -> meshkv.v1.GetResponse
-	10, // 31: meshkv.v1.KeyValue.Set:output_type -> meshkv.v1.SetResponse
-	12, // 32: meshkv.v1.KeyValue.Delete:output_type -> meshkv.v1.DeleteResponse
-	14, // 33: meshkv.v1.KeyValue.Update:output_type -> meshkv.v1.UpdateResponse
-	16, // 34: meshkv.v1.KeyValue.ApplyDelta:output_type -> meshkv.v1.ApplyDeltaResponse
-	18, // 35: meshkv.v1.KeyValue.Pop:output_type -> meshkv.v1.PopResponse
-	20, // 36: meshkv.v1.KeyValue.PopItem:output_type -> meshkv.v1.PopItemResponse
-	22, // 37: meshkv.v1.KeyValue.List:output_type -> meshkv.v1.ListResponse
-	24, // 38: meshkv.v1.KeyValue.Watch:output_type -> meshkv.v1.WatchResponse
-	30, // [30:39] is the sub-list for method output_type
-	21, // [21:30] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	5,  // 2: meshkv.v1.Meta.version:type_name -> meshkv.v1.Version
+	5,  // 3: meshkv.v1.Precondition.version:type_name -> meshkv.v1.Version
+	3,  // 4: meshkv.v1.Entry.value:type_name -> meshkv.v1.Value
+	4,  // 5: meshkv.v1.Entry.meta:type_name -> meshkv.v1.Meta
+	0,  // 6: meshkv.v1.Event.type:type_name -> meshkv.v1.Event.Type
+	7,  // 7: meshkv.v1.Event.entry:type_name -> meshkv.v1.Entry
+	3,  // 8: meshkv.v1.Event.prev_value:type_name -> meshkv.v1.Value
+	7,  // 9: meshkv.v1.GetResponse.entry:type_name -> meshkv.v1.Entry
+	3,  // 10: meshkv.v1.SetRequest.value:type_name -> meshkv.v1.Value
+	6,  // 11: meshkv.v1.SetRequest.precondition:type_name -> meshkv.v1.Precondition
+	4,  // 12: meshkv.v1.SetResponse.meta:type_name -> meshkv.v1.Meta
+	6,  // 13: meshkv.v1.DeleteRequest.precondition:type_name -> meshkv.v1.Precondition
+	7,  // 14: meshkv.v1.DeleteResponse.prev:type_name -> meshkv.v1.Entry
+	4,  // 15: meshkv.v1.DeleteResponse.meta:type_name -> meshkv.v1.Meta
+	11, // 16: meshkv.v1.UpdateRequest.items:type_name -> meshkv.v1.SetRequest
+	4,  // 17: meshkv.v1.UpdateResponse.metas:type_name -> meshkv.v1.Meta
+	2,  // 18: meshkv.v1.ApplyDeltaRequest.delta:type_name -> meshkv.v1.Mapping
+	6,  // 19: meshkv.v1.ApplyDeltaRequest.precondition:type_name -> meshkv.v1.Precondition
+	7,  // 20: meshkv.v1.ApplyDeltaResponse.entry:type_name -> meshkv.v1.Entry
+	7,  // 21: meshkv.v1.PopResponse.entry:type_name -> meshkv.v1.Entry
+	7,  // 22: meshkv.v1.PopItemResponse.entry:type_name -> meshkv.v1.Entry
+	7,  // 23: meshkv.v1.ListResponse.entries:type_name -> meshkv.v1.Entry
+	1,  // 24: meshkv.v1.WatchRequest.filter:type_name -> meshkv.v1.WatchRequest.Filter
+	8,  // 25: meshkv.v1.WatchResponse.events:type_name -> meshkv.v1.Event
+	9,  // 26: meshkv.v1.KeyValue.Get:input_type -> meshkv.v1.GetRequest
+	11, // 27: meshkv.v1.KeyValue.Set:input_type -> meshkv.v1.SetRequest
+	13, // 28: meshkv.v1.KeyValue.Delete:input_type -> meshkv.v1.DeleteRequest
+	15, // 29: meshkv.v1.KeyValue.Update:input_type -> meshkv.v1.UpdateRequest
+	17, // 30: meshkv.v1.KeyValue.ApplyDelta:input_type -> meshkv.v1.ApplyDeltaRequest
+	19, // 31: meshkv.v1.KeyValue.Pop:input_type -> meshkv.v1.PopRequest
+	21, // 32: meshkv.v1.KeyValue.PopItem:input_type -> meshkv.v1.PopItemRequest
+	23, // 33: meshkv.v1.KeyValue.List:input_type -> meshkv.v1.ListRequest
+	25, // 34: meshkv.v1.KeyValue.Watch:input_type -> meshkv.v1.WatchRequest
+	10, // 35: meshkv.v1.KeyValue.Get:output_type -> meshkv.v1.GetResponse
+	12, // 36: meshkv.v1.KeyValue.Set:output_type -> meshkv.v1.SetResponse
+	14, // 37: meshkv.v1.KeyValue.Delete:output_type -> meshkv.v1.DeleteResponse
+	16, // 38: meshkv.v1.KeyValue.Update:output_type -> meshkv.v1.UpdateResponse
+	18, // 39: meshkv.v1.KeyValue.ApplyDelta:output_type -> meshkv.v1.ApplyDeltaResponse
+	20, // 40: meshkv.v1.KeyValue.Pop:output_type -> meshkv.v1.PopResponse
+	22, // 41: meshkv.v1.KeyValue.PopItem:output_type -> meshkv.v1.PopItemResponse
+	24, // 42: meshkv.v1.KeyValue.List:output_type -> meshkv.v1.ListResponse
+	26, // 43: meshkv.v1.KeyValue.Watch:output_type -> meshkv.v1.WatchResponse
+	35, // [35:44] is the sub-list for method output_type
+	26, // [26:35] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_meshkv_v1_kv_proto_init() }
@@ -1590,13 +1806,17 @@ func file_meshkv_v1_kv_proto_init() {
 		(*Value_Bytes)(nil),
 		(*Value_Mapping)(nil),
 	}
+	file_meshkv_v1_kv_proto_msgTypes[4].OneofWrappers = []any{
+		(*Precondition_Absent)(nil),
+		(*Precondition_Version)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshkv_v1_kv_proto_rawDesc), len(file_meshkv_v1_kv_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
