@@ -83,10 +83,9 @@ std::vector<std::string> CheckRefusedNeverAppear(const std::vector<Write>& write
                                                  const std::vector<WatchLog>& watches);
 
 // Every acknowledged write that `counts` selects survives in `final`: the
-// key holds that write or a newer one (a later timestamp, or an equal one
-// from another write), or, for a set, a delete sent after it removed the
-// key; for an acknowledged delete, the key is absent or holds a newer
-// write.
+// key holds that write or a newer one (a later timestamp, or the same
+// millisecond from another write that was not refused), or, for a set, a delete sent after it
+// removed the key; for an acknowledged delete, the key is absent or holds a newer write.
 std::vector<std::string> CheckAcknowledgedSurvive(const std::vector<Write>& writes,
                                                   const State& final,
                                                   const std::function<bool(const Write&)>& counts);

@@ -65,9 +65,12 @@ TEST(CheckRefusedNeverAppear, FindsARefusedValueInStateAndInAWatch) {
 TEST(CheckAcknowledgedSurvive, AcceptsTheWriteANewerOneOrALaterDelete) {
   std::vector<Write> writes = {
       Set("a", "a1", Outcome::kAcknowledged, 1), Set("b", "b1", Outcome::kAcknowledged, 1),
-      Set("b", "b2", Outcome::kUnknown, 2),      Set("c", "c1", Outcome::kAcknowledged, 1),
-      Delete("c", Outcome::kUnknown, 2),         Delete("d", Outcome::kAcknowledged, 3)};
-  State final = {{"a", {"a1", "n0", 1}}, {"b", {"b2", "n0", 2}}};
+      Set("b", "b2", Outcome::kUnknown, 2), Set("c", "c1", Outcome::kAcknowledged, 1),
+      Delete("c", Outcome::kUnknown, 2), Delete("d", Outcome::kAcknowledged, 3),
+      // Same owner, same millisecond: the clock's counter, not in Meta,
+      // ordered them.
+      Set("e", "e1", Outcome::kAcknowledged, 4), Set("e", "e2", Outcome::kAcknowledged, 4)};
+  State final = {{"a", {"a1", "n0", 1}}, {"b", {"b2", "n0", 2}}, {"e", {"e2", "n0", 4}}};
   EXPECT_THAT(CheckAcknowledgedSurvive(writes, final, kAll), IsEmpty());
 }
 
@@ -75,10 +78,12 @@ TEST(CheckAcknowledgedSurvive, FindsAnOlderValueAnAbsentKeyAndAnUndoneDelete) {
   std::vector<Write> writes = {
       Set("a", "a1", Outcome::kAcknowledged, 1), Set("a", "a2", Outcome::kAcknowledged, 2),
       Set("b", "b1", Outcome::kAcknowledged, 1), Delete("b", Outcome::kRefused, 2),
-      Set("c", "c1", Outcome::kAcknowledged, 1), Delete("c", Outcome::kAcknowledged, 5)};
-  State final = {{"a", {"a1", "n0", 1}}, {"c", {"c1", "n0", 1}}};
+      Set("c", "c1", Outcome::kAcknowledged, 1), Delete("c", Outcome::kAcknowledged, 5),
+      Set("e", "e1", Outcome::kAcknowledged, 4), Set("e", "e2", Outcome::kRefused, 4)};
+  State final = {{"a", {"a1", "n0", 1}}, {"c", {"c1", "n0", 1}}, {"e", {"e2", "n0", 4}}};
   auto errors = CheckAcknowledgedSurvive(writes, final, kAll);
-  ASSERT_THAT(errors, SizeIs(3));
+  ASSERT_THAT(errors, SizeIs(4));
+  EXPECT_THAT(errors[3], HasSubstr("set e=e1"));
   EXPECT_THAT(errors[0], HasSubstr("set a=a2"));
   EXPECT_THAT(errors[1], HasSubstr("set b=b1"));
   EXPECT_THAT(errors[2], HasSubstr("delete c"));
