@@ -25,10 +25,26 @@
 #                                   hides). Slow, so not part of the test
 #                                   command; `--sanitize=thread -L process` is
 #                                   the set known to pass.
+#   scripts/test.sh --soak[=SECONDS]
+#                                   the fault campaign only (netns, needs
+#                                   root), new seeds for SECONDS (default
+#                                   MESHKV_SOAK_SECONDS, else 1200); prints
+#                                   each seed's summary, and on a failure the
+#                                   seed and a one-line replay command
 # Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+
+if [ "$#" -gt 0 ] && [[ "$1" == --soak* ]]; then
+  soak="${1#--soak}"
+  soak="${soak#=}"
+  export MESHKV_SOAK_SECONDS="${soak:-${MESHKV_SOAK_SECONDS:-1200}}"
+  scripts/setup.sh --test --target=fault_campaign_test --target=meshkv-server
+  build="${MESHKV_BUILD_DIR:-build}"
+  MESHKV_BIN_DIR="$root/$build/bin" exec "$build/bin/fault_campaign_test" \
+    --gtest_filter='FaultCampaign.RandomSchedule*'
+fi
 
 sanitize=""
 if [ "$#" -gt 0 ]; then

@@ -59,6 +59,12 @@ absl::Status Network::Cut(int node, const std::vector<int>& others) {
   return absl::OkStatus();
 }
 
+absl::Status Network::Lose(int node, int percent) {
+  return Sh(absl::StrCat("ip netns exec ", Ns(node),
+                         " iptables -A INPUT -m statistic --mode random --probability ",
+                         percent / 100.0, " -j DROP"));
+}
+
 absl::Status Network::Heal() {
   for (int i = 0; i < nodes_; ++i) {
     absl::Status s = Sh(absl::StrCat("ip netns exec ", Ns(i), " iptables -F"));

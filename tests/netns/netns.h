@@ -5,6 +5,7 @@
 //   Network net(3);                          // nodes 10.77.N.1 .. .3
 //   ServerProcess a(flags, {}, net.Exec(0));
 //   net.Cut(2, {0, 1});                      // node 2 hears nothing from 0, 1
+//   net.Lose(1, 30);                         // node 1 drops 30% of what it receives
 //   net.Heal();
 //
 // The bridge lives in a namespace of its own: the test host's firewall
@@ -32,7 +33,10 @@ class Network {
   std::vector<std::string> Exec(int node) const;
   // Drops everything between `node` and each of `others`, both ways.
   absl::Status Cut(int node, const std::vector<int>& others);
-  // Removes every cut.
+  // Drops `percent` of the packets `node` receives, at random (iptables'
+  // statistic match: tc netem is not available everywhere).
+  absl::Status Lose(int node, int percent);
+  // Removes every cut and every loss.
   absl::Status Heal();
 
  private:
