@@ -44,6 +44,7 @@ TEST_F(WatchHubTest, ProgressComesEveryIntervalOnlyToStreamsThatAskedForIt) {
   // due first, at 250); its next is due at 550.
   EXPECT_THAT(log_, ::testing::ElementsAre("fast:progress", "fast:progress", "slow:progress",
                                            "fast:progress", "fast:progress", "fast:progress"));
+  hub_.Shutdown();  // before the streams go
 }
 
 TEST_F(WatchHubTest, ARemovedStreamGetsNoMoreProgress) {

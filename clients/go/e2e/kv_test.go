@@ -220,9 +220,12 @@ func TestStatusCodes(t *testing.T) {
 
 	// Refused requests change nothing.
 	wantBytes(t, "plain after refusals", mustGet(t, kv, "plain").GetValue(), "bytes value")
-	for _, key := range []string{"novalue", "dup", bigKey} {
+	for _, key := range []string{"novalue", "dup"} {
 		wantAbsent(t, kv, key)
 	}
+	// A key over the limit cannot exist: even Get refuses it.
+	_, getErr := kv.Get(ctxFor(t), &pb.GetRequest{Key: []byte(bigKey)})
+	wantCode(t, "get of an oversized key", getErr, codes.InvalidArgument)
 	// The limits themselves are allowed.
 	mustSet(t, kv, strings.Repeat("k", 4096), strings.Repeat("v", 1<<20))
 }
