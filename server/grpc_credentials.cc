@@ -110,10 +110,11 @@ Access KeyValueMethodAccess(absl::string_view method) {
   if (size_t slash = method.rfind('/'); slash != absl::string_view::npos) {
     method.remove_prefix(slash + 1);
   }
-  for (absl::string_view read : {"Get", "List", "Watch"}) {
+  for (absl::string_view read : {"Get", "List", "Watch", "Subscribe"}) {
     if (method == read) return Access::kRead;
   }
-  for (absl::string_view write : {"Set", "Delete", "Update", "ApplyDelta", "Pop", "PopItem"}) {
+  for (absl::string_view write : {"Set", "Delete", "Update", "ApplyDelta", "Pop", "PopItem",
+                                  "Touch", "DeletePrefix", "Publish"}) {
     if (method == write) return Access::kWrite;
   }
   return Access::kAdmin;

@@ -290,8 +290,11 @@ TEST(Authorize, EachRoleMayDoWhatTheOnesBelowMay) {
 
 TEST(KeyValueMethodAccess, EveryMethodIsListedAndNewOnesAreClosed) {
   EXPECT_EQ(KeyValueMethodAccess("/meshkv.v1.KeyValue/Get"), Access::kRead);
-  for (const char* m : {"Get", "List", "Watch"}) EXPECT_EQ(KeyValueMethodAccess(m), Access::kRead);
-  for (const char* m : {"Set", "Delete", "Update", "ApplyDelta", "Pop", "PopItem"}) {
+  for (const char* m : {"Get", "List", "Watch", "Subscribe"}) {
+    EXPECT_EQ(KeyValueMethodAccess(m), Access::kRead) << m;
+  }
+  for (const char* m : {"Set", "Delete", "Update", "ApplyDelta", "Pop", "PopItem", "Touch",
+                        "DeletePrefix", "Publish"}) {
     EXPECT_EQ(KeyValueMethodAccess(m), Access::kWrite) << m;
   }
   EXPECT_EQ(KeyValueMethodAccess("Compact"), Access::kAdmin);

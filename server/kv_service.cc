@@ -100,6 +100,15 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
   meshkv::v1::ListResponse response_;
 };
 
+// Request fields the API names but this build does not implement yet: refused
+// rather than ignored, so no client believes it got what it asked for.
+absl::Status Unimplemented(uint32_t min_replicas, int64_t ttl_ms = 0, int remove_fields = 0) {
+  if (min_replicas != 0) return absl::UnimplementedError("min_replicas is not implemented yet");
+  if (ttl_ms != 0) return absl::UnimplementedError("ttl_ms is not implemented yet");
+  if (remove_fields != 0) return absl::UnimplementedError("remove_fields is not implemented yet");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 KeyValueService::KeyValueService(Node* node, KeyValueServiceOptions options,
@@ -139,6 +148,9 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
     return Done(ctx, s);
   }
+  if (absl::Status s = Unimplemented(req->min_replicas(), req->ttl_ms()); !s.ok()) {
+    return Done(ctx, s);
+  }
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -155,6 +167,7 @@ grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Delete")); !s.ok()) {
     return Done(ctx, s);
   }
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -171,6 +184,12 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Update")); !s.ok()) {
     return Done(ctx, s);
   }
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
+  for (const meshkv::v1::SetRequest& item : req->items()) {
+    if (absl::Status s = Unimplemented(item.min_replicas(), item.ttl_ms()); !s.ok()) {
+      return Done(ctx, s);
+    }
+  }
   absl::StatusOr<std::vector<Precondition>> pres = ToPreconditions(req->items());
   if (!pres.ok()) return Done(ctx, pres.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -184,6 +203,10 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
                                                       const meshkv::v1::ApplyDeltaRequest* req,
                                                       meshkv::v1::ApplyDeltaResponse* resp) {
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
+    return Done(ctx, s);
+  }
+  if (absl::Status s = Unimplemented(req->min_replicas(), req->ttl_ms(), req->remove_fields_size());
+      !s.ok()) {
     return Done(ctx, s);
   }
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
@@ -202,6 +225,7 @@ grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Pop")); !s.ok()) {
     return Done(ctx, s);
   }
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Pop(req->key(), Reply(reactor, [resp](const WriteResult& r) {
                ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
@@ -210,11 +234,12 @@ grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
 }
 
 grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* ctx,
-                                                   const meshkv::v1::PopItemRequest*,
+                                                   const meshkv::v1::PopItemRequest* req,
                                                    meshkv::v1::PopItemResponse* resp) {
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("PopItem")); !s.ok()) {
     return Done(ctx, s);
   }
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->PopItem(Reply(reactor, [resp](const WriteResult& r) {
     ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());

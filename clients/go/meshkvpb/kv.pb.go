@@ -76,6 +76,52 @@ func (Event_Type) EnumDescriptor() ([]byte, []int) {
 	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{6, 0}
 }
 
+type Event_Reason int32
+
+const (
+	Event_WRITE   Event_Reason = 0 // a client's write (on any node)
+	Event_EXPIRED Event_Reason = 1 // a DELETE because the key's time to live ran out
+)
+
+// Enum value maps for Event_Reason.
+var (
+	Event_Reason_name = map[int32]string{
+		0: "WRITE",
+		1: "EXPIRED",
+	}
+	Event_Reason_value = map[string]int32{
+		"WRITE":   0,
+		"EXPIRED": 1,
+	}
+)
+
+func (x Event_Reason) Enum() *Event_Reason {
+	p := new(Event_Reason)
+	*p = x
+	return p
+}
+
+func (x Event_Reason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Event_Reason) Descriptor() protoreflect.EnumDescriptor {
+	return file_meshkv_v1_kv_proto_enumTypes[1].Descriptor()
+}
+
+func (Event_Reason) Type() protoreflect.EnumType {
+	return &file_meshkv_v1_kv_proto_enumTypes[1]
+}
+
+func (x Event_Reason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Event_Reason.Descriptor instead.
+func (Event_Reason) EnumDescriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{6, 1}
+}
+
 type WatchRequest_Filter int32
 
 const (
@@ -109,11 +155,11 @@ func (x WatchRequest_Filter) String() string {
 }
 
 func (WatchRequest_Filter) Descriptor() protoreflect.EnumDescriptor {
-	return file_meshkv_v1_kv_proto_enumTypes[1].Descriptor()
+	return file_meshkv_v1_kv_proto_enumTypes[2].Descriptor()
 }
 
 func (WatchRequest_Filter) Type() protoreflect.EnumType {
-	return &file_meshkv_v1_kv_proto_enumTypes[1]
+	return &file_meshkv_v1_kv_proto_enumTypes[2]
 }
 
 func (x WatchRequest_Filter) Number() protoreflect.EnumNumber {
@@ -264,7 +310,9 @@ type Meta struct {
 	LeaseExpiresMs int64 `protobuf:"varint,4,opt,name=lease_expires_ms,json=leaseExpiresMs,proto3" json:"lease_expires_ms,omitempty"`
 	// The global version of the key's current write: the same on every node,
 	// unlike revision. What a Precondition compares with.
-	Version       *Version `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	Version *Version `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	// When the key expires (Unix ms); 0 when it has no time to live.
+	ExpiresMs     int64 `protobuf:"varint,6,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -332,6 +380,13 @@ func (x *Meta) GetVersion() *Version {
 		return x.Version
 	}
 	return nil
+}
+
+func (x *Meta) GetExpiresMs() int64 {
+	if x != nil {
+		return x.ExpiresMs
+	}
+	return 0
 }
 
 // A write's global version: hybrid-clock reading and the node it entered at.
@@ -535,8 +590,9 @@ func (x *Entry) GetMeta() *Meta {
 }
 
 type Event struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Type  Event_Type             `protobuf:"varint,1,opt,name=type,proto3,enum=meshkv.v1.Event_Type" json:"type,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Type   Event_Type             `protobuf:"varint,1,opt,name=type,proto3,enum=meshkv.v1.Event_Type" json:"type,omitempty"`
+	Reason Event_Reason           `protobuf:"varint,4,opt,name=reason,proto3,enum=meshkv.v1.Event_Reason" json:"reason,omitempty"`
 	// For UPDATE the whole new value; for DELETE the key and the tombstone's meta.
 	Entry *Entry `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
 	// The value before this change, when WatchRequest.prev_value was set and the
@@ -581,6 +637,13 @@ func (x *Event) GetType() Event_Type {
 		return x.Type
 	}
 	return Event_UPDATE
+}
+
+func (x *Event) GetReason() Event_Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Event_WRITE
 }
 
 func (x *Event) GetEntry() *Entry {
@@ -702,10 +765,17 @@ func (x *GetResponse) GetRevision() uint64 {
 }
 
 type SetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`               // required: bytes (may be empty) or mapping
-	Precondition  *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"` // unset: unconditional
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Key          []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value        *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`               // required: bytes (may be empty) or mapping
+	Precondition *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"` // unset: unconditional
+	// Time to live in milliseconds; 0: the key never expires. Negative:
+	// INVALID_ARGUMENT.
+	TtlMs int64 `protobuf:"varint,4,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	// Write concern: how many other nodes must hold the write before it is
+	// acknowledged; 0, this node only (docs/design.md, "Write concern"). Must be
+	// 0 on the items of an Update (the UpdateRequest's own applies).
+	MinReplicas   uint32 `protobuf:"varint,15,opt,name=min_replicas,json=minReplicas,proto3" json:"min_replicas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -761,6 +831,20 @@ func (x *SetRequest) GetPrecondition() *Precondition {
 	return nil
 }
 
+func (x *SetRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *SetRequest) GetMinReplicas() uint32 {
+	if x != nil {
+		return x.MinReplicas
+	}
+	return 0
+}
+
 type SetResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Meta          *Meta                  `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
@@ -808,7 +892,8 @@ func (x *SetResponse) GetMeta() *Meta {
 type DeleteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Precondition  *Precondition          `protobuf:"bytes,2,opt,name=precondition,proto3" json:"precondition,omitempty"` // a version on an absent key: FAILED_PRECONDITION
+	Precondition  *Precondition          `protobuf:"bytes,2,opt,name=precondition,proto3" json:"precondition,omitempty"`                    // a version on an absent key: FAILED_PRECONDITION
+	MinReplicas   uint32                 `protobuf:"varint,15,opt,name=min_replicas,json=minReplicas,proto3" json:"min_replicas,omitempty"` // as SetRequest.min_replicas
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -855,6 +940,13 @@ func (x *DeleteRequest) GetPrecondition() *Precondition {
 		return x.Precondition
 	}
 	return nil
+}
+
+func (x *DeleteRequest) GetMinReplicas() uint32 {
+	if x != nil {
+		return x.MinReplicas
+	}
+	return 0
 }
 
 type DeleteResponse struct {
@@ -914,6 +1006,7 @@ type UpdateRequest struct {
 	// Keys must be distinct. Each item's precondition is checked before any
 	// item is written: one failure fails the whole Update.
 	Items         []*SetRequest `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	MinReplicas   uint32        `protobuf:"varint,15,opt,name=min_replicas,json=minReplicas,proto3" json:"min_replicas,omitempty"` // as SetRequest.min_replicas, for the whole Update
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -953,6 +1046,13 @@ func (x *UpdateRequest) GetItems() []*SetRequest {
 		return x.Items
 	}
 	return nil
+}
+
+func (x *UpdateRequest) GetMinReplicas() uint32 {
+	if x != nil {
+		return x.MinReplicas
+	}
+	return 0
 }
 
 type UpdateResponse struct {
@@ -1000,10 +1100,15 @@ func (x *UpdateResponse) GetMetas() []*Meta {
 }
 
 type ApplyDeltaRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Delta         *Mapping               `protobuf:"bytes,2,opt,name=delta,proto3" json:"delta,omitempty"`
-	Precondition  *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Key          []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Delta        *Mapping               `protobuf:"bytes,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	Precondition *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"`
+	TtlMs        int64                  `protobuf:"varint,4,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"` // as SetRequest.ttl_ms
+	// Fields to remove (per-field tombstones that merge like field writes). A
+	// field may not be both in delta and here.
+	RemoveFields  []string `protobuf:"bytes,5,rep,name=remove_fields,json=removeFields,proto3" json:"remove_fields,omitempty"`
+	MinReplicas   uint32   `protobuf:"varint,15,opt,name=min_replicas,json=minReplicas,proto3" json:"min_replicas,omitempty"` // as SetRequest.min_replicas
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1059,6 +1164,27 @@ func (x *ApplyDeltaRequest) GetPrecondition() *Precondition {
 	return nil
 }
 
+func (x *ApplyDeltaRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *ApplyDeltaRequest) GetRemoveFields() []string {
+	if x != nil {
+		return x.RemoveFields
+	}
+	return nil
+}
+
+func (x *ApplyDeltaRequest) GetMinReplicas() uint32 {
+	if x != nil {
+		return x.MinReplicas
+	}
+	return 0
+}
+
 type ApplyDeltaResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entry         *Entry                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"` // the merged mapping
@@ -1106,6 +1232,7 @@ func (x *ApplyDeltaResponse) GetEntry() *Entry {
 type PopRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	MinReplicas   uint32                 `protobuf:"varint,15,opt,name=min_replicas,json=minReplicas,proto3" json:"min_replicas,omitempty"` // as SetRequest.min_replicas
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1145,6 +1272,13 @@ func (x *PopRequest) GetKey() []byte {
 		return x.Key
 	}
 	return nil
+}
+
+func (x *PopRequest) GetMinReplicas() uint32 {
+	if x != nil {
+		return x.MinReplicas
+	}
+	return 0
 }
 
 type PopResponse struct {
@@ -1193,6 +1327,7 @@ func (x *PopResponse) GetEntry() *Entry {
 
 type PopItemRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	MinReplicas   uint32                 `protobuf:"varint,15,opt,name=min_replicas,json=minReplicas,proto3" json:"min_replicas,omitempty"` // as SetRequest.min_replicas
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1225,6 +1360,13 @@ func (x *PopItemRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use PopItemRequest.ProtoReflect.Descriptor instead.
 func (*PopItemRequest) Descriptor() ([]byte, []int) {
 	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PopItemRequest) GetMinReplicas() uint32 {
+	if x != nil {
+		return x.MinReplicas
+	}
+	return 0
 }
 
 type PopItemResponse struct {
@@ -1581,6 +1723,416 @@ func (x *WatchResponse) GetEvents() []*Event {
 	return nil
 }
 
+type TouchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	TtlMs         int64                  `protobuf:"varint,2,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`                    // from now; 0: the key no longer expires
+	MinReplicas   uint32                 `protobuf:"varint,15,opt,name=min_replicas,json=minReplicas,proto3" json:"min_replicas,omitempty"` // as SetRequest.min_replicas
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TouchRequest) Reset() {
+	*x = TouchRequest{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TouchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TouchRequest) ProtoMessage() {}
+
+func (x *TouchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TouchRequest.ProtoReflect.Descriptor instead.
+func (*TouchRequest) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TouchRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *TouchRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *TouchRequest) GetMinReplicas() uint32 {
+	if x != nil {
+		return x.MinReplicas
+	}
+	return 0
+}
+
+type TouchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *Meta                  `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TouchResponse) Reset() {
+	*x = TouchResponse{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TouchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TouchResponse) ProtoMessage() {}
+
+func (x *TouchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TouchResponse.ProtoReflect.Descriptor instead.
+func (*TouchResponse) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *TouchResponse) GetMeta() *Meta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+type DeletePrefixRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Prefix []byte                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"` // empty: every key
+	// At most this many keys (0: the server's maximum); more live keys under
+	// the prefix than that is FAILED_PRECONDITION and deletes nothing.
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	MinReplicas   uint32 `protobuf:"varint,15,opt,name=min_replicas,json=minReplicas,proto3" json:"min_replicas,omitempty"` // as SetRequest.min_replicas
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePrefixRequest) Reset() {
+	*x = DeletePrefixRequest{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePrefixRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePrefixRequest) ProtoMessage() {}
+
+func (x *DeletePrefixRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePrefixRequest.ProtoReflect.Descriptor instead.
+func (*DeletePrefixRequest) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DeletePrefixRequest) GetPrefix() []byte {
+	if x != nil {
+		return x.Prefix
+	}
+	return nil
+}
+
+func (x *DeletePrefixRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *DeletePrefixRequest) GetMinReplicas() uint32 {
+	if x != nil {
+		return x.MinReplicas
+	}
+	return 0
+}
+
+type DeletePrefixResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       []*Entry               `protobuf:"bytes,1,rep,name=deleted,proto3" json:"deleted,omitempty"` // what was deleted, in key order
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePrefixResponse) Reset() {
+	*x = DeletePrefixResponse{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePrefixResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePrefixResponse) ProtoMessage() {}
+
+func (x *DeletePrefixResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePrefixResponse.ProtoReflect.Descriptor instead.
+func (*DeletePrefixResponse) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DeletePrefixResponse) GetDeleted() []*Entry {
+	if x != nil {
+		return x.Deleted
+	}
+	return nil
+}
+
+type PublishRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Payload       []byte                 `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishRequest) Reset() {
+	*x = PublishRequest{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishRequest) ProtoMessage() {}
+
+func (x *PublishRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
+func (*PublishRequest) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *PublishRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PublishRequest) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+type PublishResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishResponse) Reset() {
+	*x = PublishResponse{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishResponse) ProtoMessage() {}
+
+func (x *PublishResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishResponse.ProtoReflect.Descriptor instead.
+func (*PublishResponse) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{30}
+}
+
+type SubscribeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TopicPrefix   string                 `protobuf:"bytes,1,opt,name=topic_prefix,json=topicPrefix,proto3" json:"topic_prefix,omitempty"` // empty: every topic
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeRequest) Reset() {
+	*x = SubscribeRequest{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeRequest) ProtoMessage() {}
+
+func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SubscribeRequest) GetTopicPrefix() string {
+	if x != nil {
+		return x.TopicPrefix
+	}
+	return ""
+}
+
+type Message struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Payload       []byte                 `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	Origin        string                 `protobuf:"bytes,3,opt,name=origin,proto3" json:"origin,omitempty"`                               // the node it was published at
+	TimestampMs   int64                  `protobuf:"varint,4,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"` // when, on that node's clock
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_meshkv_v1_kv_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_kv_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_kv_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Message) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *Message) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *Message) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *Message) GetTimestampMs() int64 {
+	if x != nil {
+		return x.TimestampMs
+	}
+	return 0
+}
+
 var File_meshkv_v1_kv_proto protoreflect.FileDescriptor
 
 const file_meshkv_v1_kv_proto_rawDesc = "" +
@@ -1594,13 +2146,15 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\x05Value\x12\x16\n" +
 	"\x05bytes\x18\x01 \x01(\fH\x00R\x05bytes\x12.\n" +
 	"\amapping\x18\x02 \x01(\v2\x12.meshkv.v1.MappingH\x00R\amappingB\x06\n" +
-	"\x04kind\"\xb3\x01\n" +
+	"\x04kind\"\xd2\x01\n" +
 	"\x04Meta\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12!\n" +
 	"\ftimestamp_ms\x18\x02 \x01(\x03R\vtimestampMs\x12\x1a\n" +
 	"\brevision\x18\x03 \x01(\x04R\brevision\x12(\n" +
 	"\x10lease_expires_ms\x18\x04 \x01(\x03R\x0eleaseExpiresMs\x12,\n" +
-	"\aversion\x18\x05 \x01(\v2\x12.meshkv.v1.VersionR\aversion\"3\n" +
+	"\aversion\x18\x05 \x01(\v2\x12.meshkv.v1.VersionR\aversion\x12\x1d\n" +
+	"\n" +
+	"expires_ms\x18\x06 \x01(\x03R\texpiresMs\"3\n" +
 	"\aVersion\x12\x10\n" +
 	"\x03hlc\x18\x01 \x01(\x04R\x03hlc\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\"`\n" +
@@ -1611,9 +2165,10 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\x05Entry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.meshkv.v1.ValueR\x05value\x12#\n" +
-	"\x04meta\x18\x03 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"\xab\x01\n" +
+	"\x04meta\x18\x03 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"\xfe\x01\n" +
 	"\x05Event\x12)\n" +
-	"\x04type\x18\x01 \x01(\x0e2\x15.meshkv.v1.Event.TypeR\x04type\x12&\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x15.meshkv.v1.Event.TypeR\x04type\x12/\n" +
+	"\x06reason\x18\x04 \x01(\x0e2\x17.meshkv.v1.Event.ReasonR\x06reason\x12&\n" +
 	"\x05entry\x18\x02 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\x12/\n" +
 	"\n" +
 	"prev_value\x18\x03 \x01(\v2\x10.meshkv.v1.ValueR\tprevValue\"\x1e\n" +
@@ -1621,43 +2176,55 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\n" +
 	"\x06UPDATE\x10\x00\x12\n" +
 	"\n" +
-	"\x06DELETE\x10\x01\"\x1e\n" +
+	"\x06DELETE\x10\x01\" \n" +
+	"\x06Reason\x12\t\n" +
+	"\x05WRITE\x10\x00\x12\v\n" +
+	"\aEXPIRED\x10\x01\"\x1e\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\"g\n" +
 	"\vGetResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12&\n" +
 	"\x05entry\x18\x02 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x04R\brevision\"\x83\x01\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"\xbd\x01\n" +
 	"\n" +
 	"SetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.meshkv.v1.ValueR\x05value\x12;\n" +
-	"\fprecondition\x18\x03 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"2\n" +
+	"\fprecondition\x18\x03 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\x12\x15\n" +
+	"\x06ttl_ms\x18\x04 \x01(\x03R\x05ttlMs\x12!\n" +
+	"\fmin_replicas\x18\x0f \x01(\rR\vminReplicas\"2\n" +
 	"\vSetResponse\x12#\n" +
-	"\x04meta\x18\x01 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"^\n" +
+	"\x04meta\x18\x01 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"\x81\x01\n" +
 	"\rDeleteRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12;\n" +
-	"\fprecondition\x18\x02 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"[\n" +
+	"\fprecondition\x18\x02 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\x12!\n" +
+	"\fmin_replicas\x18\x0f \x01(\rR\vminReplicas\"[\n" +
 	"\x0eDeleteResponse\x12$\n" +
 	"\x04prev\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x04prev\x12#\n" +
-	"\x04meta\x18\x02 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"<\n" +
+	"\x04meta\x18\x02 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"_\n" +
 	"\rUpdateRequest\x12+\n" +
-	"\x05items\x18\x01 \x03(\v2\x15.meshkv.v1.SetRequestR\x05items\"7\n" +
+	"\x05items\x18\x01 \x03(\v2\x15.meshkv.v1.SetRequestR\x05items\x12!\n" +
+	"\fmin_replicas\x18\x0f \x01(\rR\vminReplicas\"7\n" +
 	"\x0eUpdateResponse\x12%\n" +
-	"\x05metas\x18\x01 \x03(\v2\x0f.meshkv.v1.MetaR\x05metas\"\x8c\x01\n" +
+	"\x05metas\x18\x01 \x03(\v2\x0f.meshkv.v1.MetaR\x05metas\"\xeb\x01\n" +
 	"\x11ApplyDeltaRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12(\n" +
 	"\x05delta\x18\x02 \x01(\v2\x12.meshkv.v1.MappingR\x05delta\x12;\n" +
-	"\fprecondition\x18\x03 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\"<\n" +
+	"\fprecondition\x18\x03 \x01(\v2\x17.meshkv.v1.PreconditionR\fprecondition\x12\x15\n" +
+	"\x06ttl_ms\x18\x04 \x01(\x03R\x05ttlMs\x12#\n" +
+	"\rremove_fields\x18\x05 \x03(\tR\fremoveFields\x12!\n" +
+	"\fmin_replicas\x18\x0f \x01(\rR\vminReplicas\"<\n" +
 	"\x12ApplyDeltaResponse\x12&\n" +
-	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x1e\n" +
+	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"A\n" +
 	"\n" +
 	"PopRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"5\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12!\n" +
+	"\fmin_replicas\x18\x0f \x01(\rR\vminReplicas\"5\n" +
 	"\vPopResponse\x12&\n" +
-	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x10\n" +
-	"\x0ePopItemRequest\"9\n" +
+	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"3\n" +
+	"\x0ePopItemRequest\x12!\n" +
+	"\fmin_replicas\x18\x0f \x01(\rR\vminReplicas\"9\n" +
 	"\x0fPopItemResponse\x12&\n" +
 	"\x05entry\x18\x01 \x01(\v2\x10.meshkv.v1.EntryR\x05entry\"\x98\x01\n" +
 	"\vListRequest\x12\x16\n" +
@@ -1688,7 +2255,30 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\rWatchResponse\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\bR\acreated\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12(\n" +
-	"\x06events\x18\x03 \x03(\v2\x10.meshkv.v1.EventR\x06events2\xb0\x04\n" +
+	"\x06events\x18\x03 \x03(\v2\x10.meshkv.v1.EventR\x06events\"Z\n" +
+	"\fTouchRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x15\n" +
+	"\x06ttl_ms\x18\x02 \x01(\x03R\x05ttlMs\x12!\n" +
+	"\fmin_replicas\x18\x0f \x01(\rR\vminReplicas\"4\n" +
+	"\rTouchResponse\x12#\n" +
+	"\x04meta\x18\x01 \x01(\v2\x0f.meshkv.v1.MetaR\x04meta\"f\n" +
+	"\x13DeletePrefixRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\fR\x06prefix\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x12!\n" +
+	"\fmin_replicas\x18\x0f \x01(\rR\vminReplicas\"B\n" +
+	"\x14DeletePrefixResponse\x12*\n" +
+	"\adeleted\x18\x01 \x03(\v2\x10.meshkv.v1.EntryR\adeleted\"@\n" +
+	"\x0ePublishRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\"\x11\n" +
+	"\x0fPublishResponse\"5\n" +
+	"\x10SubscribeRequest\x12!\n" +
+	"\ftopic_prefix\x18\x01 \x01(\tR\vtopicPrefix\"t\n" +
+	"\aMessage\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\x12\x16\n" +
+	"\x06origin\x18\x03 \x01(\tR\x06origin\x12!\n" +
+	"\ftimestamp_ms\x18\x04 \x01(\x03R\vtimestampMs2\xbf\x06\n" +
 	"\bKeyValue\x124\n" +
 	"\x03Get\x12\x15.meshkv.v1.GetRequest\x1a\x16.meshkv.v1.GetResponse\x124\n" +
 	"\x03Set\x12\x15.meshkv.v1.SetRequest\x1a\x16.meshkv.v1.SetResponse\x12=\n" +
@@ -1699,7 +2289,11 @@ const file_meshkv_v1_kv_proto_rawDesc = "" +
 	"\x03Pop\x12\x15.meshkv.v1.PopRequest\x1a\x16.meshkv.v1.PopResponse\x12@\n" +
 	"\aPopItem\x12\x19.meshkv.v1.PopItemRequest\x1a\x1a.meshkv.v1.PopItemResponse\x129\n" +
 	"\x04List\x12\x16.meshkv.v1.ListRequest\x1a\x17.meshkv.v1.ListResponse0\x01\x12<\n" +
-	"\x05Watch\x12\x17.meshkv.v1.WatchRequest\x1a\x18.meshkv.v1.WatchResponse0\x01B7Z5github.com/meshkv/meshkv/clients/go/meshkvpb;meshkvpbb\x06proto3"
+	"\x05Watch\x12\x17.meshkv.v1.WatchRequest\x1a\x18.meshkv.v1.WatchResponse0\x01\x12:\n" +
+	"\x05Touch\x12\x17.meshkv.v1.TouchRequest\x1a\x18.meshkv.v1.TouchResponse\x12O\n" +
+	"\fDeletePrefix\x12\x1e.meshkv.v1.DeletePrefixRequest\x1a\x1f.meshkv.v1.DeletePrefixResponse\x12@\n" +
+	"\aPublish\x12\x19.meshkv.v1.PublishRequest\x1a\x1a.meshkv.v1.PublishResponse\x12>\n" +
+	"\tSubscribe\x12\x1b.meshkv.v1.SubscribeRequest\x1a\x12.meshkv.v1.Message0\x01B7Z5github.com/meshkv/meshkv/clients/go/meshkvpb;meshkvpbb\x06proto3"
 
 var (
 	file_meshkv_v1_kv_proto_rawDescOnce sync.Once
@@ -1713,88 +2307,108 @@ func file_meshkv_v1_kv_proto_rawDescGZIP() []byte {
 	return file_meshkv_v1_kv_proto_rawDescData
 }
 
-var file_meshkv_v1_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_meshkv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_meshkv_v1_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_meshkv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_meshkv_v1_kv_proto_goTypes = []any{
-	(Event_Type)(0),            // 0: meshkv.v1.Event.Type
-	(WatchRequest_Filter)(0),   // 1: meshkv.v1.WatchRequest.Filter
-	(*Mapping)(nil),            // 2: meshkv.v1.Mapping
-	(*Value)(nil),              // 3: meshkv.v1.Value
-	(*Meta)(nil),               // 4: meshkv.v1.Meta
-	(*Version)(nil),            // 5: meshkv.v1.Version
-	(*Precondition)(nil),       // 6: meshkv.v1.Precondition
-	(*Entry)(nil),              // 7: meshkv.v1.Entry
-	(*Event)(nil),              // 8: meshkv.v1.Event
-	(*GetRequest)(nil),         // 9: meshkv.v1.GetRequest
-	(*GetResponse)(nil),        // 10: meshkv.v1.GetResponse
-	(*SetRequest)(nil),         // 11: meshkv.v1.SetRequest
-	(*SetResponse)(nil),        // 12: meshkv.v1.SetResponse
-	(*DeleteRequest)(nil),      // 13: meshkv.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 14: meshkv.v1.DeleteResponse
-	(*UpdateRequest)(nil),      // 15: meshkv.v1.UpdateRequest
-	(*UpdateResponse)(nil),     // 16: meshkv.v1.UpdateResponse
-	(*ApplyDeltaRequest)(nil),  // 17: meshkv.v1.ApplyDeltaRequest
-	(*ApplyDeltaResponse)(nil), // 18: meshkv.v1.ApplyDeltaResponse
-	(*PopRequest)(nil),         // 19: meshkv.v1.PopRequest
-	(*PopResponse)(nil),        // 20: meshkv.v1.PopResponse
-	(*PopItemRequest)(nil),     // 21: meshkv.v1.PopItemRequest
-	(*PopItemResponse)(nil),    // 22: meshkv.v1.PopItemResponse
-	(*ListRequest)(nil),        // 23: meshkv.v1.ListRequest
-	(*ListResponse)(nil),       // 24: meshkv.v1.ListResponse
-	(*WatchRequest)(nil),       // 25: meshkv.v1.WatchRequest
-	(*WatchResponse)(nil),      // 26: meshkv.v1.WatchResponse
-	nil,                        // 27: meshkv.v1.Mapping.FieldsEntry
+	(Event_Type)(0),              // 0: meshkv.v1.Event.Type
+	(Event_Reason)(0),            // 1: meshkv.v1.Event.Reason
+	(WatchRequest_Filter)(0),     // 2: meshkv.v1.WatchRequest.Filter
+	(*Mapping)(nil),              // 3: meshkv.v1.Mapping
+	(*Value)(nil),                // 4: meshkv.v1.Value
+	(*Meta)(nil),                 // 5: meshkv.v1.Meta
+	(*Version)(nil),              // 6: meshkv.v1.Version
+	(*Precondition)(nil),         // 7: meshkv.v1.Precondition
+	(*Entry)(nil),                // 8: meshkv.v1.Entry
+	(*Event)(nil),                // 9: meshkv.v1.Event
+	(*GetRequest)(nil),           // 10: meshkv.v1.GetRequest
+	(*GetResponse)(nil),          // 11: meshkv.v1.GetResponse
+	(*SetRequest)(nil),           // 12: meshkv.v1.SetRequest
+	(*SetResponse)(nil),          // 13: meshkv.v1.SetResponse
+	(*DeleteRequest)(nil),        // 14: meshkv.v1.DeleteRequest
+	(*DeleteResponse)(nil),       // 15: meshkv.v1.DeleteResponse
+	(*UpdateRequest)(nil),        // 16: meshkv.v1.UpdateRequest
+	(*UpdateResponse)(nil),       // 17: meshkv.v1.UpdateResponse
+	(*ApplyDeltaRequest)(nil),    // 18: meshkv.v1.ApplyDeltaRequest
+	(*ApplyDeltaResponse)(nil),   // 19: meshkv.v1.ApplyDeltaResponse
+	(*PopRequest)(nil),           // 20: meshkv.v1.PopRequest
+	(*PopResponse)(nil),          // 21: meshkv.v1.PopResponse
+	(*PopItemRequest)(nil),       // 22: meshkv.v1.PopItemRequest
+	(*PopItemResponse)(nil),      // 23: meshkv.v1.PopItemResponse
+	(*ListRequest)(nil),          // 24: meshkv.v1.ListRequest
+	(*ListResponse)(nil),         // 25: meshkv.v1.ListResponse
+	(*WatchRequest)(nil),         // 26: meshkv.v1.WatchRequest
+	(*WatchResponse)(nil),        // 27: meshkv.v1.WatchResponse
+	(*TouchRequest)(nil),         // 28: meshkv.v1.TouchRequest
+	(*TouchResponse)(nil),        // 29: meshkv.v1.TouchResponse
+	(*DeletePrefixRequest)(nil),  // 30: meshkv.v1.DeletePrefixRequest
+	(*DeletePrefixResponse)(nil), // 31: meshkv.v1.DeletePrefixResponse
+	(*PublishRequest)(nil),       // 32: meshkv.v1.PublishRequest
+	(*PublishResponse)(nil),      // 33: meshkv.v1.PublishResponse
+	(*SubscribeRequest)(nil),     // 34: meshkv.v1.SubscribeRequest
+	(*Message)(nil),              // 35: meshkv.v1.Message
+	nil,                          // 36: meshkv.v1.Mapping.FieldsEntry
 }
 var file_meshkv_v1_kv_proto_depIdxs = []int32{
-	27, // 0: meshkv.v1.Mapping.fields:type_name -> meshkv.v1.Mapping.FieldsEntry
-	2,  // 1: meshkv.v1.Value.mapping:type_name -> meshkv.v1.Mapping
-	5,  // 2: meshkv.v1.Meta.version:type_name -> meshkv.v1.Version
-	5,  // 3: meshkv.v1.Precondition.version:type_name -> meshkv.v1.Version
-	3,  // 4: meshkv.v1.Entry.value:type_name -> meshkv.v1.Value
-	4,  // 5: meshkv.v1.Entry.meta:type_name -> meshkv.v1.Meta
+	36, // 0: meshkv.v1.Mapping.fields:type_name -> meshkv.v1.Mapping.FieldsEntry
+	3,  // 1: meshkv.v1.Value.mapping:type_name -> meshkv.v1.Mapping
+	6,  // 2: meshkv.v1.Meta.version:type_name -> meshkv.v1.Version
+	6,  // 3: meshkv.v1.Precondition.version:type_name -> meshkv.v1.Version
+	4,  // 4: meshkv.v1.Entry.value:type_name -> meshkv.v1.Value
+	5,  // 5: meshkv.v1.Entry.meta:type_name -> meshkv.v1.Meta
 	0,  // 6: meshkv.v1.Event.type:type_name -> meshkv.v1.Event.Type
-	7,  // 7: meshkv.v1.Event.entry:type_name -> meshkv.v1.Entry
-	3,  // 8: meshkv.v1.Event.prev_value:type_name -> meshkv.v1.Value
-	7,  // 9: meshkv.v1.GetResponse.entry:type_name -> meshkv.v1.Entry
-	3,  // 10: meshkv.v1.SetRequest.value:type_name -> meshkv.v1.Value
-	6,  // 11: meshkv.v1.SetRequest.precondition:type_name -> meshkv.v1.Precondition
-	4,  // 12: meshkv.v1.SetResponse.meta:type_name -> meshkv.v1.Meta
-	6,  // 13: meshkv.v1.DeleteRequest.precondition:type_name -> meshkv.v1.Precondition
-	7,  // 14: meshkv.v1.DeleteResponse.prev:type_name -> meshkv.v1.Entry
-	4,  // 15: meshkv.v1.DeleteResponse.meta:type_name -> meshkv.v1.Meta
-	11, // 16: meshkv.v1.UpdateRequest.items:type_name -> meshkv.v1.SetRequest
-	4,  // 17: meshkv.v1.UpdateResponse.metas:type_name -> meshkv.v1.Meta
-	2,  // 18: meshkv.v1.ApplyDeltaRequest.delta:type_name -> meshkv.v1.Mapping
-	6,  // 19: meshkv.v1.ApplyDeltaRequest.precondition:type_name -> meshkv.v1.Precondition
-	7,  // 20: meshkv.v1.ApplyDeltaResponse.entry:type_name -> meshkv.v1.Entry
-	7,  // 21: meshkv.v1.PopResponse.entry:type_name -> meshkv.v1.Entry
-	7,  // 22: meshkv.v1.PopItemResponse.entry:type_name -> meshkv.v1.Entry
-	7,  // 23: meshkv.v1.ListResponse.entries:type_name -> meshkv.v1.Entry
-	1,  // 24: meshkv.v1.WatchRequest.filter:type_name -> meshkv.v1.WatchRequest.Filter
-	8,  // 25: meshkv.v1.WatchResponse.events:type_name -> meshkv.v1.Event
-	9,  // 26: meshkv.v1.KeyValue.Get:input_type -> meshkv.v1.GetRequest
-	11, // 27: meshkv.v1.KeyValue.Set:input_type -> meshkv.v1.SetRequest
-	13, // 28: meshkv.v1.KeyValue.Delete:input_type -> meshkv.v1.DeleteRequest
-	15, // 29: meshkv.v1.KeyValue.Update:input_type -> meshkv.v1.UpdateRequest
-	17, // 30: meshkv.v1.KeyValue.ApplyDelta:input_type -> meshkv.v1.ApplyDeltaRequest
-	19, // 31: meshkv.v1.KeyValue.Pop:input_type -> meshkv.v1.PopRequest
-	21, // 32: meshkv.v1.KeyValue.PopItem:input_type -> meshkv.v1.PopItemRequest
-	23, // 33: meshkv.v1.KeyValue.List:input_type -> meshkv.v1.ListRequest
-	25, // 34: meshkv.v1.KeyValue.Watch:input_type -> meshkv.v1.WatchRequest
-	10, // 35: meshkv.v1.KeyValue.Get:output_type -> meshkv.v1.GetResponse
-	12, // 36: meshkv.v1.KeyValue.Set:output_type -> meshkv.v1.SetResponse
-	14, // 37: meshkv.v1.KeyValue.Delete:output_type -> meshkv.v1.DeleteResponse
-	16, // 38: meshkv.v1.KeyValue.Update:output_type -> meshkv.v1.UpdateResponse
-	18, // 39: meshkv.v1.KeyValue.ApplyDelta:output_type -> meshkv.v1.ApplyDeltaResponse
-	20, // 40: meshkv.v1.KeyValue.Pop:output_type -> meshkv.v1.PopResponse
-	22, // 41: meshkv.v1.KeyValue.PopItem:output_type -> meshkv.v1.PopItemResponse
-	24, // 42: meshkv.v1.KeyValue.List:output_type -> meshkv.v1.ListResponse
-	26, // 43: meshkv.v1.KeyValue.Watch:output_type -> meshkv.v1.WatchResponse
-	35, // [35:44] is the sub-list for method output_type
-	26, // [26:35] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	1,  // 7: meshkv.v1.Event.reason:type_name -> meshkv.v1.Event.Reason
+	8,  // 8: meshkv.v1.Event.entry:type_name -> meshkv.v1.Entry
+	4,  // 9: meshkv.v1.Event.prev_value:type_name -> meshkv.v1.Value
+	8,  // 10: meshkv.v1.GetResponse.entry:type_name -> meshkv.v1.Entry
+	4,  // 11: meshkv.v1.SetRequest.value:type_name -> meshkv.v1.Value
+	7,  // 12: meshkv.v1.SetRequest.precondition:type_name -> meshkv.v1.Precondition
+	5,  // 13: meshkv.v1.SetResponse.meta:type_name -> meshkv.v1.Meta
+	7,  // 14: meshkv.v1.DeleteRequest.precondition:type_name -> meshkv.v1.Precondition
+	8,  // 15: meshkv.v1.DeleteResponse.prev:type_name -> meshkv.v1.Entry
+	5,  // 16: meshkv.v1.DeleteResponse.meta:type_name -> meshkv.v1.Meta
+	12, // 17: meshkv.v1.UpdateRequest.items:type_name -> meshkv.v1.SetRequest
+	5,  // 18: meshkv.v1.UpdateResponse.metas:type_name -> meshkv.v1.Meta
+	3,  // 19: meshkv.v1.ApplyDeltaRequest.delta:type_name -> meshkv.v1.Mapping
+	7,  // 20: meshkv.v1.ApplyDeltaRequest.precondition:type_name -> meshkv.v1.Precondition
+	8,  // 21: meshkv.v1.ApplyDeltaResponse.entry:type_name -> meshkv.v1.Entry
+	8,  // 22: meshkv.v1.PopResponse.entry:type_name -> meshkv.v1.Entry
+	8,  // 23: meshkv.v1.PopItemResponse.entry:type_name -> meshkv.v1.Entry
+	8,  // 24: meshkv.v1.ListResponse.entries:type_name -> meshkv.v1.Entry
+	2,  // 25: meshkv.v1.WatchRequest.filter:type_name -> meshkv.v1.WatchRequest.Filter
+	9,  // 26: meshkv.v1.WatchResponse.events:type_name -> meshkv.v1.Event
+	5,  // 27: meshkv.v1.TouchResponse.meta:type_name -> meshkv.v1.Meta
+	8,  // 28: meshkv.v1.DeletePrefixResponse.deleted:type_name -> meshkv.v1.Entry
+	10, // 29: meshkv.v1.KeyValue.Get:input_type -> meshkv.v1.GetRequest
+	12, // 30: meshkv.v1.KeyValue.Set:input_type -> meshkv.v1.SetRequest
+	14, // 31: meshkv.v1.KeyValue.Delete:input_type -> meshkv.v1.DeleteRequest
+	16, // 32: meshkv.v1.KeyValue.Update:input_type -> meshkv.v1.UpdateRequest
+	18, // 33: meshkv.v1.KeyValue.ApplyDelta:input_type -> meshkv.v1.ApplyDeltaRequest
+	20, // 34: meshkv.v1.KeyValue.Pop:input_type -> meshkv.v1.PopRequest
+	22, // 35: meshkv.v1.KeyValue.PopItem:input_type -> meshkv.v1.PopItemRequest
+	24, // 36: meshkv.v1.KeyValue.List:input_type -> meshkv.v1.ListRequest
+	26, // 37: meshkv.v1.KeyValue.Watch:input_type -> meshkv.v1.WatchRequest
+	28, // 38: meshkv.v1.KeyValue.Touch:input_type -> meshkv.v1.TouchRequest
+	30, // 39: meshkv.v1.KeyValue.DeletePrefix:input_type -> meshkv.v1.DeletePrefixRequest
+	32, // 40: meshkv.v1.KeyValue.Publish:input_type -> meshkv.v1.PublishRequest
+	34, // 41: meshkv.v1.KeyValue.Subscribe:input_type -> meshkv.v1.SubscribeRequest
+	11, // 42: meshkv.v1.KeyValue.Get:output_type -> meshkv.v1.GetResponse
+	13, // 43: meshkv.v1.KeyValue.Set:output_type -> meshkv.v1.SetResponse
+	15, // 44: meshkv.v1.KeyValue.Delete:output_type -> meshkv.v1.DeleteResponse
+	17, // 45: meshkv.v1.KeyValue.Update:output_type -> meshkv.v1.UpdateResponse
+	19, // 46: meshkv.v1.KeyValue.ApplyDelta:output_type -> meshkv.v1.ApplyDeltaResponse
+	21, // 47: meshkv.v1.KeyValue.Pop:output_type -> meshkv.v1.PopResponse
+	23, // 48: meshkv.v1.KeyValue.PopItem:output_type -> meshkv.v1.PopItemResponse
+	25, // 49: meshkv.v1.KeyValue.List:output_type -> meshkv.v1.ListResponse
+	27, // 50: meshkv.v1.KeyValue.Watch:output_type -> meshkv.v1.WatchResponse
+	29, // 51: meshkv.v1.KeyValue.Touch:output_type -> meshkv.v1.TouchResponse
+	31, // 52: meshkv.v1.KeyValue.DeletePrefix:output_type -> meshkv.v1.DeletePrefixResponse
+	33, // 53: meshkv.v1.KeyValue.Publish:output_type -> meshkv.v1.PublishResponse
+	35, // 54: meshkv.v1.KeyValue.Subscribe:output_type -> meshkv.v1.Message
+	42, // [42:55] is the sub-list for method output_type
+	29, // [29:42] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_meshkv_v1_kv_proto_init() }
@@ -1815,8 +2429,8 @@ func file_meshkv_v1_kv_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshkv_v1_kv_proto_rawDesc), len(file_meshkv_v1_kv_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   26,
+			NumEnums:      3,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,15 +28,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KeyValue_Get_FullMethodName        = "/meshkv.v1.KeyValue/Get"
-	KeyValue_Set_FullMethodName        = "/meshkv.v1.KeyValue/Set"
-	KeyValue_Delete_FullMethodName     = "/meshkv.v1.KeyValue/Delete"
-	KeyValue_Update_FullMethodName     = "/meshkv.v1.KeyValue/Update"
-	KeyValue_ApplyDelta_FullMethodName = "/meshkv.v1.KeyValue/ApplyDelta"
-	KeyValue_Pop_FullMethodName        = "/meshkv.v1.KeyValue/Pop"
-	KeyValue_PopItem_FullMethodName    = "/meshkv.v1.KeyValue/PopItem"
-	KeyValue_List_FullMethodName       = "/meshkv.v1.KeyValue/List"
-	KeyValue_Watch_FullMethodName      = "/meshkv.v1.KeyValue/Watch"
+	KeyValue_Get_FullMethodName          = "/meshkv.v1.KeyValue/Get"
+	KeyValue_Set_FullMethodName          = "/meshkv.v1.KeyValue/Set"
+	KeyValue_Delete_FullMethodName       = "/meshkv.v1.KeyValue/Delete"
+	KeyValue_Update_FullMethodName       = "/meshkv.v1.KeyValue/Update"
+	KeyValue_ApplyDelta_FullMethodName   = "/meshkv.v1.KeyValue/ApplyDelta"
+	KeyValue_Pop_FullMethodName          = "/meshkv.v1.KeyValue/Pop"
+	KeyValue_PopItem_FullMethodName      = "/meshkv.v1.KeyValue/PopItem"
+	KeyValue_List_FullMethodName         = "/meshkv.v1.KeyValue/List"
+	KeyValue_Watch_FullMethodName        = "/meshkv.v1.KeyValue/Watch"
+	KeyValue_Touch_FullMethodName        = "/meshkv.v1.KeyValue/Touch"
+	KeyValue_DeletePrefix_FullMethodName = "/meshkv.v1.KeyValue/DeletePrefix"
+	KeyValue_Publish_FullMethodName      = "/meshkv.v1.KeyValue/Publish"
+	KeyValue_Subscribe_FullMethodName    = "/meshkv.v1.KeyValue/Subscribe"
 )
 
 // KeyValueClient is the client API for KeyValue service.
@@ -62,6 +66,17 @@ type KeyValueClient interface {
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListResponse], error)
 	// Streams update and delete events after start_revision, in revision order.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
+	// Extends a live key's expiry (ttl_ms from now; 0 removes it). Same lease
+	// rule as Set. NOT_FOUND when absent.
+	Touch(ctx context.Context, in *TouchRequest, opts ...grpc.CallOption) (*TouchResponse, error)
+	// Deletes every live key under a prefix, all-or-nothing on the node like
+	// Update: FAILED_PRECONDITION naming a key another node holds the lease of.
+	DeletePrefix(ctx context.Context, in *DeletePrefixRequest, opts ...grpc.CallOption) (*DeletePrefixResponse, error)
+	// Sends a message to the subscribers on every node (not stored; at most
+	// once to each live subscriber, best effort across partitions).
+	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishResponse, error)
+	// Streams the messages published anywhere under a topic prefix.
+	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Message], error)
 }
 
 type keyValueClient struct {
@@ -180,6 +195,55 @@ func (c *keyValueClient) Watch(ctx context.Context, in *WatchRequest, opts ...gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type KeyValue_WatchClient = grpc.ServerStreamingClient[WatchResponse]
 
+func (c *keyValueClient) Touch(ctx context.Context, in *TouchRequest, opts ...grpc.CallOption) (*TouchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TouchResponse)
+	err := c.cc.Invoke(ctx, KeyValue_Touch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyValueClient) DeletePrefix(ctx context.Context, in *DeletePrefixRequest, opts ...grpc.CallOption) (*DeletePrefixResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeletePrefixResponse)
+	err := c.cc.Invoke(ctx, KeyValue_DeletePrefix_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyValueClient) Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishResponse)
+	err := c.cc.Invoke(ctx, KeyValue_Publish_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyValueClient) Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Message], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &KeyValue_ServiceDesc.Streams[2], KeyValue_Subscribe_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubscribeRequest, Message]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type KeyValue_SubscribeClient = grpc.ServerStreamingClient[Message]
+
 // KeyValueServer is the server API for KeyValue service.
 // All implementations must embed UnimplementedKeyValueServer
 // for forward compatibility.
@@ -203,6 +267,17 @@ type KeyValueServer interface {
 	List(*ListRequest, grpc.ServerStreamingServer[ListResponse]) error
 	// Streams update and delete events after start_revision, in revision order.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
+	// Extends a live key's expiry (ttl_ms from now; 0 removes it). Same lease
+	// rule as Set. NOT_FOUND when absent.
+	Touch(context.Context, *TouchRequest) (*TouchResponse, error)
+	// Deletes every live key under a prefix, all-or-nothing on the node like
+	// Update: FAILED_PRECONDITION naming a key another node holds the lease of.
+	DeletePrefix(context.Context, *DeletePrefixRequest) (*DeletePrefixResponse, error)
+	// Sends a message to the subscribers on every node (not stored; at most
+	// once to each live subscriber, best effort across partitions).
+	Publish(context.Context, *PublishRequest) (*PublishResponse, error)
+	// Streams the messages published anywhere under a topic prefix.
+	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[Message]) error
 	mustEmbedUnimplementedKeyValueServer()
 }
 
@@ -239,6 +314,18 @@ func (UnimplementedKeyValueServer) List(*ListRequest, grpc.ServerStreamingServer
 }
 func (UnimplementedKeyValueServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
 	return status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedKeyValueServer) Touch(context.Context, *TouchRequest) (*TouchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Touch not implemented")
+}
+func (UnimplementedKeyValueServer) DeletePrefix(context.Context, *DeletePrefixRequest) (*DeletePrefixResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePrefix not implemented")
+}
+func (UnimplementedKeyValueServer) Publish(context.Context, *PublishRequest) (*PublishResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Publish not implemented")
+}
+func (UnimplementedKeyValueServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[Message]) error {
+	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
 }
 func (UnimplementedKeyValueServer) mustEmbedUnimplementedKeyValueServer() {}
 func (UnimplementedKeyValueServer) testEmbeddedByValue()                  {}
@@ -409,6 +496,71 @@ func _KeyValue_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type KeyValue_WatchServer = grpc.ServerStreamingServer[WatchResponse]
 
+func _KeyValue_Touch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TouchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyValueServer).Touch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyValue_Touch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyValueServer).Touch(ctx, req.(*TouchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyValue_DeletePrefix_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePrefixRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyValueServer).DeletePrefix(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyValue_DeletePrefix_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyValueServer).DeletePrefix(ctx, req.(*DeletePrefixRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyValue_Publish_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyValueServer).Publish(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyValue_Publish_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyValueServer).Publish(ctx, req.(*PublishRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyValue_Subscribe_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SubscribeRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(KeyValueServer).Subscribe(m, &grpc.GenericServerStream[SubscribeRequest, Message]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type KeyValue_SubscribeServer = grpc.ServerStreamingServer[Message]
+
 // KeyValue_ServiceDesc is the grpc.ServiceDesc for KeyValue service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,6 +596,18 @@ var KeyValue_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "PopItem",
 			Handler:    _KeyValue_PopItem_Handler,
 		},
+		{
+			MethodName: "Touch",
+			Handler:    _KeyValue_Touch_Handler,
+		},
+		{
+			MethodName: "DeletePrefix",
+			Handler:    _KeyValue_DeletePrefix_Handler,
+		},
+		{
+			MethodName: "Publish",
+			Handler:    _KeyValue_Publish_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -454,6 +618,11 @@ var KeyValue_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Watch",
 			Handler:       _KeyValue_Watch_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Subscribe",
+			Handler:       _KeyValue_Subscribe_Handler,
 			ServerStreams: true,
 		},
 	},
