@@ -58,6 +58,9 @@ struct ServerConfig {
   uint64_t watch_max_lag = WatchOptions().max_lag;
   // Watch streams open at once on this node.
   size_t max_watch_streams = KeyValueServiceOptions().max_watch_streams;
+  // grpc.health.v1.Health Watch streams open at once: Health needs no client
+  // certificate, so this bounds what a stranger can hold open.
+  size_t max_health_watches = 100;
   // Concurrent streams (RPCs) on one client connection: HTTP/2's
   // SETTINGS_MAX_CONCURRENT_STREAMS, which the server announces and clients
   // queue behind; gRPC's own default is unlimited.
