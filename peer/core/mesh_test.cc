@@ -435,6 +435,24 @@ TEST(PreHandshakeRuleTest, PendingHandshakesOverTheCapAreClosedAtOnce) {
   EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kTooManyPending), 1u);
 }
 
+TEST(PreHandshakeRuleTest, OneSourceMayHoldOnlyItsShareOfPendingHandshakes) {
+  MeshPair pair(1, [](int, MeshOptions& o) { o.max_pending_handshakes_per_host = 2; });
+  pair.StartAll();
+  // Two addresses of one IPv6 /64 are one source: the third is refused.
+  const size_t a = pair.AcceptRaw(0, "[2001:db8:0:1::a]");
+  const size_t b = pair.AcceptRaw(0, "[2001:db8:0:1::b]");
+  const size_t c = pair.AcceptRaw(0, "[2001:db8:0:1::c]");
+  EXPECT_TRUE(pair.links()[a].end[1].open);
+  EXPECT_TRUE(pair.links()[b].end[1].open);
+  EXPECT_FALSE(pair.links()[c].end[1].open);
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kTooManyPending), 1u);
+  // Another /64 and another IPv4 address still get in.
+  EXPECT_TRUE(pair.links()[pair.AcceptRaw(0, "[2001:db8:0:2::a]")].end[1].open);
+  EXPECT_TRUE(pair.links()[pair.AcceptRaw(0, "10.0.0.1")].end[1].open);
+  EXPECT_TRUE(pair.links()[pair.AcceptRaw(0, "10.0.0.2")].end[1].open);
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kTooManyPending), 1u);
+}
+
 // With an authenticating transport the core says nothing until Secured(),
 // then takes only the node ID the certificate proves.
 MeshPair::Tweak Authenticated() {
