@@ -34,6 +34,10 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.max_concurrent_streams == 0 || c.max_concurrent_streams > INT32_MAX) {
     return bad("max-concurrent-streams", "must be between 1 and 2147483647");
   }
+  if (c.grpc_handshake_timeout < absl::Milliseconds(100) ||
+      c.grpc_handshake_timeout > absl::Minutes(10)) {
+    return bad("grpc-handshake-timeout", "must be between 100ms and 10m");
+  }
   if (c.fsync_interval <= absl::ZeroDuration() || c.fsync_interval > absl::Minutes(10)) {
     return bad("fsync-interval", "must be positive and at most 10m");
   }

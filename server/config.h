@@ -65,6 +65,10 @@ struct ServerConfig {
   // SETTINGS_MAX_CONCURRENT_STREAMS, which the server announces and clients
   // queue behind; gRPC's own default is unlimited.
   uint32_t max_concurrent_streams = 256;
+  // A client connection must finish its TLS (and HTTP/2) handshake within
+  // this long, or it is closed: gRPC's default, 120 s, lets a stranger hold a
+  // socket for two minutes with a few bytes.
+  absl::Duration grpc_handshake_timeout = absl::Seconds(10);
   // With seeds: serve alone after this long if no peer has answered.
   absl::Duration initial_sync_timeout =
       absl::Milliseconds(config_internal::MeshDefaults().initial_sync_timeout_ms);

@@ -266,6 +266,9 @@ absl::Status MeshkvServer::StartGrpc() {
   // clients queue past this many. Watch streams have a node-wide cap too.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(config_.max_concurrent_streams));
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config_.grpc_handshake_timeout)));
   // A request carries at most a few values of the maximum size.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::max<size_t>(4 << 20, 4 * (config_.max_value_bytes + config_.max_key_bytes))));
