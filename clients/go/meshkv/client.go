@@ -405,3 +405,45 @@ func list(ctx context.Context, conn *grpc.ClientConn, req *pb.ListRequest) (*Lis
 		l.Revision, l.More = page.GetRevision(), page.GetMore()
 	}
 }
+
+// Update writes many keys, all or nothing on the node; items are
+// SetRequests (their Precondition and TtlMs apply; MinReplicas applies to
+// the whole Update). Returns the metas in the items' order.
+func (c *Client) Update(ctx context.Context, items []*pb.SetRequest, opts ...WriteOption) ([]*pb.Meta, error) {
+	req := &pb.UpdateRequest{Items: items, MinReplicas: options(opts).minReplicas}
+	var resp *pb.UpdateResponse
+	err := c.kv(ctx, true, func(kv pb.KeyValueClient) (err error) {
+		resp, err = kv.Update(ctx, req)
+		return err
+	})
+	return resp.GetMetas(), err
+}
+
+// PopItem pops the first key in key order this node may delete (NOT_FOUND
+// when none); not retried on another endpoint once sent.
+func (c *Client) PopItem(ctx context.Context, opts ...WriteOption) (*pb.Entry, error) {
+	req := &pb.PopItemRequest{MinReplicas: options(opts).minReplicas}
+	var resp *pb.PopItemResponse
+	err := c.kv(ctx, false, func(kv pb.KeyValueClient) (err error) {
+		resp, err = kv.PopItem(ctx, req)
+		return err
+	})
+	return resp.GetEntry(), err
+}
+
+// Count returns the number of live keys under prefix.
+func (c *Client) Count(ctx context.Context, prefix []byte) (uint64, error) {
+	var n uint64
+	err := c.do(ctx, -1, true, func(_ int, conn *grpc.ClientConn) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stream, err := pb.NewKeyValueClient(conn).List(ctx, &pb.ListRequest{Prefix: prefix, CountOnly: true})
+		if err != nil {
+			return err
+		}
+		resp, err := stream.Recv()
+		n = resp.GetCount()
+		return err
+	})
+	return n, err
+}

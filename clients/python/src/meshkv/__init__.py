@@ -12,7 +12,7 @@ disconnect), ABSENT (the "key is absent" precondition). The generated messages a
 meshkv.v1 (kv_pb2, kv_pb2_grpc, cluster_pb2, cluster_pb2_grpc), made from proto/ when the package is built.
 """
 
-from meshkv.client import ABSENT, Client, ListResult, Unavailable
+from meshkv.client import ABSENT, Client, DeadlineExceeded, Error, ListResult, Unavailable
 from meshkv.watch import Resync, Watch, WatchResumeError
 from meshkv.v1 import kv_pb2
 
@@ -21,5 +21,5 @@ UPDATE, DELETE = kv_pb2.Event.UPDATE, kv_pb2.Event.DELETE
 EXPIRED = kv_pb2.Event.EXPIRED
 ALL, UPDATES, DELETES = kv_pb2.WatchRequest.ALL, kv_pb2.WatchRequest.UPDATES, kv_pb2.WatchRequest.DELETES
 
-__all__ = ["ABSENT", "ALL", "Client", "DELETE", "DELETES", "EXPIRED", "ListResult", "Resync", "UPDATE",
+__all__ = ["ABSENT", "ALL", "Client", "DELETE", "DELETES", "DeadlineExceeded", "EXPIRED", "Error", "ListResult", "Resync", "UPDATE",
            "UPDATES", "Unavailable", "Watch", "WatchResumeError", "kv_pb2"]

@@ -26,21 +26,35 @@ class _Absent:
 ABSENT = _Absent()
 
 
-class Unavailable(grpc.RpcError):
-    """No endpoint could serve the call (each was unreachable or answered UNAVAILABLE)."""
+class Error(grpc.RpcError):
+    """A failure the client itself decided, with a status code as the server's errors have."""
+
+    status_code = grpc.StatusCode.UNKNOWN
 
     def __init__(self, details):
         super().__init__(details)
         self._details = details
 
     def code(self):
-        return grpc.StatusCode.UNAVAILABLE
+        return self.status_code
 
     def details(self):
         return self._details
 
     def __str__(self):
-        return f"UNAVAILABLE: {self._details}"
+        return f"{self.status_code.name}: {self._details}"
+
+
+class Unavailable(Error):
+    """No endpoint could serve the call (each was unreachable or answered UNAVAILABLE)."""
+
+    status_code = grpc.StatusCode.UNAVAILABLE
+
+
+class DeadlineExceeded(Error):
+    """The call's deadline passed before an endpoint could serve it."""
+
+    status_code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 def as_bytes(data, what="key"):
@@ -214,7 +228,6 @@ class Client:
             endpoint = self._endpoints[index]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                problems.append("deadline exceeded")
                 break
             channel = endpoint.channel(min(remaining, self.connect_timeout))
             if channel is None:
@@ -223,6 +236,9 @@ class Client:
             failure = yield index, channel
             if failure is not None:
                 problems.append(f"{endpoint.addr}: {failure}")
+        if time.monotonic() >= deadline:
+            raise DeadlineExceeded("deadline exceeded before an endpoint served the call" +
+                                   "".join(f"; {p}" for p in problems))
         raise Unavailable("no endpoint could serve: " + "; ".join(problems))
 
     def _served_by(self, index):

@@ -16,26 +16,15 @@ import time
 
 import grpc
 
-from meshkv.client import Unavailable, _read_listing, backoff_delays, node_id
+from meshkv.client import DeadlineExceeded, Error, Unavailable, _read_listing, backoff_delays, node_id
 from meshkv.v1 import kv_pb2, kv_pb2_grpc
 
 
-class WatchResumeError(grpc.RpcError):
+class WatchResumeError(Error):
     """The watch broke and cannot resume without a gap: list again and watch from the listing's revision
     (or use resync=True). code() is OUT_OF_RANGE, as the server's answer for a revision it cannot serve."""
 
-    def __init__(self, details):
-        super().__init__(details)
-        self._details = details
-
-    def code(self):
-        return grpc.StatusCode.OUT_OF_RANGE
-
-    def details(self):
-        return self._details
-
-    def __str__(self):
-        return f"OUT_OF_RANGE: {self._details}"
+    status_code = grpc.StatusCode.OUT_OF_RANGE
 
 
 class Resync:
@@ -56,6 +45,7 @@ class Watch:
             for event in w:
                 ...
 
+    `started` turns true once the server has registered the watch: changes from then on are delivered.
     `revision` is how far this watch has delivered: every change up to it that the watch wants has been
     yielded (it also advances on progress notifications, so an idle watch resumes from a recent revision
     and not from one the history may have dropped). `node_id` is the node those revisions belong to.
@@ -67,15 +57,16 @@ class Watch:
         self._client, self._request = client, request
         self._resync, self._reconnect_timeout = resync, reconnect_timeout
         self.revision = request.start_revision  # delivered through
-        self.node_id = None
+        self.node_id = None  # the node serving the watch (and numbering its revisions)
         self.reconnects = 0  # streams opened after the first
         self._received = request.start_revision  # what the next stream starts after
-        self._started = False  # a stream has been created at least once
+        self.started = False  # the server has registered a stream (its created response) at least once
         self._pending = collections.deque()
         self._pending_revision = 0  # the response revision of the events in _pending
         self._index = None  # the endpoint serving the stream
         self._broken_since = None  # monotonic time the current outage began
         self._last_error = None
+        self._must_relist = False  # the node cannot resume our revision: the next open lists again
         self._mu = threading.Lock()
         self._call = None  # guarded by _mu (close() may come from another thread), as is _closed
         self._closed = False
@@ -126,20 +117,20 @@ class Watch:
                 if e.code() == grpc.StatusCode.UNAVAILABLE:
                     self._broke(call, f"UNAVAILABLE: {e.details()}")
                     continue
-                if e.code() == grpc.StatusCode.OUT_OF_RANGE and self._started:
+                if e.code() == grpc.StatusCode.OUT_OF_RANGE and self.started:
                     # A resumed stream whose revision this node no longer serves (restarted, or its history
                     # moved on): the gap cannot be replayed.
                     self._drop(call)
                     if not self._resync:
                         raise WatchResumeError(f"cannot resume after revision {self._received} on "
                                                f"{self.node_id}: {e.details()}") from e
-                    return self._relist(self._index, self._client._endpoints[self._index].channel(
-                        self._client.connect_timeout))
+                    self._must_relist = True
+                    continue
                 raise
             # _pending is empty here: events are handed out before the stream is read again.
             self._broken_since = None
             if resp.created:
-                self._started = True
+                self.started = True
                 self._received = resp.revision
                 self.revision = max(self.revision, resp.revision)
             elif resp.events:
@@ -173,7 +164,7 @@ class Watch:
         while True:
             try:
                 return self._open_once(deadline)
-            except Unavailable as e:
+            except (Unavailable, DeadlineExceeded) as e:
                 self._last_error = e.details()
             delay = next(delays)
             if time.monotonic() + delay > deadline:
@@ -188,7 +179,9 @@ class Watch:
         while True:
             try:
                 node = node_id(channel, client.timeout)
-                if self._started and node != self.node_id:
+                if self._must_relist:
+                    return self._relist(index, channel, node)
+                if self.started and node != self.node_id:
                     if not self._resync:
                         raise WatchResumeError(
                             f"the watch broke on node {self.node_id} and the endpoint reached now is node "
@@ -202,15 +195,12 @@ class Watch:
                 client._endpoints[index].reset()
                 index, channel = attempts.send(f"UNAVAILABLE: {e.details()}")
 
-    def _relist(self, index, channel, node=None):
-        if channel is None:
-            raise Unavailable(f"watch: {self._client._endpoints[index].addr} unreachable for the re-list")
-        if node is None:
-            node = node_id(channel, self._client.timeout)
+    def _relist(self, index, channel, node):
         request = kv_pb2.ListRequest(prefix=self._request.prefix, keys_only=self._request.keys_only)
         listing = _read_listing(channel, request, self._client.timeout)
         self._pending.clear()
         self._received = self.revision = listing.revision
+        self._must_relist = False
         self._start(index, channel, node, listing.revision)
         return Resync(listing.entries, listing.revision, node)
 
