@@ -175,6 +175,61 @@ func TestClientHelpersAndPreconditions(t *testing.T) {
 	}
 }
 
+func skipIfUnimplemented(t *testing.T, err error) {
+	t.Helper()
+	if status.Code(err) == codes.Unimplemented {
+		t.Skipf("the server does not implement this yet: %v", err)
+	}
+}
+
+// TestClientTTLAndTouch needs TTL (being built in parallel): it skips while
+// the server answers UNIMPLEMENTED for ttl_ms.
+func TestClientTTLAndTouch(t *testing.T) {
+	c := newMeshkv(t, endpoints(testserver.Start(t).Addr))
+	before := time.Now().UnixMilli()
+	meta, err := c.Set(ctxFor(t), []byte("t/k"), meshkv.Bytes("v"), meshkv.TTL(time.Minute))
+	skipIfUnimplemented(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := meta.GetExpiresMs(); e < before+60000 || e > before+70000 {
+		t.Fatalf("expires_ms = %d, want about %d", e, before+60000)
+	}
+	touched, err := c.Touch(ctxFor(t), []byte("t/k"), 2*time.Minute)
+	skipIfUnimplemented(t, err)
+	if err != nil || touched.GetExpiresMs() < meta.GetExpiresMs()+50000 {
+		t.Fatalf("Touch = %v, %v; want the expiry moved on by about a minute", touched, err)
+	}
+
+	r := startResumingWatch(t, c, "t/short", meshkv.WatchOptions{})
+	set(t, c, "t/short", "v", meshkv.TTL(300*time.Millisecond))
+	r.expect(t, "UPDATE t/short=v")
+	select {
+	case item := <-r.items:
+		ev, ok := item.(*pb.Event)
+		if !ok || ev.GetType() != pb.Event_DELETE || ev.GetReason() != pb.Event_EXPIRED {
+			t.Fatalf("after the TTL: %v, want a DELETE with reason EXPIRED", item)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no DELETE event after the TTL")
+	}
+}
+
+func TestClientDeletePrefix(t *testing.T) {
+	c := newMeshkv(t, endpoints(testserver.Start(t).Addr))
+	for _, k := range []string{"p/a", "p/b", "q/c"} {
+		set(t, c, k, "v")
+	}
+	deleted, err := c.DeletePrefix(ctxFor(t), []byte("p/"), 0)
+	skipIfUnimplemented(t, err)
+	if err != nil || len(deleted) != 2 || string(deleted[0].GetKey()) != "p/a" || string(deleted[1].GetKey()) != "p/b" {
+		t.Fatalf("DeletePrefix(p/) = %v, %v; want p/a, p/b", deleted, err)
+	}
+	if n, err := c.Count(ctxFor(t), []byte("q/")); err != nil || n != 1 {
+		t.Fatalf("Count(q/) = %d, %v; want 1", n, err)
+	}
+}
+
 func TestClientSkipsAnEndpointNobodyListensOn(t *testing.T) {
 	srv := testserver.Start(t)
 	c := newMeshkv(t, endpoints(freeAddr(t), srv.Addr))
