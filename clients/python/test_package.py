@@ -28,6 +28,11 @@ import test_client
 from test_client import HERE, RPC_TIMEOUT, Server
 
 WAIT = 20.0  # seconds: any wait for a condition
+# A history small enough for PAST_THE_HISTORY writes elsewhere to push a watch's last event out of it, and
+# large enough that a live stream (reading the history as the writes come) never falls out of it on a
+# loaded machine, which would get it cut off.
+HISTORY_FLAG = "--watch-history=64"
+PAST_THE_HISTORY = 200
 
 
 def free_port():
@@ -346,10 +351,10 @@ class WatchResumeTest(PackageTest):
         self.assertTrue(c.items.empty(), "nothing twice")
 
     def test_resumes_from_a_progress_notification(self):
-        # A history of 8 events: the watch's last event (w/a) falls out of it while 20 writes go elsewhere.
+        # The watch's last event (w/a) falls out of the history while 200 writes go elsewhere.
         # Resuming from w/a's revision would be OUT_OF_RANGE; the progress notifications moved the watch's
         # revision past them, so it resumes without a gap.
-        server = self.start_server("--watch-history=8")
+        server = self.start_server(HISTORY_FLAG)
         proxy = Proxy(server.addr)
         self.addCleanup(proxy.close)
         direct = self.client([server.addr])
@@ -358,7 +363,7 @@ class WatchResumeTest(PackageTest):
         wait_until("the watch to be created", lambda: w.started)
         direct.set("w/a", "1")
         self.assertEqual(describe(c.next()), "UPDATE w/a=1")
-        for i in range(20):
+        for i in range(PAST_THE_HISTORY):
             head = direct.set(f"other/{i}", "x").revision
         wait_until(f"a progress notification up to revision {head}", lambda: w.revision >= head)
 
@@ -370,7 +375,7 @@ class WatchResumeTest(PackageTest):
     def test_without_progress_a_lost_history_is_reported(self):
         # The companion of the test above: the same writes without progress notifications cannot be resumed,
         # and the watch says so instead of skipping events silently.
-        server = self.start_server("--watch-history=8")
+        server = self.start_server(HISTORY_FLAG)
         proxy = Proxy(server.addr)
         self.addCleanup(proxy.close)
         direct = self.client([server.addr])
@@ -379,7 +384,7 @@ class WatchResumeTest(PackageTest):
         wait_until("the watch to be created", lambda: w.started)
         direct.set("w/a", "1")
         self.assertEqual(describe(c.next()), "UPDATE w/a=1")
-        for i in range(20):
+        for i in range(PAST_THE_HISTORY):
             direct.set(f"other/{i}", "x")
         proxy.cut()
         with self.assertRaises(meshkv.WatchResumeError) as cm:

@@ -328,18 +328,23 @@ func TestWatchResumesAfterTheStreamBreaks(t *testing.T) {
 	}
 }
 
-// writesPastTheHistory: the watch's last event (w/a) falls out of a history
-// of 8 events while 20 writes go to keys it does not watch.
+// historyFlag is small enough for writesPastTheHistory to push the watch's
+// last event (w/a) out of it, and large enough that the live stream, which
+// reads the history as the writes come, never falls out of it on a loaded
+// machine (the node would cut it off).
+const historyFlag = "--watch-history=64"
+
+// writesPastTheHistory writes 200 keys the watch does not watch.
 func writesPastTheHistory(t *testing.T, c *meshkv.Client) uint64 {
 	var head uint64
-	for i := range 20 {
+	for i := range 200 {
 		head = set(t, c, fmt.Sprintf("other/%d", i), "x").GetRevision()
 	}
 	return head
 }
 
 func TestWatchResumesFromAProgressNotification(t *testing.T) {
-	srv := testserver.Start(t, "--watch-history=8")
+	srv := testserver.Start(t, historyFlag)
 	proxy := testserver.StartProxy(t, srv.Addr)
 	direct := newMeshkv(t, endpoints(srv.Addr))
 	r := startResumingWatch(t, newMeshkv(t, endpoints(proxy.Addr)), "w/", meshkv.WatchOptions{ProgressNotifyMs: 100})
@@ -356,7 +361,7 @@ func TestWatchResumesFromAProgressNotification(t *testing.T) {
 // The companion: without progress notifications the same watch cannot
 // resume, and says so rather than skip events.
 func TestWatchWithoutProgressReportsALostHistory(t *testing.T) {
-	srv := testserver.Start(t, "--watch-history=8")
+	srv := testserver.Start(t, historyFlag)
 	proxy := testserver.StartProxy(t, srv.Addr)
 	direct := newMeshkv(t, endpoints(srv.Addr))
 	r := startResumingWatch(t, newMeshkv(t, endpoints(proxy.Addr)), "w/", meshkv.WatchOptions{})

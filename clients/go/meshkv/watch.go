@@ -46,7 +46,8 @@ type WatchOptions struct {
 
 // Watch is a stream of events under a prefix, in revision order, each once,
 // that reconnects (the same endpoint first, with backoff) when the stream
-// breaks and resumes after the last revision it received, on the same node
+// breaks (UNAVAILABLE, or RESOURCE_EXHAUSTED: the node cut it off for
+// falling behind) and resumes after the last revision it received, on the same node
 // only (checked by node ID). Progress notifications advance that revision
 // too, so an idle watch resumes from a recent revision.
 //
@@ -159,7 +160,11 @@ func (w *Watch) Next() (*pb.Event, error) {
 				return nil, io.EOF
 			}
 			code := status.Code(err)
-			if err == io.EOF || code == codes.Unavailable {
+			// Stopped, disconnected, cut off for falling behind, or cancelled
+			// by a node shutting down (not by us: w.ctx is live): resume
+			// from what was received (the node answers OUT_OF_RANGE if its
+			// history no longer reaches back).
+			if err == io.EOF || code == codes.Unavailable || code == codes.ResourceExhausted || code == codes.Canceled {
 				w.broke(err)
 				continue
 			}
@@ -231,6 +236,10 @@ func (w *Watch) open() error {
 
 func (w *Watch) start(ctx context.Context, index int, conn *grpc.ClientConn) error {
 	st, err := pb.NewClusterClient(conn).Status(ctx, &pb.StatusRequest{})
+	if status.Code(err) == codes.Canceled && ctx.Err() == nil {
+		// Cancelled by a node shutting down: try the next endpoint.
+		return status.Error(codes.Unavailable, status.Convert(err).Message())
+	}
 	if err != nil {
 		return err
 	}

@@ -49,8 +49,9 @@ class Watch:
     `revision` is how far this watch has delivered: every change up to it that the watch wants has been
     yielded (it also advances on progress notifications, so an idle watch resumes from a recent revision
     and not from one the history may have dropped). `node_id` is the node those revisions belong to.
-    When the stream breaks (UNAVAILABLE: the node stopped, the connection dropped) the watch reconnects
-    with backoff, the same endpoint first, for up to reconnect_timeout seconds, then raises the last error.
+    When the stream breaks (UNAVAILABLE: the node stopped, the connection dropped; RESOURCE_EXHAUSTED: the
+    node cut the stream off for falling behind) the watch reconnects with backoff, the same endpoint first,
+    for up to reconnect_timeout seconds, then raises the last error.
     """
 
     def __init__(self, client, request, *, resync=False, reconnect_timeout=60.0):
@@ -114,8 +115,12 @@ class Watch:
                 with self._mu:
                     if self._closed:
                         raise StopIteration from None
-                if e.code() == grpc.StatusCode.UNAVAILABLE:
-                    self._broke(call, f"UNAVAILABLE: {e.details()}")
+                if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                grpc.StatusCode.CANCELLED):
+                    # Stopped, disconnected, cut off for falling behind, or cancelled by a node shutting down
+                    # (not by us: close() was checked above): resume from what was received (the node says
+                    # OUT_OF_RANGE below if its history no longer reaches back).
+                    self._broke(call, f"{e.code().name}: {e.details()}")
                     continue
                 if e.code() == grpc.StatusCode.OUT_OF_RANGE and self.started:
                     # A resumed stream whose revision this node no longer serves (restarted, or its history
@@ -190,7 +195,8 @@ class Watch:
                 self._start(index, channel, node, self._received)
                 return None
             except grpc.RpcError as e:
-                if isinstance(e, WatchResumeError) or e.code() != grpc.StatusCode.UNAVAILABLE:
+                # CANCELLED here comes from a node shutting down (the watch is not open yet to be closed).
+                if isinstance(e, Error) or e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                     raise
                 client._endpoints[index].reset()
                 index, channel = attempts.send(f"UNAVAILABLE: {e.details()}")
