@@ -319,6 +319,21 @@ class FailoverTest(PackageTest):
         self.assertEqual(kv.set("k", "on b").owner, "py-b", "the write went to the second endpoint")
         self.assertEqual(kv.get("k").value.bytes, b"on b")
 
+    def test_a_failed_call_leaves_calls_in_flight_alone(self):
+        # A node that has not synced yet (its only seed is dead) answers writes UNAVAILABLE and serves reads
+        # and watches. The failed write moves the client on, and must not cut the watch open on that node.
+        server = self.start_server(f"--join=127.0.0.1:{free_port()}", "--initial-sync-timeout=10m")
+        kv = self.client([server.addr])
+        w = self.watch(kv, "x/")
+        Consumer(w)
+        wait_until("the watch to be created", lambda: w.started)
+        stream = w._call
+        with self.assertRaises(grpc.RpcError) as cm:
+            kv.set("x/a", "1")
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE, cm.exception.details())
+        self.assertIs(w._call, stream)
+        self.assertTrue(stream.is_active(), "the watch's stream was cut by another call's failure")
+
     def test_every_endpoint_down(self):
         kv = self.client([f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"], connect_timeout=2)
         with self.assertRaises(grpc.RpcError) as cm:

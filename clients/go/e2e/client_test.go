@@ -252,6 +252,27 @@ func TestClientFailsOverWhenTheServingNodeStops(t *testing.T) {
 	}
 }
 
+// TestClientAFailedCallLeavesAWatchAlone: a node that has not synced yet
+// (its only seed is dead) answers writes Unavailable and serves watches;
+// the failed write must not cut the watch open on the same connection.
+func TestClientAFailedCallLeavesAWatchAlone(t *testing.T) {
+	srv := testserver.Start(t, "--join="+freeAddr(t), "--initial-sync-timeout=10m")
+	c := newMeshkv(t, endpoints(srv.Addr))
+	r := startResumingWatch(t, c, "x/", meshkv.WatchOptions{})
+	if _, err := c.Set(ctxFor(t), []byte("x/a"), meshkv.Bytes("1")); status.Code(err) != codes.Unavailable {
+		t.Fatalf("Set on an unsynced node: %v, want Unavailable", err)
+	}
+	// A cut stream would be re-opened within the watch's first backoff (50-75 ms).
+	select {
+	case item := <-r.items:
+		t.Fatalf("the watch delivered %v after another call failed", item)
+	case <-time.After(time.Second):
+	}
+	if n := r.w.Reconnects(); n != 0 {
+		t.Fatalf("the watch reconnected %d times: another call's failure cut its stream", n)
+	}
+}
+
 func TestClientEveryEndpointDown(t *testing.T) {
 	c := newMeshkv(t, meshkv.Config{Endpoints: []string{freeAddr(t), freeAddr(t)}, ConnectTimeout: 2 * time.Second})
 	_, err := c.Get(ctxFor(t), []byte("k"))

@@ -122,14 +122,14 @@ func transportCredentials(cfg Config) (credentials.TransportCredentials, error) 
 // Close closes every connection.
 func (c *Client) Close() error {
 	for _, e := range c.endpoints {
-		e.reset()
+		e.close()
 	}
 	return nil
 }
 
-// endpoint is one address and its connection, made on first use and
-// dropped after a failure, so the next use connects afresh instead of
-// waiting out gRPC's reconnect backoff.
+// endpoint is one address and its connection, made on first use and kept
+// until the client closes: calls in flight on it (a Watch, other
+// goroutines' calls) are never cut short because one call failed.
 type endpoint struct {
 	addr string
 	opts []grpc.DialOption
@@ -138,8 +138,8 @@ type endpoint struct {
 	conn *grpc.ClientConn // guarded by mu
 }
 
-// ready returns the connection once it is READY (or idle after having
-// been), nil when it cannot connect within timeout or ctx.
+// ready returns the connection once it is READY, nil when it cannot
+// connect within timeout or ctx.
 func (e *endpoint) ready(ctx context.Context, timeout time.Duration) *grpc.ClientConn {
 	e.mu.Lock()
 	if e.conn == nil {
@@ -155,41 +155,37 @@ func (e *endpoint) ready(ctx context.Context, timeout time.Duration) *grpc.Clien
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	s := conn.GetState()
+	if s == connectivity.TransientFailure {
+		// A failure seen before this call says nothing about now: try again
+		// at once rather than after gRPC's reconnect backoff.
+		conn.ResetConnectBackoff()
+		if !conn.WaitForStateChange(ctx, s) {
+			return nil
+		}
+		s = conn.GetState()
+	}
 	conn.Connect()
 	for {
-		s := conn.GetState()
 		switch s {
 		case connectivity.Ready:
 			return conn
 		case connectivity.TransientFailure, connectivity.Shutdown:
-			e.drop(conn)
 			return nil
 		}
 		if !conn.WaitForStateChange(ctx, s) {
-			if s == connectivity.Idle {
-				return conn // idle after having served: the call reconnects
-			}
-			e.drop(conn)
 			return nil
 		}
+		s = conn.GetState()
 	}
 }
 
-func (e *endpoint) drop(conn *grpc.ClientConn) {
+func (e *endpoint) close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.conn == conn {
+	if e.conn != nil {
+		e.conn.Close()
 		e.conn = nil
-		conn.Close()
-	}
-}
-
-func (e *endpoint) reset() {
-	e.mu.Lock()
-	conn := e.conn
-	e.mu.Unlock()
-	if conn != nil {
-		e.drop(conn)
 	}
 }
 
@@ -225,7 +221,6 @@ func (c *Client) do(ctx context.Context, from int, retrySent bool,
 		if status.Code(err) != codes.Unavailable || !retrySent {
 			return err
 		}
-		e.drop(conn)
 		problems = append(problems, fmt.Sprintf("%s: %v", e.addr, err))
 	}
 	if err := ctx.Err(); err != nil {

@@ -198,9 +198,6 @@ func (w *Watch) broke(err error) {
 	if w.brokenSince.IsZero() {
 		w.brokenSince = time.Now()
 	}
-	if w.index >= 0 {
-		w.c.endpoints[w.index].reset()
-	}
 }
 
 // open opens a stream after w.received, retrying with backoff until the

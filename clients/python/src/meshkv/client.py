@@ -116,54 +116,59 @@ def channel_credentials(cacert=None, cert=None, key=None):
 
 
 class _Endpoint:
-    """One address and its channel, made on first use and dropped after a failure, so that the next use
-    connects afresh instead of waiting out gRPC's reconnect backoff."""
+    """One address and its channel, made on first use and kept until the client closes: calls in flight on
+    it (a watch, other threads' calls) are never cut short because one call failed. A channel that failed
+    to connect retries by itself, its backoff capped at a second (RECONNECT_OPTIONS; not
+    grpc.min_reconnect_backoff_ms, which is also gRPC's connect timeout)."""
+
+    RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
 
     def __init__(self, addr, credentials, options):
         self.addr = addr
-        self._credentials, self._options = credentials, options
+        self._credentials, self._options = credentials, self.RECONNECT_OPTIONS + list(options)
         self._cv = threading.Condition()
-        self._channel = None  # guarded by _cv, as are the two below
+        self._channel = None  # guarded by _cv, as are the three below
         self._state = None
         self._was_ready = False
+        self._attempts = 0  # CONNECTING transitions seen
 
     def _on_state(self, channel, state):
         with self._cv:
             if channel is self._channel:
                 self._state = state
                 self._was_ready = self._was_ready or state == grpc.ChannelConnectivity.READY
+                self._attempts += state == grpc.ChannelConnectivity.CONNECTING
                 self._cv.notify_all()
 
     def channel(self, timeout):
-        """The channel once connected (READY, or idle after having been), None if it cannot connect in time."""
+        """The channel once connected (READY, or idle after having been: the call reconnects), None if it
+        cannot connect within timeout."""
+        C = grpc.ChannelConnectivity
         with self._cv:
             if self._channel is None:
                 if self._credentials is None:
                     channel = grpc.insecure_channel(self.addr, options=self._options)
                 else:
                     channel = grpc.secure_channel(self.addr, self._credentials, options=self._options)
-                self._channel, self._state, self._was_ready = channel, None, False
+                self._channel = channel
                 channel.subscribe(lambda state, ch=channel: self._on_state(ch, state), try_to_connect=True)
-            C = grpc.ChannelConnectivity
+            # A failure seen before this call says nothing about now: wait for the channel's next attempt.
+            attempts = self._attempts if self._state == C.TRANSIENT_FAILURE else -1
 
             def settled():
-                return (self._state in (C.READY, C.TRANSIENT_FAILURE, C.SHUTDOWN) or
-                        (self._was_ready and self._state == C.IDLE))
+                return (self._state in (C.READY, C.SHUTDOWN) or (self._was_ready and self._state == C.IDLE) or
+                        (self._state == C.TRANSIENT_FAILURE and self._attempts > attempts))
 
             self._cv.wait_for(settled, timeout)
             if self._state == C.READY or (self._was_ready and self._state == C.IDLE):
                 return self._channel
-            self._drop_locked()
             return None
 
-    def reset(self):
+    def close(self):
         with self._cv:
-            self._drop_locked()
-
-    def _drop_locked(self):
-        if self._channel is not None:
-            self._channel.close()
-        self._channel, self._state, self._was_ready = None, None, False
+            if self._channel is not None:
+                self._channel.close()
+            self._channel, self._state, self._was_ready = None, None, False
 
 
 class Client:
@@ -206,7 +211,7 @@ class Client:
 
     def close(self):
         for e in self._endpoints:
-            e.reset()
+            e.close()
 
     def __enter__(self):
         return self
@@ -259,7 +264,6 @@ class Client:
             except grpc.RpcError as e:
                 if e.code() != grpc.StatusCode.UNAVAILABLE or not retry_sent:
                     raise
-                self._endpoints[index].reset()
                 index, channel = attempts.send(f"UNAVAILABLE: {e.details()}")
 
     # --- reads ---------------------------------------------------------------
@@ -295,7 +299,6 @@ class Client:
             except grpc.RpcError as e:
                 if e.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
-                self._endpoints[index].reset()
                 index, channel = attempts.send(f"UNAVAILABLE: {e.details()}")
 
     def watch(self, prefix=b"", *, start_revision=0, prev_value=False, progress_notify_ms=0,

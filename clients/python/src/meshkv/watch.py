@@ -157,8 +157,6 @@ class Watch:
         self._last_error = why
         if self._broken_since is None:
             self._broken_since = time.monotonic()
-        if self._index is not None:
-            self._client._endpoints[self._index].reset()
 
     def _open(self):
         """Opens a stream, resuming after _received on the same node; returns a Resync when it had to list."""
@@ -198,7 +196,6 @@ class Watch:
                 # CANCELLED here comes from a node shutting down (the watch is not open yet to be closed).
                 if isinstance(e, Error) or e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                     raise
-                client._endpoints[index].reset()
                 index, channel = attempts.send(f"UNAVAILABLE: {e.details()}")
 
     def _relist(self, index, channel, node):
