@@ -250,21 +250,27 @@ class Client:
         with self._mu:
             self._current = index
 
-    def _unary(self, method, request, timeout, retry_sent=True):
-        timeout = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
+    def _with_failover(self, call, timeout, retry_sent=True):
+        """call(channel, seconds left) on the current endpoint, then on the next ones while they are
+        unreachable or answer UNAVAILABLE (only unreachable ones when retry_sent is false), until the
+        deadline: `timeout` seconds from now, the client's when None."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         attempts = self._connect(deadline)
         index, channel = next(attempts)
         while True:
             try:
-                stub = kv_pb2_grpc.KeyValueStub(channel)
-                response = getattr(stub, method)(request, timeout=max(deadline - time.monotonic(), 0.001))
+                result = call(channel, max(deadline - time.monotonic(), 0.001))
                 self._served_by(index)
-                return response
+                return result
             except grpc.RpcError as e:
                 if e.code() != grpc.StatusCode.UNAVAILABLE or not retry_sent:
                     raise
                 index, channel = attempts.send(f"UNAVAILABLE: {e.details()}")
+
+    def _unary(self, method, request, timeout, retry_sent=True):
+        return self._with_failover(
+            lambda channel, left: getattr(kv_pb2_grpc.KeyValueStub(channel), method)(request, timeout=left),
+            timeout, retry_sent)
 
     # --- reads ---------------------------------------------------------------
 
@@ -278,28 +284,12 @@ class Client:
         nothing) and more (the limit cut it short; resume with start_after=entries[-1].key)."""
         request = kv_pb2.ListRequest(prefix=as_bytes(prefix, "prefix"), keys_only=keys_only, limit=limit,
                                      start_after=as_bytes(start_after, "start_after"))
-        return self._stream_call(lambda channel, t: _read_listing(channel, request, t), timeout)
+        return self._with_failover(lambda channel, left: _read_listing(channel, request, left), timeout)
 
     def count(self, prefix=b"", *, timeout=None):
         """The number of live keys under the prefix."""
         request = kv_pb2.ListRequest(prefix=as_bytes(prefix, "prefix"), count_only=True)
-        return self._stream_call(lambda channel, t: _read_listing(channel, request, t).count, timeout)
-
-    def _stream_call(self, read, timeout):
-        """A read-only server stream, read whole, with failover like a unary read."""
-        timeout = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        attempts = self._connect(deadline)
-        index, channel = next(attempts)
-        while True:
-            try:
-                result = read(channel, max(deadline - time.monotonic(), 0.001))
-                self._served_by(index)
-                return result
-            except grpc.RpcError as e:
-                if e.code() != grpc.StatusCode.UNAVAILABLE:
-                    raise
-                index, channel = attempts.send(f"UNAVAILABLE: {e.details()}")
+        return self._with_failover(lambda channel, left: _read_listing(channel, request, left).count, timeout)
 
     def watch(self, prefix=b"", *, start_revision=0, prev_value=False, progress_notify_ms=0,
               filter=kv_pb2.WatchRequest.ALL, keys_only=False, resync=False, reconnect_timeout=60.0):

@@ -51,7 +51,7 @@ class Watch:
     and not from one the history may have dropped). `node_id` is the node those revisions belong to.
     When the stream breaks (UNAVAILABLE: the node stopped, the connection dropped; RESOURCE_EXHAUSTED: the
     node cut the stream off for falling behind) the watch reconnects with backoff, the same endpoint first,
-    for up to reconnect_timeout seconds, then raises the last error.
+    for up to reconnect_timeout seconds, then raises the last error; the first connection gets the same time.
     """
 
     def __init__(self, client, request, *, resync=False, reconnect_timeout=60.0):
