@@ -409,6 +409,101 @@ func TestWatchAfterARestartReportsIt(t *testing.T) {
 	}
 }
 
+// resynced is what a WatchOptions.Resync callback hands to the test.
+type resynced struct {
+	keys     map[string]string
+	revision uint64
+}
+
+func (r *resumingWatch) resync(entries []*pb.Entry, revision uint64) {
+	keys := map[string]string{}
+	for _, e := range entries {
+		keys[string(e.GetKey())] = string(e.GetValue().GetBytes())
+	}
+	r.items <- resynced{keys, revision}
+}
+
+func (r *resumingWatch) expectResync(t *testing.T) resynced {
+	t.Helper()
+	select {
+	case item := <-r.items:
+		rs, ok := item.(resynced)
+		if !ok {
+			t.Fatalf("watch: got %v, want a resync", item)
+		}
+		return rs
+	case <-time.After(waitTimeout):
+		t.Fatalf("no resync within %v", waitTimeout)
+		return resynced{}
+	}
+}
+
+func startResyncingWatch(t *testing.T, c *meshkv.Client, prefix string) *resumingWatch {
+	t.Helper()
+	r := &resumingWatch{items: make(chan any, 100)}
+	r.w = c.Watch(t.Context(), []byte(prefix), meshkv.WatchOptions{Resync: r.resync})
+	t.Cleanup(r.w.Close)
+	go func() {
+		for {
+			ev, err := r.w.Next()
+			if err != nil {
+				r.items <- err
+				return
+			}
+			r.items <- ev
+		}
+	}()
+	waitFor(t, "the watch to be created", r.w.Started)
+	return r
+}
+
+func TestWatchResyncsOnAnotherNode(t *testing.T) {
+	a := testserver.Start(t, "--node-id=go-a")
+	b := testserver.Start(t, "--node-id=go-b")
+	onB := newMeshkv(t, endpoints(b.Addr))
+	set(t, onB, "w/on-b", "x")
+	r := startResyncingWatch(t, newMeshkv(t, endpoints(a.Addr, b.Addr)), "w/")
+	a.Stop(t)
+	if rs := r.expectResync(t); fmt.Sprint(rs.keys) != "map[w/on-b:x]" {
+		t.Fatalf("resync on go-b: %v, want w/on-b only", rs.keys)
+	}
+	if r.w.NodeID() != "go-b" {
+		t.Fatalf("NodeID() = %q after the resync, want go-b", r.w.NodeID())
+	}
+	set(t, onB, "w/later", "y")
+	r.expect(t, "UPDATE w/later=y")
+}
+
+// TestWatchResyncsAfterARestart: with Resync set, the watch that cannot
+// resume on the restarted node lists again, hands over the whole state and
+// goes on.
+func TestWatchResyncsAfterARestart(t *testing.T) {
+	flags := []string{"--data-dir=" + t.TempDir(), "--grpc-addr=" + freeAddr(t)}
+	srv := testserver.Start(t, flags...)
+	c := newMeshkv(t, endpoints(srv.Addr))
+	set(t, c, "w/a", "1")
+	r := startResyncingWatch(t, c, "w/")
+	set(t, c, "w/b", "2")
+	r.expect(t, "UPDATE w/b=2")
+
+	srv.Stop(t)
+	testserver.Start(t, flags...)
+	set(t, c, "w/c", "3") // before or after the watch lists again
+	rs := r.expectResync(t)
+	if _, ok := rs.keys["w/c"]; !ok {
+		r.expect(t, "UPDATE w/c=3") // the listing came first
+		rs.keys["w/c"] = "3"
+	}
+	if want := map[string]string{"w/a": "1", "w/b": "2", "w/c": "3"}; fmt.Sprint(rs.keys) != fmt.Sprint(want) {
+		t.Fatalf("resync state %v, want %v", rs.keys, want)
+	}
+	set(t, c, "w/d", "4")
+	r.expect(t, "UPDATE w/d=4")
+	if got := r.w.Revision(); got < rs.revision {
+		t.Errorf("Revision() = %d, want >= the listing's %d", got, rs.revision)
+	}
+}
+
 func TestWatchOnAnotherNodeReportsIt(t *testing.T) {
 	a := testserver.Start(t, "--node-id=go-a")
 	b := testserver.Start(t, "--node-id=go-b")

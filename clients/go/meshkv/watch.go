@@ -20,8 +20,8 @@ import (
 // resume without a gap: the node restarted (it numbers revisions past the
 // ones it used), its history no longer reaches back to the watch's
 // revision, or another node serves now (revisions are per node). List again
-// and watch from the listing's revision. status.Code of the error is
-// OUT_OF_RANGE.
+// and watch from the listing's revision (or set WatchOptions.Resync to have
+// the watch do it). status.Code of the error is OUT_OF_RANGE.
 var ErrResume = errors.New("meshkv: watch cannot resume")
 
 type resumeError struct{ msg string }
@@ -40,8 +40,14 @@ type WatchOptions struct {
 	Filter           pb.WatchRequest_Filter
 	KeysOnly         bool
 	// ReconnectTimeout: how long a broken watch keeps trying to reconnect
-	// before Next returns the error (default 60 s).
+	// before Next returns the error (default 60 s; the first connection
+	// gets the same).
 	ReconnectTimeout time.Duration
+	// Resync, when set, is what a watch that cannot resume does instead of
+	// returning ErrResume: it lists the prefix again on the node it
+	// reached, calls Resync (from Next) with the whole state there (replace
+	// what you hold with it) and watches on from the listing's revision.
+	Resync func(entries []*pb.Entry, revision uint64)
 }
 
 // Watch is a stream of events under a prefix, in revision order, each once,
@@ -67,6 +73,7 @@ type Watch struct {
 	pending     []*pb.Event
 	pendingRev  uint64
 	received    uint64    // the next stream starts after this revision
+	mustRelist  bool      // the node cannot resume `received`: the next open lists again (Resync set)
 	brokenSince time.Time // zero while connected
 	lastErr     error
 
@@ -169,6 +176,10 @@ func (w *Watch) Next() (*pb.Event, error) {
 				continue
 			}
 			if code == codes.OutOfRange && w.Started() {
+				if w.opt.Resync != nil {
+					w.stream, w.mustRelist = nil, true
+					continue
+				}
 				return nil, &resumeError{fmt.Sprintf("meshkv: cannot resume the watch after revision %d on %s: %v",
 					w.received, w.NodeID(), status.Convert(err).Message())}
 			}
@@ -240,11 +251,22 @@ func (w *Watch) start(ctx context.Context, index int, conn *grpc.ClientConn) err
 	if err != nil {
 		return err
 	}
-	if w.Started() && st.GetNodeId() != w.NodeID() {
+	after := w.received
+	if w.mustRelist || (w.Started() && st.GetNodeId() != w.NodeID() && w.opt.Resync != nil) {
+		l, err := list(ctx, conn, &pb.ListRequest{Prefix: w.req.Prefix, KeysOnly: w.req.KeysOnly})
+		if err != nil {
+			return err
+		}
+		w.opt.Resync(l.Entries, l.Revision)
+		w.mustRelist, w.pending, w.received, after = false, nil, l.Revision, l.Revision
+		w.mu.Lock()
+		w.revision = l.Revision
+		w.mu.Unlock()
+	} else if w.Started() && st.GetNodeId() != w.NodeID() {
 		return &resumeError{fmt.Sprintf("meshkv: the watch broke on node %s and the endpoint reached now is node %s; "+
 			"revisions are per node, so list again there and watch from the listing", w.NodeID(), st.GetNodeId())}
 	}
-	req := &pb.WatchRequest{Prefix: w.req.Prefix, StartRevision: w.received, PrevValue: w.req.PrevValue,
+	req := &pb.WatchRequest{Prefix: w.req.Prefix, StartRevision: after, PrevValue: w.req.PrevValue,
 		ProgressNotifyMs: w.req.ProgressNotifyMs, Filter: w.req.Filter, KeysOnly: w.req.KeysOnly}
 	stream, err := pb.NewKeyValueClient(conn).Watch(w.ctx, req)
 	if err != nil {
