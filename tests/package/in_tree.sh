@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# tests/package/run.sh, part 3, inside the debootstrapped tree (chroot), in a network namespace of
+# its own: install the packages, check them, run the unit's ExecStart the way systemd would, purge.
+# /tmp/meshkv-server.deb and /tmp/meshkv.deb are the packages under test.
+set -euo pipefail
+unit=/lib/systemd/system/meshkv-server.service
+
+log() { printf '[%3ds]   %s\n' "$SECONDS" "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; [[ -f /root/pkgtest/server.log ]] && tail -n 30 /root/pkgtest/server.log >&2; exit 1; }
+
+log "dpkg -i meshkv-server.deb meshkv.deb"
+! getent passwd meshkv >/dev/null || fail "a meshkv user exists before the install"
+dpkg -i /tmp/meshkv-server.deb /tmp/meshkv.deb >/root/dpkg.log 2>&1 || { cat /root/dpkg.log; fail "dpkg -i failed"; }
+for p in meshkv-server meshkv; do
+  [[ "$(dpkg-query -W -f='${Status} ${Version}' "$p")" == "install ok installed $MESHKV_TEST_VERSION-1" ]] ||
+    fail "$p: $(dpkg-query -W -f='${Status} ${Version}' "$p")"
+done
+
+# The postinst's user: a system account without a login or a home.
+IFS=: read -r _ _ uid gid _ home shell < <(getent passwd meshkv) || fail "the postinst made no meshkv user"
+[[ $uid -lt 1000 && $shell == /usr/sbin/nologin && ! -e $home ]] ||
+  fail "meshkv user: uid $uid, shell $shell, home $home (want a system account, nologin, no home)"
+[[ "$(getent group "$gid" | cut -d: -f1)" == meshkv ]] || fail "meshkv's primary group is not meshkv"
+[[ "$(stat -c '%U:%G %a' /etc/meshkv/certs)" == "root:meshkv 750" ]] ||
+  fail "/etc/meshkv/certs: $(stat -c '%U:%G %a' /etc/meshkv/certs), want root:meshkv 750"
+log "postinst: system user meshkv (uid $uid), /etc/meshkv/certs root:meshkv 0750"
+
+# The conffile, and every variable it names is a flag the server knows.
+dpkg-query -W -f='${Conffiles}\n' meshkv-server | grep -q '^ /etc/default/meshkv ' ||
+  fail "/etc/default/meshkv is not a conffile of meshkv-server"
+help="$(meshkv-server --help)"
+vars="$(grep -oE '^#?MESHKV_[A-Z_]+=' /etc/default/meshkv | tr -d '#=' | sort -u)"
+[[ $(wc -w <<<"$vars") -ge 10 ]] || fail "/etc/default/meshkv documents only: $vars"
+for v in $vars; do
+  grep -q "($v, default" <<<"$help" || fail "/etc/default/meshkv names $v, which is no flag of meshkv-server --help"
+done
+log "conffile /etc/default/meshkv: $(wc -w <<<"$vars") variables, each a flag of meshkv-server"
+
+# systemd-analyze verify: the unit as installed, and a copy with one defect each (not vacuous).
+out="$(systemd-analyze verify "$unit" 2>&1)" || fail "systemd-analyze verify $unit: $out"
+if grep -q 'meshkv-server' <<<"$out"; then fail "systemd-analyze verify warns about the unit: $out"; fi
+for defect in 's|^ExecStart=/usr/bin/meshkv-server|ExecStart=/usr/bin/meshkv-serverx|' \
+              's|^ProtectSystem=strict|ProtectSystem=strictly|'; do
+  sed "$defect" "$unit" >/tmp/meshkv-broken.service
+  cmp -s "$unit" /tmp/meshkv-broken.service && fail "defect $defect changed nothing"
+  if out="$(systemd-analyze verify /tmp/meshkv-broken.service 2>&1)" && ! grep -q 'meshkv-broken' <<<"$out"; then
+    fail "systemd-analyze verify accepts a unit with $defect"
+  fi
+done
+# The hardening the package promises, as systemd reads it.
+for want in User=meshkv Group=meshkv EnvironmentFile=/etc/default/meshkv StateDirectory=meshkv \
+            ProtectSystem=strict ProtectHome=yes NoNewPrivileges=yes PrivateTmp=yes CapabilityBoundingSet=; do
+  grep -qx "$want" "$unit" || fail "$unit lacks $want"
+done
+log "systemd-analyze verify: the unit passes, broken copies do not"
+
+# Certificates, as /etc/default/meshkv tells an administrator to make them.
+mkdir -p /root/pkgtest
+meshkv-certs create-ca --certs-dir /root/pkgtest/ca >/dev/null
+meshkv-certs create-node --certs-dir /etc/meshkv/certs --ca-key /root/pkgtest/ca/ca.key \
+  --node-id pkgtest --host localhost --host 127.0.0.1 >/dev/null
+chgrp -R meshkv /etc/meshkv/certs && chmod 0640 /etc/meshkv/certs/*
+cat >>/etc/default/meshkv <<'EOF'
+MESHKV_NODE_ID=pkgtest
+MESHKV_GRPC_ADDR=127.0.0.1:50051
+MESHKV_MESH_ADDR=127.0.0.1:4444
+MESHKV_METRICS_ADDR=127.0.0.1:9464
+EOF
+
+# ExecStart as systemd runs it: the unit's Environment= lines, then EnvironmentFile= (which
+# overrides them), User=/Group=, StateDirectory=/StateDirectoryMode=, NoNewPrivileges=.
+value() { sed -n "s/^$1=//p" "$unit"; }
+state="/var/lib/$(value StateDirectory)"
+install -d -m "$(value StateDirectoryMode)" -o "$(value User)" -g "$(value Group)" "$state"
+env_args=()
+while IFS= read -r kv; do env_args+=("$kv"); done < <(value Environment)
+while IFS= read -r kv; do env_args+=("$kv"); done < <(grep -E '^[A-Z_]+=' "$(value EnvironmentFile)")
+read -r -a exec_start <<<"$(value ExecStart)"
+setpriv --reuid="$(value User)" --regid="$(value Group)" --init-groups --no-new-privs \
+  env -i "${env_args[@]}" "${exec_start[@]}" >/root/pkgtest/server.log 2>&1 &
+pid=$!
+cli=(meshkv --addr 127.0.0.1:50051 --cacert /etc/meshkv/certs/ca.crt --timeout 2s)
+for _ in $(seq 1 150); do
+  "${cli[@]}" health >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || fail "meshkv-server exited before answering Health"
+  sleep 0.2
+done
+"${cli[@]}" health >/dev/null || fail "meshkv-server did not answer Health within 30 s"
+[[ "$(stat -c %U /proc/$pid)" == meshkv ]] || fail "meshkv-server runs as $(stat -c %U /proc/$pid), not meshkv"
+grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$pid/status" || fail "meshkv-server runs without no_new_privs"
+log "meshkv-server (pid $pid, user meshkv) answers Health over TLS"
+
+# The server keeps its data where the unit says, and stops cleanly.
+"${cli[@]}" set pkg/hello world >/dev/null || fail "set through the packaged CLI failed"
+[[ "$("${cli[@]}" get pkg/hello)" == world ]] || fail "get pkg/hello did not return world"
+[[ -d $state/data && "$(stat -c %U "$state/data")" == meshkv ]] ||
+  fail "no data directory $state/data owned by meshkv: $(ls -la "$state")"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc -eq 0 ]] || fail "meshkv-server exited $rc on SIGTERM"
+log "a key written, data in $state/data, SIGTERM: exit 0"
+
+# Purge: packages, data and the empty config dir go; the user stays (Debian's custom).
+dpkg --purge meshkv meshkv-server >/root/dpkg.log 2>&1 || { cat /root/dpkg.log; fail "dpkg --purge failed"; }
+[[ ! -e /usr/bin/meshkv-server && ! -e /usr/bin/meshkv && ! -e $unit && ! -e /etc/default/meshkv ]] ||
+  fail "files left after purge"
+[[ ! -e $state ]] || fail "$state left after purge"
+[[ -e /etc/meshkv/certs/node.crt ]] || fail "purge deleted the administrator's certificates"
+log "dpkg --purge: packages and data gone, certificates kept"
