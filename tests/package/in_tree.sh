@@ -54,6 +54,20 @@ for want in User=meshkv Group=meshkv EnvironmentFile=/etc/default/meshkv StateDi
 done
 log "systemd-analyze verify: the unit passes, broken copies do not"
 
+# systemd's own score of the sandbox (0 = locked down, 10 = none): the unit must stay "OK" (< 2.0);
+# the same unit without its hardening section scores far worse, so the bound means something.
+exposure() {
+  systemd-analyze security --offline=true --no-pager "$1" 2>&1 |
+    sed -n 's/^→ Overall exposure level for .*: \([0-9.]*\).*/\1/p'
+}
+score="$(exposure "$unit")"
+sed '/^# Hardening/,/^\[Install\]/{/^\[Install\]/!d}' "$unit" >/tmp/meshkv-bare.service
+bare="$(exposure /tmp/meshkv-bare.service)"
+[[ -n $score && -n $bare ]] || fail "systemd-analyze security printed no exposure level"
+awk -v s="$score" -v b="$bare" 'BEGIN { exit !(s < 2.0 && b >= 5.0) }' ||
+  fail "exposure level $score (want < 2.0; without the hardening options $bare, want >= 5.0)"
+log "systemd-analyze security: exposure $score (without the hardening options: $bare)"
+
 # Certificates, as /etc/default/meshkv tells an administrator to make them.
 mkdir -p /root/pkgtest
 meshkv-certs create-ca --certs-dir /root/pkgtest/ca >/dev/null

@@ -7,7 +7,8 @@
 #   3. in that tree, in a network namespace of its own (no port of the host is used or seen):
 #      `dpkg -i` of both packages; the postinst made the `meshkv` system user; /etc/default/meshkv is
 #      a conffile whose every variable is a flag of `meshkv-server --help`; `systemd-analyze verify`
-#      accepts the unit (and refuses a broken copy, so the check is not vacuous); the unit's
+#      accepts the unit (and refuses a broken copy, so the check is not vacuous), `systemd-analyze
+#      security` scores its sandbox below 2.0 (9.2 without it); the unit's
 #      ExecStart runs the way systemd would run it (User/Group, Environment, EnvironmentFile,
 #      StateDirectory, no new privileges), with certificates made by meshkv-certs: it answers Health
 #      over TLS, stores a key, keeps its data in /var/lib/meshkv/data, and exits 0 on SIGTERM;
