@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# tests/package/run.sh, part 3, inside the debootstrapped tree (chroot), in a network namespace of
-# its own: install the packages, check them, run the unit's ExecStart the way systemd would, purge.
-# /tmp/meshkv-server.deb and /tmp/meshkv.deb are the packages under test.
+# tests/package/run.sh, part 3, inside the debootstrapped tree: install the packages, check them,
+# start the node, purge. /tmp/meshkv-server.deb and /tmp/meshkv.deb are the packages under test.
+# MESHKV_TEST_START says how the node starts:
+#   systemd  the tree runs as a container with systemd as PID 1: systemctl start meshkv-server
+#   exec     the tree is a chroot (in a network namespace of its own): the unit's ExecStart is run
+#            the way systemd would run it
 set -euo pipefail
 unit=/lib/systemd/system/meshkv-server.service
+start="${MESHKV_TEST_START:-exec}"
 
 log() { printf '[%3ds]   %s\n' "$SECONDS" "$*"; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; [[ -f /root/pkgtest/server.log ]] && tail -n 30 /root/pkgtest/server.log >&2; exit 1; }
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  if [[ $start == systemd ]]; then
+    systemctl status --no-pager meshkv-server >&2 || true
+    journalctl -u meshkv-server --no-pager | tail -n 30 >&2 || true
+  elif [[ -f /root/pkgtest/server.log ]]; then
+    tail -n 30 /root/pkgtest/server.log >&2
+  fi
+  exit 1
+}
 
 log "dpkg -i meshkv-server.deb meshkv.deb"
 ! getent passwd meshkv >/dev/null || fail "a meshkv user exists before the install"
@@ -81,27 +94,49 @@ MESHKV_MESH_ADDR=127.0.0.1:4444
 MESHKV_METRICS_ADDR=127.0.0.1:9464
 EOF
 
-# ExecStart as systemd runs it: the unit's Environment= lines, then EnvironmentFile= (which
-# overrides them), User=/Group=, StateDirectory=/StateDirectoryMode=, NoNewPrivileges=.
 value() { sed -n "s/^$1=//p" "$unit"; }
 state="/var/lib/$(value StateDirectory)"
-install -d -m "$(value StateDirectoryMode)" -o "$(value User)" -g "$(value Group)" "$state"
-env_args=()
-while IFS= read -r kv; do env_args+=("$kv"); done < <(value Environment)
-while IFS= read -r kv; do env_args+=("$kv"); done < <(grep -E '^[A-Z_]+=' "$(value EnvironmentFile)")
-read -r -a exec_start <<<"$(value ExecStart)"
-setpriv --reuid="$(value User)" --regid="$(value Group)" --init-groups --no-new-privs \
-  env -i "${env_args[@]}" "${exec_start[@]}" >/root/pkgtest/server.log 2>&1 &
-pid=$!
 cli=(meshkv --addr 127.0.0.1:50051 --cacert /etc/meshkv/certs/ca.crt --timeout 2s)
+if [[ $start == systemd ]]; then
+  # systemd itself: User/Group, Environment, EnvironmentFile, StateDirectory, the sandbox.
+  systemctl enable --quiet meshkv-server || fail "systemctl enable meshkv-server"
+  [[ "$(systemctl is-enabled meshkv-server)" == enabled ]] || fail "the unit is not enabled after enable"
+  systemctl start meshkv-server || fail "systemctl start meshkv-server"
+  pid="$(systemctl show -p MainPID --value meshkv-server)"
+  alive() { systemctl is-active --quiet meshkv-server; }
+else
+  # ExecStart as systemd runs it: the unit's Environment= lines, then EnvironmentFile= (which
+  # overrides them), User=/Group=, StateDirectory=/StateDirectoryMode=, NoNewPrivileges=.
+  install -d -m "$(value StateDirectoryMode)" -o "$(value User)" -g "$(value Group)" "$state"
+  env_args=()
+  while IFS= read -r kv; do env_args+=("$kv"); done < <(value Environment)
+  while IFS= read -r kv; do env_args+=("$kv"); done < <(grep -E '^[A-Z_]+=' "$(value EnvironmentFile)")
+  read -r -a exec_start <<<"$(value ExecStart)"
+  setpriv --reuid="$(value User)" --regid="$(value Group)" --init-groups --no-new-privs \
+    env -i "${env_args[@]}" "${exec_start[@]}" >/root/pkgtest/server.log 2>&1 &
+  pid=$!
+  alive() { kill -0 "$pid" 2>/dev/null; }
+fi
 for _ in $(seq 1 150); do
   "${cli[@]}" health >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || fail "meshkv-server exited before answering Health"
+  alive || fail "meshkv-server exited before answering Health"
   sleep 0.2
 done
 "${cli[@]}" health >/dev/null || fail "meshkv-server did not answer Health within 30 s"
 [[ "$(stat -c %U /proc/$pid)" == meshkv ]] || fail "meshkv-server runs as $(stat -c %U /proc/$pid), not meshkv"
 grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$pid/status" || fail "meshkv-server runs without no_new_privs"
+if [[ $start == systemd ]]; then
+  # SystemCallFilter= for real: the node serves under the filter (mode 2 = seccomp filter).
+  grep -q '^Seccomp:[[:space:]]*2' "/proc/$pid/status" || fail "meshkv-server runs without its seccomp filter"
+  log "systemd started meshkv-server.service (pid $pid, user meshkv, seccomp filter, no_new_privs)"
+  # ProtectSystem=, ProtectHome=, PrivateTmp= need a mount namespace, which systemd skips inside a
+  # container that lacks CAP_SYS_ADMIN (Docker's default): said here, not hidden.
+  if awk '$5 == "/usr" && $6 ~ /^ro/' "/proc/$pid/mountinfo" | grep -q .; then
+    log "mount sandbox applied: /usr is read-only for the node"
+  else
+    log "mount sandbox not applied in this container (no CAP_SYS_ADMIN); systemd-analyze checks it above"
+  fi
+fi
 log "meshkv-server (pid $pid, user meshkv) answers Health over TLS"
 
 # The server keeps its data where the unit says, and stops cleanly.
@@ -109,10 +144,16 @@ log "meshkv-server (pid $pid, user meshkv) answers Health over TLS"
 [[ "$("${cli[@]}" get pkg/hello)" == world ]] || fail "get pkg/hello did not return world"
 [[ -d $state/data && "$(stat -c %U "$state/data")" == meshkv ]] ||
   fail "no data directory $state/data owned by meshkv: $(ls -la "$state")"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-[[ $rc -eq 0 ]] || fail "meshkv-server exited $rc on SIGTERM"
+if [[ $start == systemd ]]; then
+  systemctl stop meshkv-server
+  result="$(systemctl show -p Result --value meshkv-server) $(systemctl show -p ExecMainStatus --value meshkv-server)"
+  [[ $result == "success 0" ]] || fail "systemctl stop: result and exit status $result, want success 0"
+else
+  kill -TERM "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  [[ $rc -eq 0 ]] || fail "meshkv-server exited $rc on SIGTERM"
+fi
 log "a key written, data in $state/data, SIGTERM: exit 0"
 
 # Purge: packages, data and the empty config dir go; the user stays (Debian's custom).
@@ -120,5 +161,7 @@ dpkg --purge meshkv meshkv-server >/root/dpkg.log 2>&1 || { cat /root/dpkg.log; 
 [[ ! -e /usr/bin/meshkv-server && ! -e /usr/bin/meshkv && ! -e $unit && ! -e /etc/default/meshkv ]] ||
   fail "files left after purge"
 [[ ! -e $state ]] || fail "$state left after purge"
+[[ ! -e /etc/systemd/system/multi-user.target.wants/meshkv-server.service ]] ||
+  fail "the unit is still enabled after purge"
 [[ -e /etc/meshkv/certs/node.crt ]] || fail "purge deleted the administrator's certificates"
 log "dpkg --purge: packages and data gone, certificates kept"

@@ -112,22 +112,60 @@ if ((${#missing[@]})); then
 fi
 log "tree ready: $(. "$root/etc/os-release" && echo "$PRETTY_NAME"), dependencies present"
 
-# --- 3. Install, verify, start (no network but loopback: a namespace of its own) -------------------
-# Leftovers of an interrupted run go first, the user too: this run must see the postinst make it.
-cleanup_tree() {
-  in_root sh -c 'dpkg --purge meshkv-server meshkv >/dev/null 2>&1; userdel meshkv 2>/dev/null;
-    groupdel meshkv 2>/dev/null; rm -rf /root/pkgtest /tmp/*.deb /tmp/*.service /etc/meshkv; true'
-}
-cleanup_tree
-trap 'cleanup_tree' EXIT
-cp "$server_deb" "$root/tmp/meshkv-server.deb"
-cp "$cli_deb" "$root/tmp/meshkv.deb"
-cp tests/package/in_tree.sh "$root/root/in_tree.sh"
-unshare --net --mount --fork -- sh -c '
-  ip link set lo up &&
-  mount --bind /proc "$0/proc" && mount --rbind /dev "$0/dev" &&
-  exec chroot "$0" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-    MESHKV_TEST_VERSION="$1" bash /root/in_tree.sh' "$root" "$version" ||
-  fail "the packages did not install or run in the tree (see above)"
-rm -f "$root/root/in_tree.sh"
+# --- 3. Install, verify, start -----------------------------------------------------------------
+# With a Docker engine, the tree runs as a container with systemd as PID 1 (no network but
+# loopback), and systemctl starts the node; without one, in a chroot in a network namespace of its
+# own, the unit's ExecStart is run as systemd would run it. MESHKV_PACKAGE_START=exec forces that.
+start="${MESHKV_PACKAGE_START:-}"
+if [[ -z $start ]]; then
+  start=exec
+  docker info >/dev/null 2>&1 && start=systemd
+fi
+
+if [[ $start == systemd ]]; then
+  # The tree as an image, imported again only when its packages changed (dpkg's status file).
+  image=meshkv-package-test:bookworm
+  stamp="$(sha256sum "$root/var/lib/dpkg/status" | cut -c1-16)"
+  old="$(docker image inspect -f '{{.Id}} {{index .Config.Labels "meshkv.tree"}}' "$image" 2>/dev/null || true)"
+  if [[ ${old#* } != "$stamp" ]]; then
+    log "importing the tree as the image $image (tree $stamp)"
+    tar --numeric-owner -C "$root" -c . |
+      docker import --change "LABEL meshkv.tree=$stamp" --change 'CMD ["/lib/systemd/systemd"]' - "$image" >/dev/null
+    # The replaced image would be left dangling.
+    [[ -n $old ]] && docker image rm "${old%% *}" >/dev/null 2>&1 || true
+  fi
+  container="meshkv-package-test-$$"
+  trap 'docker rm -f "$container" >/dev/null 2>&1' EXIT
+  docker run -d --name "$container" --network none --tmpfs /run --tmpfs /run/lock \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:ro "$image" >/dev/null
+  for _ in $(seq 1 120); do
+    state="$(docker exec "$container" systemctl is-system-running 2>/dev/null || true)"
+    [[ $state == running || $state == degraded ]] && break
+    sleep 0.5
+  done
+  [[ $state == running || $state == degraded ]] || fail "systemd in the container is $state, not running"
+  log "systemd runs as PID 1 in container $container ($state)"
+  docker cp "$server_deb" "$container:/tmp/meshkv-server.deb"
+  docker cp "$cli_deb" "$container:/tmp/meshkv.deb"
+  docker cp tests/package/in_tree.sh "$container:/root/in_tree.sh"
+  docker exec -e MESHKV_TEST_VERSION="$version" -e MESHKV_TEST_START=systemd "$container" \
+    bash /root/in_tree.sh || fail "the packages did not install or run under systemd (see above)"
+else
+  # Leftovers of an interrupted run go first, the user too: this run must see the postinst make it.
+  cleanup_tree() {
+    in_root sh -c 'dpkg --purge meshkv-server meshkv >/dev/null 2>&1; userdel meshkv 2>/dev/null;
+      groupdel meshkv 2>/dev/null; rm -rf /root/pkgtest /root/in_tree.sh /tmp/*.deb /tmp/*.service /etc/meshkv; true'
+  }
+  cleanup_tree
+  trap 'cleanup_tree' EXIT
+  cp "$server_deb" "$root/tmp/meshkv-server.deb"
+  cp "$cli_deb" "$root/tmp/meshkv.deb"
+  cp tests/package/in_tree.sh "$root/root/in_tree.sh"
+  unshare --net --mount --fork -- sh -c '
+    ip link set lo up &&
+    mount --bind /proc "$0/proc" && mount --rbind /dev "$0/dev" &&
+    exec chroot "$0" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+      MESHKV_TEST_VERSION="$1" MESHKV_TEST_START=exec bash /root/in_tree.sh' "$root" "$version" ||
+    fail "the packages did not install or run in the tree (see above)"
+fi
 log "PASS"
