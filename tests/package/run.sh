@@ -4,26 +4,31 @@
 #   1. cpack -G DEB in the build directory makes meshkv-server_*.deb and meshkv_*.deb;
 #   2. a debootstrapped Debian bookworm (minbase + systemd), cached between runs, gets the packages'
 #      library dependencies from the mirror (only what is missing: a warm run needs no network);
-#   3. in that tree, in a network namespace of its own (no port of the host is used or seen):
-#      `dpkg -i` of both packages; the postinst made the `meshkv` system user; /etc/default/meshkv is
-#      a conffile whose every variable is a flag of `meshkv-server --help`; `systemd-analyze verify`
-#      accepts the unit (and refuses a broken copy, so the check is not vacuous), `systemd-analyze
-#      security` scores its sandbox below 2.0 (9.2 without it); the unit's
-#      ExecStart runs the way systemd would run it (User/Group, Environment, EnvironmentFile,
-#      StateDirectory, no new privileges), with certificates made by meshkv-certs: it answers Health
-#      over TLS, stores a key, keeps its data in /var/lib/meshkv/data, and exits 0 on SIGTERM;
-#   4. `dpkg --purge` removes both packages and the data; the tree is left as it was.
-# systemd itself does not run in the tree (it is no container with an init): the unit's settings
-# are applied by this script, and the hardening options are checked by systemd-analyze only.
+#   3. in that tree: `dpkg -i` of both packages; the postinst made the `meshkv` system user;
+#      /etc/default/meshkv is a conffile whose every variable is a flag of `meshkv-server --help`;
+#      `systemd-analyze verify` accepts the unit (and refuses a broken copy, so the check is not
+#      vacuous), `systemd-analyze security` scores its sandbox below 2.0 (9.2 without it); with
+#      certificates made by meshkv-certs the node starts as the meshkv user, answers Health over
+#      TLS, stores a key, keeps its data in /var/lib/meshkv/data, and stops with exit 0:
+#        - with a Docker engine, the tree runs as a container (no network but loopback) with systemd
+#          as PID 1, and systemctl enables, starts and stops the unit; the process runs under the
+#          unit's seccomp filter and no_new_privs. Docker's default container has no CAP_SYS_ADMIN,
+#          so systemd skips the mount sandbox (ProtectSystem=, ProtectHome=, PrivateTmp=); the test
+#          says so, and systemd-analyze checks those settings;
+#        - without one, in a chroot in a network namespace of its own, the unit's ExecStart is run
+#          the way systemd would run it (User/Group, Environment, EnvironmentFile, StateDirectory,
+#          no new privileges); MESHKV_PACKAGE_START=exec forces this path;
+#   4. `dpkg --purge` removes both packages, the data and the unit's enablement; the cached tree is
+#      left as it was (the container is thrown away; the image meshkv-package-test:bookworm, the
+#      tree imported, is kept as a cache and replaced when the tree's packages change).
 #
 #   bash tests/package/run.sh [BUILD_DIR]            default: build
 # Environment: MESHKV_PACKAGE_ROOT (the cached tree; default /var/cache/meshkv/package-test/bookworm),
 # DEBIAN_MIRROR (default: the first Debian mirror of apt's sources, else http://deb.debian.org/debian).
 # Exit 0 pass, 1 fail, 77 skipped (not root, or debootstrap / unshare / dpkg-shlibdeps missing).
-# First run: debootstrap, ~5 minutes; later runs ~30 s.
+# First run: debootstrap, ~5 minutes; later runs 30-50 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-repo="$PWD"
 build="$(cd "${1:-build}" && pwd)"
 root="${MESHKV_PACKAGE_ROOT:-/var/cache/meshkv/package-test/bookworm}"
 
