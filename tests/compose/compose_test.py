@@ -142,7 +142,8 @@ class Cluster:
         })
         for var in ("MESHKV_NODE1_GRPC_PORT", "MESHKV_NODE2_GRPC_PORT", "MESHKV_NODE3_GRPC_PORT",
                     "MESHKV_NODE1_METRICS_PORT", "MESHKV_NODE2_METRICS_PORT",
-                    "MESHKV_NODE3_METRICS_PORT", "MESHKV_PROMETHEUS_PORT", "MESHKV_GRAFANA_PORT"):
+                    "MESHKV_NODE3_METRICS_PORT", "MESHKV_PROMETHEUS_PORT", "MESHKV_ALERTMANAGER_PORT",
+                    "MESHKV_GRAFANA_PORT"):
             self.env[var] = "0"  # Docker picks a free host port.
         self.env.pop("COMPOSE_PROJECT_NAME", None)
         self.env.pop("COMPOSE_PROFILES", None)
