@@ -144,6 +144,20 @@ log "meshkv-server (pid $pid, user meshkv) answers Health over TLS"
 [[ "$("${cli[@]}" get pkg/hello)" == world ]] || fail "get pkg/hello did not return world"
 [[ -d $state/data && "$(stat -c %U "$state/data")" == meshkv ]] ||
   fail "no data directory $state/data owned by meshkv: $(ls -la "$state")"
+# An upgrade (the same package again: the postinst runs with the old version as $2) keeps the
+# administrator's /etc/default/meshkv and the data, and restarts a node that was running.
+dpkg -i /tmp/meshkv-server.deb >/root/dpkg.log 2>&1 || { cat /root/dpkg.log; fail "dpkg -i (upgrade) failed"; }
+grep -qx MESHKV_NODE_ID=pkgtest /etc/default/meshkv || fail "the upgrade replaced the edited /etc/default/meshkv"
+if [[ $start == systemd ]]; then
+  new_pid="$(systemctl show -p MainPID --value meshkv-server)"
+  [[ $new_pid != 0 && $new_pid != "$pid" ]] || fail "the upgrade did not restart the running node (pid $pid -> $new_pid)"
+  pid="$new_pid"
+  for _ in $(seq 1 150); do "${cli[@]}" health >/dev/null 2>&1 && break; sleep 0.2; done
+  [[ "$("${cli[@]}" get pkg/hello)" == world ]] || fail "after the upgrade's restart pkg/hello is gone"
+  log "upgrade: conffile kept, node restarted (pid $pid), pkg/hello still there (from its data directory)"
+else
+  log "upgrade: the edited conffile is kept"
+fi
 if [[ $start == systemd ]]; then
   systemctl stop meshkv-server
   result="$(systemctl show -p Result --value meshkv-server) $(systemctl show -p ExecMainStatus --value meshkv-server)"

@@ -9,7 +9,8 @@
 #      `systemd-analyze verify` accepts the unit (and refuses a broken copy, so the check is not
 #      vacuous), `systemd-analyze security` scores its sandbox below 2.0 (9.2 without it); with
 #      certificates made by meshkv-certs the node starts as the meshkv user, answers Health over
-#      TLS, stores a key, keeps its data in /var/lib/meshkv/data, and stops with exit 0:
+#      TLS, stores a key, keeps its data in /var/lib/meshkv/data, survives an upgrade (dpkg -i again:
+#      the edited conffile is kept, a running node restarted with its data), and stops with exit 0:
 #        - with a Docker engine, the tree runs as a container (no network but loopback) with systemd
 #          as PID 1, and systemctl enables, starts and stops the unit; the process runs under the
 #          unit's seccomp filter and no_new_privs. Docker's default container has no CAP_SYS_ADMIN,
