@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """End-to-end test of docker-compose.yml on the local Docker engine.
 
-Builds both images offline (meshkv and meshkv-prometheus, FROM the local debian:bookworm-slim made
-by scripts/docker-base-image.sh), starts the cluster under a unique compose project with every host
-port picked by Docker (no clash with a cluster already running on the host), and checks:
+Builds the images offline (meshkv with deploy/docker/build.sh, meshkv-prometheus and
+meshkv-alertmanager with docker-compose, all FROM the local debian:bookworm-slim made by
+scripts/docker-base-image.sh), checks that the meshkv image carries the version tag as well as
+`local` and that the builds left no dangling image, starts the cluster under a unique compose
+project with every host port picked by Docker (no clash with a cluster already running on the
+host), and checks:
 
   1. the one-shot certs service makes the CA and a certificate per node, and exits 0; all three
      nodes become healthy (the image's HEALTHCHECK: `meshkv health`), the mesh on TLS (no node runs
@@ -15,10 +18,14 @@ port picked by Docker (no clash with a cluster already running on the host), and
      certificate from another CA are refused and counted (meshkv_mesh_connections_refused_total),
      never become peers, and get none of the data;
   3. Prometheus scrapes all three nodes (up{job="meshkv"} == 1 x3), loads the rule files of
-     deploy/prometheus, and evaluates every query of the Grafana dashboards without error;
+     deploy/prometheus, sends alerts to Alertmanager, and evaluates every query of the Grafana
+     dashboards without error;
   4. a key written through node2 is leased to it: node1 is refused with FAILED_PRECONDITION;
-  5. node2 killed (docker kill), a write made while it is down, node2 started again: it reports
-     SERVING with that write already present, and still owns its lease (same node ID);
+  5. node2 killed (docker kill), a write made while it is down: MeshkvNodeDown for node2 fires in
+     Alertmanager's API; node2 started again: it reports SERVING with that write already present,
+     still owns its lease (same node ID), and the alert resolves. (The test runs the shipped rule
+     files with MeshkvNodeDown's `for:` shortened to NODE_DOWN_FOR, in a copy: see
+     test_prometheus_config.)
   6. node3 disconnected from the compose network, one key written on each side, node3 reconnected:
      all three nodes converge to the same keys and values.
   7. `docker-compose down` (without -v) and `up`: each node loads the keys from its own volume
@@ -36,14 +43,17 @@ MESHKV_COMPOSE ("docker-compose" or "docker compose"; default: whichever exists)
 MESHKV_COMPOSE_TEST_KEEP=1 (on failure, leave the project running for inspection).
 """
 
+import calendar
 import json
 import os
 import re
 import secrets
+import shutil
 import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -56,6 +66,8 @@ SKIP = 77
 START = time.monotonic()
 # Everything HTTP here goes to 127.0.0.1: never through an http_proxy from the environment.
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# MeshkvNodeDown waits `for: 1m` in deploy/prometheus/alerts.yml; the test's copy waits this long.
+NODE_DOWN_FOR = "10s"
 
 
 class Failure(Exception):
@@ -130,10 +142,13 @@ class Cluster:
         })
         for var in ("MESHKV_NODE1_GRPC_PORT", "MESHKV_NODE2_GRPC_PORT", "MESHKV_NODE3_GRPC_PORT",
                     "MESHKV_NODE1_METRICS_PORT", "MESHKV_NODE2_METRICS_PORT",
-                    "MESHKV_NODE3_METRICS_PORT", "MESHKV_PROMETHEUS_PORT", "MESHKV_GRAFANA_PORT"):
+                    "MESHKV_NODE3_METRICS_PORT", "MESHKV_PROMETHEUS_PORT", "MESHKV_ALERTMANAGER_PORT",
+                    "MESHKV_GRAFANA_PORT"):
             self.env[var] = "0"  # Docker picks a free host port.
         self.env.pop("COMPOSE_PROJECT_NAME", None)
         self.env.pop("COMPOSE_PROFILES", None)
+        self.prometheus_config = test_prometheus_config()
+        self.env["MESHKV_PROMETHEUS_CONFIG"] = self.prometheus_config
         self.ids = {}
 
     def dc(self, *args, timeout=120, check=True):
@@ -211,6 +226,69 @@ class Cluster:
     def volumes(self):
         return run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={self.project}"],
                    timeout=60).stdout.split()
+
+
+def test_prometheus_config():
+    """A copy of deploy/prometheus in which MeshkvNodeDown fires after NODE_DOWN_FOR instead of 1m,
+    so that the test sees it fire and resolve in well under a minute; nothing else differs."""
+    src = os.path.join(REPO, "deploy", "prometheus")
+    dst = tempfile.mkdtemp(prefix="meshkv-compose-prometheus-")
+    os.chmod(dst, 0o755)  # The image's prometheus user reads it.
+    for name in os.listdir(src):
+        if name.endswith((".yml", ".yaml")):
+            shutil.copy(os.path.join(src, name), dst)
+            os.chmod(os.path.join(dst, name), 0o644)
+    path = os.path.join(dst, "alerts.yml")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    shortened, n = re.subn(r"(- alert: MeshkvNodeDown\n(?:\s+expr: .*\n))(\s+)for: 1m\n",
+                           rf"\1\2for: {NODE_DOWN_FOR}\n", text)
+    check(n == 1, "deploy/prometheus/alerts.yml: no `for: 1m` right after MeshkvNodeDown's expr to shorten")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(shortened)
+    return dst
+
+
+def am_alerts(port, alertname, instance):
+    """Alertmanager's active alerts (API v2) named alertname for instance: a list of their states."""
+    try:
+        with HTTP.open(f"http://127.0.0.1:{port}/api/v2/alerts", timeout=5) as r:
+            alerts = json.load(r)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise Failure(f"Alertmanager alerts: {e}") from e
+    now = time.time()
+    out = []
+    for a in alerts:
+        labels = a.get("labels", {})
+        if labels.get("alertname") != alertname or labels.get("instance") != instance:
+            continue
+        # A resolved alert has endsAt in the past (the API may still list it for a while).
+        ends = a.get("endsAt", "")
+        m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", ends)
+        if m and calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) < now:
+            continue
+        out.append(a.get("status", {}).get("state"))
+    return out
+
+
+def dangling_images():
+    return set(run(["docker", "images", "-q", "--no-trunc", "-f", "dangling=true"], timeout=60).stdout.split())
+
+
+def build_images(c):
+    """deploy/docker/build.sh (meshkv:local, meshkv:<version>), then docker-compose build (Prometheus,
+    Alertmanager): both tags name one image, and no build leaves a dangling image behind."""
+    before = dangling_images()
+    run([os.path.join(REPO, "deploy", "docker", "build.sh")], env=c.env, timeout=3600)
+    c.dc("build", timeout=3600)
+    version = re.search(r"^project\(meshkv VERSION ([0-9.]+)", open(os.path.join(REPO, "CMakeLists.txt"),
+                        encoding="utf-8").read(), re.M).group(1)
+    ids = {tag: run(["docker", "image", "inspect", "-f", "{{.Id}}", tag], timeout=60).stdout.strip()
+           for tag in ("meshkv:local", f"meshkv:{version}")}
+    check(len(set(ids.values())) == 1, f"meshkv:local and meshkv:{version} are different images: {ids}")
+    new = dangling_images() - before
+    check(not new, f"the image builds left dangling images: {sorted(new)}")
+    log(f"meshkv:local = meshkv:{version} ({ids['meshkv:local'][7:19]}); no dangling image left")
 
 
 def prom_query(port, expr):
@@ -342,6 +420,18 @@ def test(c):
                timeout=60, interval=1)
     log(f"Prometheus on 127.0.0.1:{pport} scrapes node1..node3")
 
+    def alertmanager_known():
+        body = json.loads(http_get(f"http://127.0.0.1:{pport}/api/v1/alertmanagers"))
+        active = [a.get("url", "") for a in body.get("data", {}).get("activeAlertmanagers", [])]
+        return any("alertmanager:9093" in u for u in active) or active
+
+    wait_until("Prometheus to know alertmanager:9093", alertmanager_known, timeout=60, interval=1)
+    wait_until("alertmanager healthy", lambda: c.health("alertmanager") == "healthy" or c.health("alertmanager"),
+               timeout=60, interval=1)
+    aport = c.host_port("alertmanager", 9093)
+    check(am_alerts(aport, "MeshkvNodeDown", "node2:9464") == [], "MeshkvNodeDown for node2 before any node went down")
+    log(f"Alertmanager on 127.0.0.1:{aport} receives Prometheus' alerts")
+
     rule_files = sorted(
         f for f in os.listdir(os.path.join(REPO, "deploy", "prometheus"))
         if f.endswith((".yml", ".yaml")) and re.search(
@@ -388,10 +478,16 @@ def test(c):
     c.set("node3", "compose/while-node2-down-3", "written-at-node3")
     wait_until("node3 has the write", lambda: c.get("node3", "compose/while-node2-down") == "written-at-node1",
                timeout=30)
+    t0 = time.monotonic()
+    wait_until("MeshkvNodeDown for node2 active in Alertmanager",
+               lambda: "active" in am_alerts(aport, "MeshkvNodeDown", "node2:9464") or
+               am_alerts(aport, "MeshkvNodeDown", "node2:9464"), timeout=120, interval=1)
+    log(f"MeshkvNodeDown{{instance=\"node2:9464\"}} active in Alertmanager {time.monotonic() - t0:.1f}s "
+        f"after the kill (for: {NODE_DOWN_FOR})")
     # unless-stopped must not bring back a container the user killed.
     check(not c.running("node2"), "node2 was restarted by Docker after docker kill")
     run(["docker", "start", c.container("node2")])
-    t0 = time.monotonic()
+    t0 = restarted = time.monotonic()
     wait_until("node2 SERVING", lambda: c.serving("node2"), timeout=60)
     log(f"node2 SERVING {time.monotonic() - t0:.1f}s after docker start")
     # SERVING means the first sync is done: the state written meanwhile must be there already.
@@ -407,6 +503,11 @@ def test(c):
     wait_until("node2 healthy (Docker)", lambda: c.health("node2") == "healthy" or c.health("node2"),
                timeout=60, interval=1)
     log("node2 caught up and kept its lease")
+    wait_until("MeshkvNodeDown for node2 resolved in Alertmanager",
+               lambda: am_alerts(aport, "MeshkvNodeDown", "node2:9464") == [] or
+               am_alerts(aport, "MeshkvNodeDown", "node2:9464"), timeout=120, interval=1)
+    log(f"MeshkvNodeDown for node2 resolved in Alertmanager (seen {time.monotonic() - restarted:.1f}s "
+        "after docker start)")
 
     # --- 6. Partition node3 -----------------------------------------------------------------------
     step("disconnect node3 from the network, write on both sides, reconnect")
@@ -593,7 +694,7 @@ def main():
             c.dc(*profile, "config", "-q")
         step(f"build images (BUILD_JOBS={c.env['MESHKV_BUILD_JOBS']})")
         t0 = time.monotonic()
-        c.dc("build", timeout=3600)
+        build_images(c)
         log(f"images built in {time.monotonic() - t0:.1f}s")
         log(f"compose project {c.project}")
         test(c)
@@ -616,6 +717,7 @@ def main():
                 if left:
                     log(f"FAIL: left behind after down -v: {left}")
                     ok = False
+            shutil.rmtree(c.prometheus_config, ignore_errors=True)
     log("PASS" if ok else "FAILED")
     return 0 if ok else 1
 

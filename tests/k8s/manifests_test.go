@@ -28,7 +28,6 @@ const (
 	statefulSetName = "meshkv"
 	headlessName    = "meshkv-peers"
 	clientSvcName   = "meshkv"
-	image           = "meshkv:latest"
 	grpcPort        = 50051
 	meshPort        = 4444
 	metricsPort     = 9464
@@ -36,6 +35,23 @@ const (
 	// A fresh node must be given at least this long to finish its initial sync before liveness may act.
 	minSyncBudget = 5 * time.Minute
 )
+
+// image is the tag deploy/docker/build.sh gives the image: meshkv:<the project() version of CMakeLists.txt>.
+var image = "meshkv:" + projectVersion()
+
+// projectVersion is the version on the project() line of the root CMakeLists.txt ("" when unreadable, which fails
+// every comparison with a clear message).
+func projectVersion() string {
+	b, err := os.ReadFile(filepath.Join("..", "..", "CMakeLists.txt"))
+	if err != nil {
+		return ""
+	}
+	m := regexp.MustCompile(`(?m)^project\(meshkv VERSION ([0-9.]+)`).FindSubmatch(b)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
 
 // manifestDir is deploy/k8s, or $MESHKV_K8S_DIR.
 func manifestDir() string {
