@@ -475,6 +475,41 @@ TEST_F(KvServiceTest, ApplyDeltaCreatesMergesAndRefusesBytes) {
   EXPECT_EQ(Get("raw").entry().value().bytes(), "x");
 }
 
+TEST_F(KvServiceTest, ApplyDeltaRemovesFieldsForReadsAndWatchers) {
+  v1::ApplyDeltaRequest req;
+  req.set_key("m");
+  (*req.mutable_delta()->mutable_fields())["a"] = "1";
+  (*req.mutable_delta()->mutable_fields())["b"] = "2";
+  v1::ApplyDeltaResponse resp;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub_->ApplyDelta(&c1, req, &resp).ok());
+  WatchReader watch(stub_.get(), WatchFrom(0, "m"));
+  ASSERT_TRUE(watch.created());
+
+  req.mutable_delta()->mutable_fields()->clear();
+  (*req.mutable_delta()->mutable_fields())["c"] = "3";
+  req.add_remove_fields("a");
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub_->ApplyDelta(&c2, req, &resp).ok());
+  auto fields_of = [](const v1::Entry& e) {
+    const auto& f = e.value().mapping().fields();
+    return std::map<std::string, std::string>(f.begin(), f.end());
+  };
+  EXPECT_THAT(fields_of(resp.entry()), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+  EXPECT_THAT(fields_of(Get("m").entry()), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+  ASSERT_TRUE(watch.WaitForEvents(1));
+  EXPECT_EQ(watch.events()[0].type(), v1::Event::UPDATE);
+  EXPECT_THAT(fields_of(watch.events()[0].entry()), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+
+  // A field both set and removed is a mistake, refused whole.
+  req.add_remove_fields("c");
+  grpc::ClientContext c3;
+  grpc::Status s = stub_->ApplyDelta(&c3, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("both set and removed"));
+  EXPECT_THAT(fields_of(Get("m").entry()), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+}
+
 TEST_F(KvServiceTest, PopAndPopItem) {
   ASSERT_TRUE(Set("b", Bytes("2")).ok());
   ASSERT_TRUE(Set("a", Bytes("1")).ok());

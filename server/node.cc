@@ -77,8 +77,8 @@ void Node::Update(const KeyValuesView& items, const std::vector<Precondition>& p
 }
 
 void Node::ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
-                      WriteDone done) {
-  Durably([&] { return store_.ApplyDelta(key, delta, pre); }, std::move(done));
+                      const FieldNamesView& remove, WriteDone done) {
+  Durably([&] { return store_.ApplyDelta(key, delta, pre, remove); }, std::move(done));
 }
 
 void Node::Pop(absl::string_view key, WriteDone done) {
@@ -104,8 +104,9 @@ absl::StatusOr<WriteResult> Node::Update(const KeyValuesView& items,
 }
 
 absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key, const FieldsView& delta,
-                                             const Precondition& pre) {
-  return Wait([&](WriteDone done) { ApplyDelta(key, delta, pre, std::move(done)); });
+                                             const Precondition& pre,
+                                             const FieldNamesView& remove) {
+  return Wait([&](WriteDone done) { ApplyDelta(key, delta, pre, remove, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::Pop(absl::string_view key) {

@@ -62,7 +62,7 @@ class Node final : public peer::Replica {
   void Delete(absl::string_view key, const Precondition& pre, WriteDone done);
   void Update(const KeyValuesView& items, const std::vector<Precondition>& pres, WriteDone done);
   void ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
-                  WriteDone done);
+                  const FieldNamesView& remove, WriteDone done);
   void Pop(absl::string_view key, WriteDone done);
   void PopItem(WriteDone done);
   // The same, blocking until `done` would run.
@@ -72,7 +72,8 @@ class Node final : public peer::Replica {
   absl::StatusOr<WriteResult> Update(const KeyValuesView& items,
                                      const std::vector<Precondition>& pres = {});
   absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta,
-                                         const Precondition& pre = {});
+                                         const Precondition& pre = {},
+                                         const FieldNamesView& remove = {});
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   absl::StatusOr<WriteResult> PopItem();
 

@@ -158,10 +158,15 @@ class Store {
   // one precondition per item.
   absl::StatusOr<WriteResult> Update(const KeyValuesView& items,
                                      const std::vector<Precondition>& pres = {});
-  // Sets the fields of `delta` in the key's mapping (creating {} when the
-  // key has no value). FAILED_PRECONDITION when the value is bytes.
+  // Sets the fields of `delta` in the key's mapping and removes those named
+  // in `remove` (creating {} when the key has no value).
+  // FAILED_PRECONDITION when the value is bytes; INVALID_ARGUMENT when a
+  // field is named twice (set and removed, or removed twice), or the
+  // mapping, with the names of its removed fields, would exceed
+  // max_value_bytes.
   absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta,
-                                         const Precondition& pre = {});
+                                         const Precondition& pre = {},
+                                         const FieldNamesView& remove = {});
   // Delete that reports the value. NOT_FOUND when absent.
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   // Pops the first key in key order that this node may delete.
