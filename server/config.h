@@ -58,6 +58,8 @@ struct ServerConfig {
   uint64_t watch_max_lag = WatchOptions().max_lag;
   // Watch streams open at once on this node.
   size_t max_watch_streams = KeyValueServiceOptions().max_watch_streams;
+  // Keys one DeletePrefix may delete.
+  size_t max_delete_prefix_keys = KeyValueServiceOptions().max_delete_prefix_keys;
   // Concurrent streams (RPCs) on one client connection: HTTP/2's
   // SETTINGS_MAX_CONCURRENT_STREAMS, which the server announces and clients
   // queue behind; gRPC's own default is unlimited.

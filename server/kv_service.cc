@@ -246,6 +246,26 @@ grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* 
   return reactor;
 }
 
+grpc::ServerUnaryReactor* KeyValueService::DeletePrefix(grpc::CallbackServerContext* ctx,
+                                                        const meshkv::v1::DeletePrefixRequest* req,
+                                                        meshkv::v1::DeletePrefixResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("DeletePrefix")); !s.ok()) {
+    return Done(ctx, s);
+  }
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
+  const size_t max = options_.max_delete_prefix_keys;
+  const size_t limit = req->limit() == 0 ? max : std::min<size_t>(req->limit(), max);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The values are not sent back: up to `limit` of them could make a
+  // response of gigabytes. Each entry is the key and the meta of its delete.
+  node_->DeletePrefix(req->prefix(), limit, Reply(reactor, [resp](const WriteResult& r) {
+                        for (const WriteResult::Change& c : r.changes) {
+                          ToEntry(c.entry, /*with_value=*/false, resp->add_deleted());
+                        }
+                      }));
+  return reactor;
+}
+
 grpc::ServerWriteReactor<meshkv::v1::ListResponse>* KeyValueService::List(
     grpc::CallbackServerContext* ctx, const meshkv::v1::ListRequest* req) {
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("List")); !s.ok()) {

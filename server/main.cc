@@ -69,6 +69,10 @@ ABSL_FLAG(uint64_t, watch_max_lag, Defaults().watch_max_lag,
 ABSL_FLAG(uint64_t, max_watch_streams, Defaults().max_watch_streams,
           "Watch streams open at once on this node (each holds about 16 KiB); more answer "
           "RESOURCE_EXHAUSTED, counted in meshkv_watch_streams_refused_total.");
+ABSL_FLAG(uint64_t, max_delete_prefix_keys, Defaults().max_delete_prefix_keys,
+          "Keys one DeletePrefix may delete (1 to 1000000): one with more under its prefix is "
+          "refused whole (FAILED_PRECONDITION). The deletes commit under one lock, so this bounds "
+          "how long one call holds writers back.");
 ABSL_FLAG(uint32_t, max_concurrent_streams, Defaults().max_concurrent_streams,
           "Concurrent RPCs on one client connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client "
           "queues those past it.");
@@ -207,6 +211,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   c.watch_history = absl::GetFlag(FLAGS_watch_history);
   c.watch_max_lag = absl::GetFlag(FLAGS_watch_max_lag);
   c.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  c.max_delete_prefix_keys = absl::GetFlag(FLAGS_max_delete_prefix_keys);
   c.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   c.initial_sync_timeout = absl::GetFlag(FLAGS_initial_sync_timeout);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);

@@ -89,6 +89,10 @@ void Node::PopItem(WriteDone done) {
   Durably([&] { return store_.PopItem(); }, std::move(done));
 }
 
+void Node::DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done) {
+  Durably([&] { return store_.DeletePrefix(prefix, max_keys); }, std::move(done));
+}
+
 absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value,
                                       const Precondition& pre) {
   return Wait([&](WriteDone done) { Set(key, value, pre, std::move(done)); });
@@ -115,6 +119,10 @@ absl::StatusOr<WriteResult> Node::Pop(absl::string_view key) {
 
 absl::StatusOr<WriteResult> Node::PopItem() {
   return Wait([&](WriteDone done) { PopItem(std::move(done)); });
+}
+
+absl::StatusOr<WriteResult> Node::DeletePrefix(absl::string_view prefix, size_t max_keys) {
+  return Wait([&](WriteDone done) { DeletePrefix(prefix, max_keys, std::move(done)); });
 }
 
 absl::StatusOr<bool> Node::Apply(const meshkv::mesh::v1::Record& record,

@@ -65,6 +65,7 @@ class Node final : public peer::Replica {
                   const FieldNamesView& remove, WriteDone done);
   void Pop(absl::string_view key, WriteDone done);
   void PopItem(WriteDone done);
+  void DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done);
   // The same, blocking until `done` would run.
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
                                   const Precondition& pre = {});
@@ -76,6 +77,7 @@ class Node final : public peer::Replica {
                                          const FieldNamesView& remove = {});
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   absl::StatusOr<WriteResult> PopItem();
+  absl::StatusOr<WriteResult> DeletePrefix(absl::string_view prefix, size_t max_keys);
 
   // --- Reads ---------------------------------------------------------------
   std::optional<Entry> Get(absl::string_view key, uint64_t* revision = nullptr) const {

@@ -422,6 +422,38 @@ absl::StatusOr<WriteResult> Store::PopItem() {
   return result;
 }
 
+absl::StatusOr<WriteResult> Store::DeletePrefix(absl::string_view prefix, size_t max_keys) {
+  if (prefix.size() > options_.max_key_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prefix is ", prefix.size(), " bytes; the key limit is ", options_.max_key_bytes));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<RecordPtr> victims;
+    ScanInOrderLocked(prefix, "", [&](const RecordPtr& r) {
+      victims.push_back(r);
+      return victims.size() <= max_keys;  // one past the limit says "too many"
+    });
+    if (victims.size() <= max_keys) {
+      // Every key is checked before any is deleted: all or nothing.
+      for (const RecordPtr& r : victims) MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(r.get()));
+      WriteResult result;
+      for (size_t i = 0; i < victims.size(); ++i) {
+        wire::Record w = NewWriteLocked(victims[i]->key());
+        w.set_kind(wire::Record::TOMBSTONE);
+        ApplyLocalLocked(&w, /*last=*/i + 1 == victims.size(), &result);
+      }
+      return result;
+    }
+  }
+  // Too many: counted under the read lock only, so that writers do not wait
+  // for the count (it costs what List's count_only does).
+  return absl::FailedPreconditionError(absl::StrCat(
+      Count(prefix), " keys under prefix ", Quote(prefix), ", more than the limit of ", max_keys,
+      " for one DeletePrefix; nothing was deleted: delete under longer prefixes (or raise the "
+      "request's limit, up to the server's --max-delete-prefix-keys)"));
+}
+
 // ---------------------------------------------------------------------------
 // Reads
 

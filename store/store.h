@@ -171,6 +171,14 @@ class Store {
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   // Pops the first key in key order that this node may delete.
   absl::StatusOr<WriteResult> PopItem();
+  // Deletes every live key with `prefix` ("" is every key), all or nothing:
+  // FAILED_PRECONDITION naming one key when another node's lease covers
+  // any, or when more than `max_keys` keys match (the message says how
+  // many at least), and nothing is deleted. One operation: the deletes
+  // commit together under one lock, one change (and event) per key, in key
+  // order. Costs at most max_keys + 1 keys of scanning. No key: an empty
+  // result.
+  absl::StatusOr<WriteResult> DeletePrefix(absl::string_view prefix, size_t max_keys);
 
   // --- Reads --------------------------------------------------------------
   // The live entry of `key`; `*revision`, when given, is the store's

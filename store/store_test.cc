@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/util/commit_recorder.h"
@@ -17,6 +18,7 @@ namespace {
 using ::meshkv::testing::CommitRecorder;
 using ::meshkv::testing::IsOkAndHolds;
 using ::meshkv::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -319,6 +321,87 @@ TEST_F(StoreTest, WatchEventOfARemovalShowsTheMappingWithoutTheField) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_FALSE(events[0].is_delete());
   EXPECT_THAT(FieldsOf(events[0].entry), ElementsAre(Pair("b", "2")));
+}
+
+// --- delete prefix -------------------------------------------------------------
+
+TEST_F(StoreTest, DeletePrefixDeletesEveryKeyUnderItInOneOperation) {
+  for (const char* k : {"app/a", "app/b", "app/c", "apple", "other"}) {
+    ASSERT_TRUE(a_.Set(k, BytesValue(k)).ok());
+  }
+  ASSERT_TRUE(a_.Delete("app/c").ok());  // a tombstone is not deleted again
+  const uint64_t rev = a_.revision();
+  auto r = a_.DeletePrefix("app/", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->changes.size(), 2u);
+  EXPECT_EQ(r->changes[0].prev.record->key(), "app/a");
+  EXPECT_EQ(r->changes[1].prev.record->key(), "app/b");
+  EXPECT_EQ(r->changes[1].prev.record->bytes(), "app/b");
+  EXPECT_FALSE(r->changes[0].entry.record->live());
+  EXPECT_EQ(out_.last().size(), 2u);  // replicated as one operation of two deletes
+  EXPECT_THAT(Keys(a_.List("", "", 100)), ElementsAre("apple", "other"));
+  // One change, and so one watch event, per key, in key order.
+  std::vector<WatchEvent> events;
+  uint64_t through = 0;
+  ASSERT_TRUE(a_.ReadEvents(rev, "", 10, SIZE_MAX, &events, &through).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[0].is_delete());
+  EXPECT_EQ(events[0].entry.record->revision(), rev + 1);
+  EXPECT_EQ(events[1].entry.record->key(), "app/b");
+}
+
+TEST_F(StoreTest, DeletePrefixOfNothingIsAnEmptyResult) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("v")).ok());
+  const uint64_t rev = a_.revision();
+  auto r = a_.DeletePrefix("nothing/", 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->changes.empty());
+  EXPECT_EQ(a_.revision(), rev);
+}
+
+TEST_F(StoreTest, DeletePrefixIsAllOrNothingWhenOneKeyIsLeasedByAnother) {
+  ASSERT_TRUE(a_.Set("p/mine", BytesValue("1")).ok());
+  Deliver(b_.Set("p/theirs", BytesValue("2")), a_);
+  const uint64_t rev = a_.revision();
+  EXPECT_THAT(a_.DeletePrefix("p/", 100),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("\"p/theirs\""), HasSubstr("leased by node-b"))));
+  EXPECT_EQ(a_.revision(), rev);
+  EXPECT_TRUE(a_.Get("p/mine").has_value());
+  // With leasing off, the merge alone decides: any node may delete.
+  Store x(Options("node-x", /*leasing=*/false), &clock_, {&out_});
+  Store y(Options("node-y", /*leasing=*/false), &clock_, {&out_});
+  Deliver(y.Set("p/theirs", BytesValue("2")), x);
+  auto r = x.DeletePrefix("p/", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->changes.size(), 1u);
+}
+
+TEST_F(StoreTest, DeletePrefixOverTheLimitDeletesNothingAndSaysHowMany) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a_.Set(absl::StrCat("p/", i), BytesValue("v")).ok());
+  const uint64_t rev = a_.revision();
+  EXPECT_THAT(a_.DeletePrefix("p/", 4),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("5 keys under prefix \"p/\""), HasSubstr("limit of 4"),
+                             HasSubstr("longer prefixes"))));
+  EXPECT_EQ(a_.revision(), rev);
+  EXPECT_EQ(a_.Count("p/"), 5u);
+  EXPECT_TRUE(a_.DeletePrefix("p/", 5).ok());  // exactly the limit is fine
+  EXPECT_EQ(a_.Count("p/"), 0u);
+}
+
+TEST_F(StoreTest, DeletePrefixWithAnEmptyPrefixDeletesEveryKey) {
+  ASSERT_TRUE(a_.Set("a", BytesValue("1")).ok());
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({{"f", "1"}})).ok());
+  auto r = a_.DeletePrefix("", 10);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes.size(), 2u);
+  EXPECT_EQ(a_.Count(""), 0u);
+}
+
+TEST_F(StoreTest, DeletePrefixRefusesAPrefixLongerThanAnyKey) {
+  const std::string prefix(a_.options().max_key_bytes + 1, 'p');
+  EXPECT_THAT(a_.DeletePrefix(prefix, 10), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // --- pop / popitem -------------------------------------------------------------
