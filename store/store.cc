@@ -446,8 +446,9 @@ absl::StatusOr<WriteResult> Store::DeletePrefix(absl::string_view prefix, size_t
       return result;
     }
   }
-  // Too many: counted under the read lock only, so that writers do not wait
-  // for the count (it costs what List's count_only does).
+  // Too many: counted after the write lock is released, under the shared
+  // lock as List's count_only counts (and at its cost), so other reads go
+  // on meanwhile. Only what the message says can be a moment stale.
   return absl::FailedPreconditionError(absl::StrCat(
       Count(prefix), " keys under prefix ", Quote(prefix), ", more than the limit of ", max_keys,
       " for one DeletePrefix; nothing was deleted: delete under longer prefixes (or raise the "
