@@ -31,6 +31,9 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.watch_max_lag == 0) return bad("watch-max-lag", "must be at least 1");
   if (c.max_watch_streams == 0) return bad("max-watch-streams", "must be at least 1");
   if (c.max_health_watches == 0) return bad("max-health-watches", "must be at least 1");
+  if (c.max_delete_prefix_keys == 0 || c.max_delete_prefix_keys > 1000000) {
+    return bad("max-delete-prefix-keys", "must be between 1 and 1000000");
+  }
   if (c.max_concurrent_streams == 0 || c.max_concurrent_streams > INT32_MAX) {
     return bad("max-concurrent-streams", "must be between 1 and 2147483647");
   }
@@ -64,6 +67,7 @@ KeyValueServiceOptions KeyValueServiceOptionsFor(const ServerConfig& config) {
   KeyValueServiceOptions o;
   o.watch.max_lag = config.watch_max_lag;
   o.max_watch_streams = config.max_watch_streams;
+  o.max_delete_prefix_keys = config.max_delete_prefix_keys;
   return o;
 }
 

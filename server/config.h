@@ -61,6 +61,8 @@ struct ServerConfig {
   // grpc.health.v1.Health Watch streams open at once: Health needs no client
   // certificate, so this bounds what a stranger can hold open.
   size_t max_health_watches = 100;
+  // Keys one DeletePrefix may delete.
+  size_t max_delete_prefix_keys = KeyValueServiceOptions().max_delete_prefix_keys;
   // Concurrent streams (RPCs) on one client connection: HTTP/2's
   // SETTINGS_MAX_CONCURRENT_STREAMS, which the server announces and clients
   // queue behind; gRPC's own default is unlimited.

@@ -40,6 +40,8 @@ TEST(ConfigTest, AnUntouchedConfigGivesEachPartItsOwnDefaults) {
   EXPECT_EQ(KeyValueServiceOptionsFor(config).watch.max_lag, WatchOptions().max_lag);
   EXPECT_EQ(KeyValueServiceOptionsFor(config).max_watch_streams,
             KeyValueServiceOptions().max_watch_streams);
+  EXPECT_EQ(KeyValueServiceOptionsFor(config).max_delete_prefix_keys,
+            KeyValueServiceOptions().max_delete_prefix_keys);
   EXPECT_TRUE(ValidateConfig(config).ok());
 }
 
@@ -54,6 +56,7 @@ TEST(ConfigTest, EverySettingReachesItsPart) {
   config.watch_history = 300;
   config.watch_max_lag = 400;
   config.max_watch_streams = 500;
+  config.max_delete_prefix_keys = 600;
   config.join = {"a:1", "b:2"};
   config.initial_sync_timeout = absl::Seconds(3);
 
@@ -77,6 +80,7 @@ TEST(ConfigTest, EverySettingReachesItsPart) {
 
   EXPECT_EQ(KeyValueServiceOptionsFor(config).watch.max_lag, 400u);
   EXPECT_EQ(KeyValueServiceOptionsFor(config).max_watch_streams, 500u);
+  EXPECT_EQ(KeyValueServiceOptionsFor(config).max_delete_prefix_keys, 600u);
 }
 
 TEST(ConfigTest, FramesGrowToHoldTheLargestRecord) {
@@ -108,6 +112,8 @@ TEST(ConfigTest, ValuesThatCannotWorkAreRefusedNamingTheFlag) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--watch-max-lag")));
   EXPECT_THAT(refused([](ServerConfig& c) { c.max_watch_streams = 0; }),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-watch-streams")));
+  EXPECT_THAT(refused([](ServerConfig& c) { c.max_delete_prefix_keys = 0; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-delete-prefix-keys")));
   EXPECT_THAT(refused([](ServerConfig& c) { c.max_concurrent_streams = 0; }),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-concurrent-streams")));
 }

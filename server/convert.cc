@@ -78,7 +78,9 @@ void ToValue(const Record& r, meshkv::v1::Value* out) {
   }
   auto* fields = out->mutable_mapping()->mutable_fields();
   if (r.fields() == nullptr) return;
-  for (const auto& [name, field] : *r.fields()) (*fields)[name] = field.value;
+  for (const auto& [name, field] : *r.fields()) {
+    if (!field.removed) (*fields)[name] = field.value;  // a field tombstone is not shown
+  }
 }
 
 void ToMeta(const Entry& e, meshkv::v1::Meta* out) {

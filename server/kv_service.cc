@@ -102,10 +102,9 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
 
 // Request fields the API names but this build does not implement yet: refused
 // rather than ignored, so no client believes it got what it asked for.
-absl::Status Unimplemented(uint32_t min_replicas, int64_t ttl_ms = 0, int remove_fields = 0) {
+absl::Status Unimplemented(uint32_t min_replicas, int64_t ttl_ms = 0) {
   if (min_replicas != 0) return absl::UnimplementedError("min_replicas is not implemented yet");
   if (ttl_ms != 0) return absl::UnimplementedError("ttl_ms is not implemented yet");
-  if (remove_fields != 0) return absl::UnimplementedError("remove_fields is not implemented yet");
   return absl::OkStatus();
 }
 
@@ -205,14 +204,14 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas(), req->ttl_ms(), req->remove_fields_size());
-      !s.ok()) {
+  if (absl::Status s = Unimplemented(req->min_replicas(), req->ttl_ms()); !s.ok()) {
     return Done(ctx, s);
   }
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->ApplyDelta(req->key(), ToFieldsView(req->delta()), *pre,
+  const FieldNamesView remove(req->remove_fields().begin(), req->remove_fields().end());
+  node_->ApplyDelta(req->key(), ToFieldsView(req->delta()), *pre, remove,
                     Reply(reactor, [resp](const WriteResult& r) {
                       ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
                     }));
@@ -244,6 +243,26 @@ grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* 
   node_->PopItem(Reply(reactor, [resp](const WriteResult& r) {
     ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
   }));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* KeyValueService::DeletePrefix(grpc::CallbackServerContext* ctx,
+                                                        const meshkv::v1::DeletePrefixRequest* req,
+                                                        meshkv::v1::DeletePrefixResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("DeletePrefix")); !s.ok()) {
+    return Done(ctx, s);
+  }
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
+  const size_t max = options_.max_delete_prefix_keys;
+  const size_t limit = req->limit() == 0 ? max : std::min<size_t>(req->limit(), max);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The values are not sent back: up to `limit` of them could make a
+  // response of gigabytes. Each entry is the key and the meta of its delete.
+  node_->DeletePrefix(req->prefix(), limit, Reply(reactor, [resp](const WriteResult& r) {
+                        for (const WriteResult::Change& c : r.changes) {
+                          ToEntry(c.entry, /*with_value=*/false, resp->add_deleted());
+                        }
+                      }));
   return reactor;
 }
 

@@ -29,6 +29,8 @@ struct KeyValueServiceOptions {
   // Watch streams open at once on this node (each holds about 16 KiB of
   // gRPC's memory); more answer RESOURCE_EXHAUSTED.
   size_t max_watch_streams = 10000;
+  // Keys one DeletePrefix may delete; a request's `limit` may only lower it.
+  size_t max_delete_prefix_keys = 10000;
 };
 
 class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
@@ -57,6 +59,9 @@ class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
   grpc::ServerUnaryReactor* PopItem(grpc::CallbackServerContext* ctx,
                                     const meshkv::v1::PopItemRequest* req,
                                     meshkv::v1::PopItemResponse* resp) override;
+  grpc::ServerUnaryReactor* DeletePrefix(grpc::CallbackServerContext* ctx,
+                                         const meshkv::v1::DeletePrefixRequest* req,
+                                         meshkv::v1::DeletePrefixResponse* resp) override;
   grpc::ServerWriteReactor<meshkv::v1::ListResponse>* List(
       grpc::CallbackServerContext* ctx, const meshkv::v1::ListRequest* req) override;
   grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* Watch(

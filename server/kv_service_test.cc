@@ -33,6 +33,7 @@ namespace {
 
 using ::meshkv::testing::MetricValue;
 using ::meshkv::testing::WaitFor;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -473,6 +474,122 @@ TEST_F(KvServiceTest, ApplyDeltaCreatesMergesAndRefusesBytes) {
   grpc::Status s = stub_->ApplyDelta(&c3, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(Get("raw").entry().value().bytes(), "x");
+}
+
+TEST_F(KvServiceTest, ApplyDeltaRemovesFieldsForReadsAndWatchers) {
+  v1::ApplyDeltaRequest req;
+  req.set_key("m");
+  (*req.mutable_delta()->mutable_fields())["a"] = "1";
+  (*req.mutable_delta()->mutable_fields())["b"] = "2";
+  v1::ApplyDeltaResponse resp;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub_->ApplyDelta(&c1, req, &resp).ok());
+  WatchReader watch(stub_.get(), WatchFrom(0, "m"));
+  ASSERT_TRUE(watch.created());
+
+  req.mutable_delta()->mutable_fields()->clear();
+  (*req.mutable_delta()->mutable_fields())["c"] = "3";
+  req.add_remove_fields("a");
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub_->ApplyDelta(&c2, req, &resp).ok());
+  auto fields_of = [](const v1::Entry& e) {
+    const auto& f = e.value().mapping().fields();
+    return std::map<std::string, std::string>(f.begin(), f.end());
+  };
+  EXPECT_THAT(fields_of(resp.entry()), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+  EXPECT_THAT(fields_of(Get("m").entry()), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+  ASSERT_TRUE(watch.WaitForEvents(1));
+  EXPECT_EQ(watch.events()[0].type(), v1::Event::UPDATE);
+  EXPECT_THAT(fields_of(watch.events()[0].entry()), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+
+  // A field both set and removed is a mistake, refused whole.
+  req.add_remove_fields("c");
+  grpc::ClientContext c3;
+  grpc::Status s = stub_->ApplyDelta(&c3, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("both set and removed"));
+  EXPECT_THAT(fields_of(Get("m").entry()), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+}
+
+// --- DeletePrefix --------------------------------------------------------------
+
+grpc::Status DeletePrefixCall(v1::KeyValue::Stub* stub, const std::string& prefix, uint32_t limit,
+                              v1::DeletePrefixResponse* resp) {
+  grpc::ClientContext ctx;
+  v1::DeletePrefixRequest req;
+  req.set_prefix(prefix);
+  req.set_limit(limit);
+  return stub->DeletePrefix(&ctx, req, resp);
+}
+
+TEST_F(KvServiceTest, DeletePrefixDeletesEveryKeyUnderItWithOneEventEach) {
+  for (const char* k : {"svc/a", "svc/b", "svc/c", "svcx", "zzz"})
+    ASSERT_TRUE(Set(k, Bytes(k)).ok());
+  WatchReader watch(stub_.get(), WatchFrom(0));
+  ASSERT_TRUE(watch.created());
+  v1::DeletePrefixResponse resp;
+  grpc::Status s = DeletePrefixCall(stub_.get(), "svc/", 0, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.deleted_size(), 3);
+  EXPECT_EQ(resp.deleted(0).key(), "svc/a");
+  EXPECT_EQ(resp.deleted(2).key(), "svc/c");
+  EXPECT_EQ(resp.deleted(0).meta().owner(), "node-a");
+  EXPECT_EQ(resp.deleted(2).meta().revision(), kR0 + 8);
+  EXPECT_FALSE(resp.deleted(0).has_value());  // keys and metas only
+  EXPECT_FALSE(Get("svc/b").found());
+  EXPECT_TRUE(Get("svcx").found());
+
+  ASSERT_TRUE(watch.WaitForEvents(3));
+  const std::vector<v1::Event> events = watch.events();
+  ASSERT_EQ(events.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(events[i].type(), v1::Event::DELETE);
+    EXPECT_EQ(events[i].entry().key(), resp.deleted(i).key());
+    EXPECT_EQ(events[i].entry().meta().revision(), kR0 + 6 + i);
+  }
+
+  // Nothing left under the prefix: an empty answer, nothing written.
+  v1::DeletePrefixResponse again;
+  ASSERT_TRUE(DeletePrefixCall(stub_.get(), "svc/", 0, &again).ok());
+  EXPECT_EQ(again.deleted_size(), 0);
+  EXPECT_EQ(Get("zzz").revision(), kR0 + 8);
+}
+
+TEST_F(KvServiceTest, DeletePrefixDeletesNothingWhenAnotherNodeLeasesOneKey) {
+  ASSERT_TRUE(Set("job/1", Bytes("mine")).ok());
+  RemoteSet("job/2", "theirs");
+  ASSERT_TRUE(Set("job/3", Bytes("mine")).ok());
+  v1::DeletePrefixResponse resp;
+  grpc::Status s = DeletePrefixCall(stub_.get(), "job/", 0, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), AllOf(HasSubstr("job/2"), HasSubstr("leased by node-b")));
+  EXPECT_TRUE(Get("job/1").found());
+  EXPECT_TRUE(Get("job/3").found());
+}
+
+TEST_F(KvServiceTest, DeletePrefixOverTheLimitDeletesNothingAndSaysWhatToDo) {
+  ServerConfig c = Config();
+  c.max_delete_prefix_keys = 3;
+  Start(c);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Set(absl::StrCat("t/", i), Bytes("v")).ok());
+  v1::DeletePrefixResponse resp;
+  // The server's maximum, whatever the request asks.
+  grpc::Status s = DeletePrefixCall(stub_.get(), "t/", 100, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), AllOf(HasSubstr("4 keys under prefix"), HasSubstr("limit of 3"),
+                                       HasSubstr("--max-delete-prefix-keys")));
+  // The request's own, lower limit.
+  s = DeletePrefixCall(stub_.get(), "t/", 2, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("limit of 2"));
+  v1::ListRequest count;
+  count.set_prefix("t/");
+  count.set_count_only(true);
+  EXPECT_EQ(List(count)[0].count(), 4u);
+  // Under the limit it goes through.
+  ASSERT_TRUE(DeletePrefixCall(stub_.get(), "t/3", 0, &resp).ok());
+  ASSERT_TRUE(DeletePrefixCall(stub_.get(), "t/", 0, &resp).ok());
+  EXPECT_EQ(resp.deleted_size(), 3);
 }
 
 TEST_F(KvServiceTest, PopAndPopItem) {

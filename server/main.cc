@@ -72,6 +72,10 @@ ABSL_FLAG(uint64_t, max_watch_streams, Defaults().max_watch_streams,
 ABSL_FLAG(uint64_t, max_health_watches, Defaults().max_health_watches,
           "grpc.health.v1.Health Watch streams open at once on this node (Health needs no client "
           "certificate); more answer RESOURCE_EXHAUSTED.");
+ABSL_FLAG(uint64_t, max_delete_prefix_keys, Defaults().max_delete_prefix_keys,
+          "Keys one DeletePrefix may delete (1 to 1000000): one with more under its prefix is "
+          "refused whole (FAILED_PRECONDITION). The deletes commit under one lock, so this bounds "
+          "how long one call holds writers back.");
 ABSL_FLAG(uint32_t, max_concurrent_streams, Defaults().max_concurrent_streams,
           "Concurrent RPCs on one client connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client "
           "queues those past it.");
@@ -213,6 +217,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   c.watch_history = absl::GetFlag(FLAGS_watch_history);
   c.watch_max_lag = absl::GetFlag(FLAGS_watch_max_lag);
   c.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  c.max_delete_prefix_keys = absl::GetFlag(FLAGS_max_delete_prefix_keys);
   c.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   c.max_health_watches = absl::GetFlag(FLAGS_max_health_watches);
   c.grpc_handshake_timeout = absl::GetFlag(FLAGS_grpc_handshake_timeout);

@@ -77,8 +77,8 @@ void Node::Update(const KeyValuesView& items, const std::vector<Precondition>& p
 }
 
 void Node::ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
-                      WriteDone done) {
-  Durably([&] { return store_.ApplyDelta(key, delta, pre); }, std::move(done));
+                      const FieldNamesView& remove, WriteDone done) {
+  Durably([&] { return store_.ApplyDelta(key, delta, pre, remove); }, std::move(done));
 }
 
 void Node::Pop(absl::string_view key, WriteDone done) {
@@ -87,6 +87,10 @@ void Node::Pop(absl::string_view key, WriteDone done) {
 
 void Node::PopItem(WriteDone done) {
   Durably([&] { return store_.PopItem(); }, std::move(done));
+}
+
+void Node::DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done) {
+  Durably([&] { return store_.DeletePrefix(prefix, max_keys); }, std::move(done));
 }
 
 absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value,
@@ -104,8 +108,9 @@ absl::StatusOr<WriteResult> Node::Update(const KeyValuesView& items,
 }
 
 absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key, const FieldsView& delta,
-                                             const Precondition& pre) {
-  return Wait([&](WriteDone done) { ApplyDelta(key, delta, pre, std::move(done)); });
+                                             const Precondition& pre,
+                                             const FieldNamesView& remove) {
+  return Wait([&](WriteDone done) { ApplyDelta(key, delta, pre, remove, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::Pop(absl::string_view key) {
@@ -114,6 +119,10 @@ absl::StatusOr<WriteResult> Node::Pop(absl::string_view key) {
 
 absl::StatusOr<WriteResult> Node::PopItem() {
   return Wait([&](WriteDone done) { PopItem(std::move(done)); });
+}
+
+absl::StatusOr<WriteResult> Node::DeletePrefix(absl::string_view prefix, size_t max_keys) {
+  return Wait([&](WriteDone done) { DeletePrefix(prefix, max_keys, std::move(done)); });
 }
 
 absl::StatusOr<bool> Node::Apply(const meshkv::mesh::v1::Record& record,

@@ -62,9 +62,10 @@ class Node final : public peer::Replica {
   void Delete(absl::string_view key, const Precondition& pre, WriteDone done);
   void Update(const KeyValuesView& items, const std::vector<Precondition>& pres, WriteDone done);
   void ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
-                  WriteDone done);
+                  const FieldNamesView& remove, WriteDone done);
   void Pop(absl::string_view key, WriteDone done);
   void PopItem(WriteDone done);
+  void DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done);
   // The same, blocking until `done` would run.
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
                                   const Precondition& pre = {});
@@ -72,9 +73,11 @@ class Node final : public peer::Replica {
   absl::StatusOr<WriteResult> Update(const KeyValuesView& items,
                                      const std::vector<Precondition>& pres = {});
   absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta,
-                                         const Precondition& pre = {});
+                                         const Precondition& pre = {},
+                                         const FieldNamesView& remove = {});
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   absl::StatusOr<WriteResult> PopItem();
+  absl::StatusOr<WriteResult> DeletePrefix(absl::string_view prefix, size_t max_keys);
 
   // --- Reads ---------------------------------------------------------------
   std::optional<Entry> Get(absl::string_view key, uint64_t* revision = nullptr) const {

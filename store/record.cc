@@ -58,7 +58,19 @@ RecordPtr Record::Make(Init init) {
 size_t Record::ValueBytes() const {
   size_t n = bytes_size_;
   if (const FieldMap* fields = this->fields()) {
-    for (const auto& [name, field] : *fields) n += name.size() + field.value.size();
+    for (const auto& [name, field] : *fields) {
+      if (!field.removed) n += name.size() + field.value.size();
+    }
+  }
+  return n;
+}
+
+size_t Record::RemovedFieldBytes() const {
+  size_t n = 0;
+  if (const FieldMap* fields = this->fields()) {
+    for (const auto& [name, field] : *fields) {
+      if (field.removed) n += name.size();
+    }
   }
   return n;
 }
@@ -109,7 +121,8 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
     }
     if (kind == Kind::kMapping) {
       for (const Fragment::Field& field : f.fields) {
-        if (field.version != reset) continue;  // a newer field write, below
+        // A newer field write is merged below; a base field is never removed.
+        if (field.version != reset || field.removed) continue;
         // A surviving field is newer than this write and keeps its value.
         mutable_fields().try_emplace(std::string(field.name),
                                      FieldValue{reset, std::string(field.value)});
@@ -122,12 +135,17 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
     if (!origins.Newer(field.version, reset)) continue;
     delta = origins.Max(delta, field.version);
     auto it = current_fields ? current_fields->find(field.name) : FieldMap::const_iterator();
+    // On equal versions (only a forged write has two writes of one field at
+    // one version) the removal wins, so the merge stays a join.
     if (current_fields != nullptr && it != current_fields->end() &&
-        !origins.Newer(field.version, it->second.version)) {
+        !origins.Newer(field.version, it->second.version) &&
+        !(field.version == it->second.version && field.removed && !it->second.removed)) {
       continue;
     }
-    mutable_fields().insert_or_assign(std::string(field.name),
-                                      FieldValue{field.version, std::string(field.value)});
+    mutable_fields().insert_or_assign(
+        std::string(field.name),
+        FieldValue{field.version, field.removed ? std::string() : std::string(field.value),
+                   field.removed});
     changed = true;
   }
   if (origins.Newer(f.delta_version, reset) && origins.Newer(f.delta_version, delta)) {
@@ -162,6 +180,9 @@ uint64_t RecordDigest(const Record& r, const OriginTable& origins) {
   if (r.fields() != nullptr) {
     for (const auto& [name, field] : *r.fields()) {
       h = version_hash(HashCombine(h, StableHash(name)), field.version);
+      // Only tombstones add to the hash: digests of records without any stay
+      // what they were.
+      if (field.removed) h = HashCombine(h, 1);
     }
   }
   return h;

@@ -5,7 +5,11 @@
 //   - the whole-value write (Set or Delete) with the newest version: `kind`,
 //     `version` and its payload (bytes, or base fields of a mapping);
 //   - field writes (ApplyDelta) newer than it: per-field last-writer-wins
-//     registers, and `delta_version`, the newest such write.
+//     registers, and `delta_version`, the newest such write. A removed field
+//     (ApplyDelta's remove_fields) is a register holding a field tombstone:
+//     it wins over older writes of its field like any write, and reads skip
+//     it. Field tombstones live until a whole-value write supersedes them,
+//     as every field older than that write is dropped.
 // The resolved value is bytes when kind is BYTES and no delta is newer; a
 // mapping when kind is MAPPING or any delta is newer (the delta created {}
 // over bytes or a tombstone); absent otherwise.
@@ -40,7 +44,8 @@ enum class Kind : uint8_t { kNone = 0, kBytes = 1, kMapping = 2, kTombstone = 3 
 
 struct FieldValue {
   Version version;
-  std::string value;
+  std::string value;     // empty when removed
+  bool removed = false;  // a field tombstone: hidden from reads
 };
 using FieldMap = absl::btree_map<std::string, FieldValue>;
 
@@ -98,7 +103,8 @@ class Record {
   Version version() const { return {hlc_, origin_}; }
   Version delta_version() const { return has_mapping_ ? mapping()->delta_version : Version{}; }
   absl::string_view bytes() const { return {data() + key_size_, bytes_size_}; }
-  // Base fields and newer field writes; null when there are none.
+  // Base fields and newer field writes, field tombstones included (readers
+  // skip `removed` ones); null when there are none.
   const FieldMap* fields() const {
     return has_mapping_ && !mapping()->fields.empty() ? &mapping()->fields : nullptr;
   }
@@ -113,8 +119,11 @@ class Record {
 
   // Memory held by this record, approximately; for accounting.
   size_t ApproximateBytes() const;
-  // Bytes of the resolved value (bytes, or field names and values).
+  // Bytes of the resolved value (bytes, or field names and values; removed
+  // fields excluded).
   size_t ValueBytes() const;
+  // Bytes of the names of removed fields: what field tombstones cost.
+  size_t RemovedFieldBytes() const;
 
  private:
   friend class RecordPtr;
@@ -156,13 +165,14 @@ struct Fragment {
     absl::string_view name;
     absl::string_view value;
     Version version;
+    bool removed = false;  // a field tombstone (value empty)
   };
   absl::string_view key;
   Kind kind = Kind::kNone;
   Version version;  // zero when kind is kNone
   Version delta_version;
   absl::string_view bytes;
-  std::vector<Field> fields;  // base fields carry `version`
+  std::vector<Field> fields;  // base fields carry `version` and are never removed
 };
 
 // The join of `prev` (may be null) and `f`, stamped with `revision`; null

@@ -49,6 +49,14 @@ class RecordTest : public ::testing::Test {
     for (auto [name, value] : kv) f.fields.push_back({name, value, v});
     return f;
   }
+  // A delta that removes `names` (field tombstones at `v`).
+  Fragment Removal(Version v, std::vector<absl::string_view> names) {
+    Fragment f;
+    f.key = "k";
+    f.delta_version = v;
+    for (absl::string_view name : names) f.fields.push_back({name, "", v, /*removed=*/true});
+    return f;
+  }
   // Merges in order; a fragment that changes nothing keeps the record.
   RecordPtr Apply(std::vector<Fragment> fs) {
     RecordPtr r;
@@ -58,10 +66,23 @@ class RecordTest : public ::testing::Test {
     }
     return r;
   }
+  // The fields a reader sees: field tombstones skipped.
   static std::vector<std::pair<std::string, std::string>> Fields(const RecordPtr& r) {
     std::vector<std::pair<std::string, std::string>> out;
     if (r->fields() != nullptr) {
-      for (const auto& [name, f] : *r->fields()) out.emplace_back(name, f.value);
+      for (const auto& [name, f] : *r->fields()) {
+        if (!f.removed) out.emplace_back(name, f.value);
+      }
+    }
+    return out;
+  }
+  // Names of the field tombstones a record keeps.
+  static std::vector<std::string> Removed(const RecordPtr& r) {
+    std::vector<std::string> out;
+    if (r->fields() != nullptr) {
+      for (const auto& [name, f] : *r->fields()) {
+        if (f.removed) out.push_back(name);
+      }
     }
     return out;
   }
@@ -154,6 +175,114 @@ TEST_F(RecordTest, EveryOrderGivesTheSameRecord) {
   } while (std::next_permutation(order.begin(), order.end()));
   // Tombstone at 13 dropped everything older; deltas at 14 survive.
   EXPECT_THAT(fields, ElementsAre(Pair("x", "3"), Pair("z", "4")));
+}
+
+TEST_F(RecordTest, RemovedFieldIsHiddenAndBlocksOlderWritesOfIt) {
+  RecordPtr r = Apply({Mapping(V(10, "a"), {{"x", "1"}, {"y", "2"}}), Removal(V(20, "b"), {"x"}),
+                       Delta(V(15, "c"), {{"x", "late"}})});
+  EXPECT_TRUE(r->is_mapping());
+  EXPECT_THAT(Fields(r), ElementsAre(Pair("y", "2")));  // the late write of x is older
+  EXPECT_THAT(Removed(r), ElementsAre("x"));
+  EXPECT_EQ(r->ValueBytes(), 2u);  // "y" + "2": the tombstone is not value
+  EXPECT_EQ(r->RemovedFieldBytes(), 1u);
+  EXPECT_EQ(origins_.Name(r->current_version().origin), "b");
+}
+
+TEST_F(RecordTest, NewerWriteOfARemovedFieldBringsItBack) {
+  RecordPtr r = Apply({Removal(V(20, "a"), {"x"}), Delta(V(30, "b"), {{"x", "again"}})});
+  EXPECT_THAT(Fields(r), ElementsAre(Pair("x", "again")));
+  EXPECT_THAT(Removed(r), ElementsAre());
+}
+
+TEST_F(RecordTest, ConcurrentAddAndRemoveOfDifferentFieldsKeepBoth) {
+  const Fragment base = Mapping(V(10, "a"), {{"x", "1"}});
+  const Fragment add = Delta(V(20, "a"), {{"y", "2"}});
+  const Fragment remove = Removal(V(20, "b"), {"x"});
+  RecordPtr one = Apply({base, add, remove});
+  RecordPtr two = Apply({base, remove, add});
+  EXPECT_THAT(Fields(one), ElementsAre(Pair("y", "2")));
+  EXPECT_THAT(Fields(two), ElementsAre(Pair("y", "2")));
+  EXPECT_EQ(RecordDigest(*one, origins_), RecordDigest(*two, origins_));
+}
+
+TEST_F(RecordTest, ConcurrentAddAndRemoveOfOneFieldNewerWins) {
+  const Fragment add = Delta(V(20, "b"), {{"x", "2"}});
+  const Fragment remove = Removal(V(20, "a"), {"x"});  // same hlc: origin "a" is newer
+  EXPECT_THAT(Fields(Apply({add, remove})), ElementsAre());
+  EXPECT_THAT(Fields(Apply({remove, add})), ElementsAre());
+  const Fragment later_add = Delta(V(21, "b"), {{"x", "3"}});
+  EXPECT_THAT(Fields(Apply({later_add, remove})), ElementsAre(Pair("x", "3")));
+  EXPECT_THAT(Fields(Apply({remove, later_add})), ElementsAre(Pair("x", "3")));
+}
+
+TEST_F(RecordTest, RemovingAFieldOfAnAbsentKeyCreatesAnEmptyMapping) {
+  RecordPtr r = Apply({Removal(V(10, "a"), {"x"})});
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->live());
+  EXPECT_TRUE(r->is_mapping());
+  EXPECT_THAT(Fields(r), ElementsAre());
+}
+
+TEST_F(RecordTest, WholeValueWriteDropsOlderFieldTombstones) {
+  // How field tombstones are bounded: a Set or Delete newer than them drops
+  // them, as it drops every older field write.
+  RecordPtr r = Apply({Removal(V(10, "a"), {"x", "y"}), Removal(V(30, "a"), {"z"}),
+                       Mapping(V(20, "a"), {{"base", "1"}})});
+  EXPECT_THAT(Removed(r), ElementsAre("z"));
+  r = Apply({Removal(V(10, "a"), {"x", "y"}), Tombstone(V(20, "a"))});
+  EXPECT_FALSE(r->live());
+  EXPECT_EQ(r->fields(), nullptr);
+}
+
+TEST_F(RecordTest, RemovalAtTheVersionOfASetWinsEitherWay) {
+  // Only a forged write carries two writes of one field at one version;
+  // the merge still gives one answer, whatever the order.
+  RecordPtr one = Apply({Delta(V(20, "a"), {{"x", "1"}}), Removal(V(20, "a"), {"x"})});
+  RecordPtr two = Apply({Removal(V(20, "a"), {"x"}), Delta(V(20, "a"), {{"x", "1"}})});
+  EXPECT_THAT(Removed(one), ElementsAre("x"));
+  EXPECT_EQ(RecordDigest(*one, origins_), RecordDigest(*two, origins_));
+}
+
+TEST_F(RecordTest, DigestTellsARemovedFieldFromASetOne) {
+  RecordPtr set = Apply({Delta(V(20, "a"), {{"x", ""}})});
+  RecordPtr removed = Apply({Removal(V(20, "a"), {"x"})});
+  EXPECT_NE(RecordDigest(*set, origins_), RecordDigest(*removed, origins_));
+}
+
+TEST_F(RecordTest, EveryOrderGivesTheSameRecordWithRemovedFields) {
+  std::vector<Fragment> fs = {
+      Mapping(V(10, "a"), {{"x", "1"}, {"y", "2"}}),
+      Removal(V(12, "b"), {"x"}),
+      Delta(V(12, "c"), {{"x", "3"}, {"z", "4"}}),  // same hlc: "b" wins on x
+      Removal(V(14, "c"), {"y", "w"}),
+      Delta(V(15, "a"), {{"w", "5"}}),
+      Mapping(V(11, "b"), {{"old", "6"}}),
+      Removal(V(9, "a"), {"z"}),
+  };
+  std::vector<int> order(fs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  uint64_t digest = 0;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::vector<std::string> removed;
+  do {
+    std::vector<Fragment> permuted;
+    for (int i : order) permuted.push_back(fs[i]);
+    RecordPtr r = Apply(permuted);
+    if (digest == 0) {
+      digest = RecordDigest(*r, origins_);
+      fields = Fields(r);
+      removed = Removed(r);
+    }
+    EXPECT_EQ(RecordDigest(*r, origins_), digest);
+    EXPECT_EQ(Fields(r), fields);
+    EXPECT_EQ(Removed(r), removed);
+    // Idempotent: merging any fragment again changes nothing.
+    for (const Fragment& f : fs) EXPECT_EQ(MergeRecord(r.get(), f, origins_, 999), nullptr);
+  } while (std::next_permutation(order.begin(), order.end()));
+  // The mapping at 11 dropped everything older; x's removal at 12 wins its
+  // tie; w's write at 15 supersedes its removal at 14.
+  EXPECT_THAT(fields, ElementsAre(Pair("old", "6"), Pair("w", "5"), Pair("z", "4")));
+  EXPECT_THAT(removed, ElementsAre("x", "y"));
 }
 
 }  // namespace

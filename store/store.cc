@@ -36,6 +36,20 @@ absl::Status CheckDistinctFields(const FieldsView& fields) {
   return absl::OkStatus();
 }
 
+// Removed field names must be distinct and not among those a delta sets: a
+// write sets or removes each field once.
+absl::Status CheckRemovedFields(const FieldsView& delta, const FieldNamesView& remove) {
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const auto& field : delta) seen.insert(field.first);
+  for (absl::string_view name : remove) {
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field ", Quote(name), " is removed twice, or both set and removed"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // The newest hlc a write carries: how far ahead of this clock it reaches.
 uint64_t NewestHlc(const Fragment& f) {
   uint64_t newest = std::max(f.version.hlc, f.delta_version.hlc);
@@ -337,9 +351,11 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items,
 }
 
 absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const FieldsView& delta,
-                                              const Precondition& pre) {
+                                              const Precondition& pre,
+                                              const FieldNamesView& remove) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
   MESHKV_RETURN_IF_ERROR(CheckDistinctFields(delta));
+  MESHKV_RETURN_IF_ERROR(CheckRemovedFields(delta, remove));
   absl::MutexLock lock(&mu_);
   const Record* prev = FindLocked(key);
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
@@ -349,13 +365,26 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const Field
     return absl::FailedPreconditionError(
         absl::StrCat("key ", Quote(key), " holds bytes; ApplyDelta needs a mapping"));
   }
-  size_t size = live ? prev->ValueBytes() : 0;
+  // The limit covers the names of removed fields too: a field tombstone
+  // keeps its name until a whole-value write drops it, so removing cannot
+  // grow a mapping past the limit either.
+  const FieldMap* fields = live ? prev->fields() : nullptr;
+  auto find = [&](absl::string_view name) -> const FieldValue* {
+    if (fields == nullptr) return nullptr;
+    auto it = fields->find(name);
+    return it == fields->end() ? nullptr : &it->second;
+  };
+  size_t size = live ? prev->ValueBytes() + prev->RemovedFieldBytes() : 0;
   for (const auto& [name, value] : delta) {
     size += name.size() + value.size();
-    if (live && prev->fields() != nullptr) {
-      auto it = prev->fields()->find(name);
-      if (it != prev->fields()->end()) size -= name.size() + it->second.value.size();
-    }
+    if (const FieldValue* old = find(name)) size -= name.size() + old->value.size();
+  }
+  for (absl::string_view name : remove) {
+    const FieldValue* old = find(name);
+    if (old == nullptr)
+      size += name.size();
+    else
+      size -= old->value.size();
   }
   if (size > options_.max_value_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -366,7 +395,7 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const Field
   wire::Version version;
   version.set_hlc(hlc_.Now());
   version.set_origin(options_.node_id);
-  DeltaToWire(delta, version, &w);
+  DeltaToWire(delta, remove, version, &w);
   WriteResult result;
   ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
@@ -391,6 +420,39 @@ absl::StatusOr<WriteResult> Store::PopItem() {
   WriteResult result;
   ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
+}
+
+absl::StatusOr<WriteResult> Store::DeletePrefix(absl::string_view prefix, size_t max_keys) {
+  if (prefix.size() > options_.max_key_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prefix is ", prefix.size(), " bytes; the key limit is ", options_.max_key_bytes));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<RecordPtr> victims;
+    ScanInOrderLocked(prefix, "", [&](const RecordPtr& r) {
+      victims.push_back(r);
+      return victims.size() <= max_keys;  // one past the limit says "too many"
+    });
+    if (victims.size() <= max_keys) {
+      // Every key is checked before any is deleted: all or nothing.
+      for (const RecordPtr& r : victims) MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(r.get()));
+      WriteResult result;
+      for (size_t i = 0; i < victims.size(); ++i) {
+        wire::Record w = NewWriteLocked(victims[i]->key());
+        w.set_kind(wire::Record::TOMBSTONE);
+        ApplyLocalLocked(&w, /*last=*/i + 1 == victims.size(), &result);
+      }
+      return result;
+    }
+  }
+  // Too many: counted after the write lock is released, under the shared
+  // lock as List's count_only counts (and at its cost), so other reads go
+  // on meanwhile. Only what the message says can be a moment stale.
+  return absl::FailedPreconditionError(absl::StrCat(
+      Count(prefix), " keys under prefix ", Quote(prefix), ", more than the limit of ", max_keys,
+      " for one DeletePrefix; nothing was deleted: delete under longer prefixes (or raise the "
+      "request's limit, up to the server's --max-delete-prefix-keys)"));
 }
 
 // ---------------------------------------------------------------------------

@@ -158,14 +158,27 @@ class Store {
   // one precondition per item.
   absl::StatusOr<WriteResult> Update(const KeyValuesView& items,
                                      const std::vector<Precondition>& pres = {});
-  // Sets the fields of `delta` in the key's mapping (creating {} when the
-  // key has no value). FAILED_PRECONDITION when the value is bytes.
+  // Sets the fields of `delta` in the key's mapping and removes those named
+  // in `remove` (creating {} when the key has no value).
+  // FAILED_PRECONDITION when the value is bytes; INVALID_ARGUMENT when a
+  // field is named twice (set and removed, or removed twice), or the
+  // mapping, with the names of its removed fields, would exceed
+  // max_value_bytes.
   absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta,
-                                         const Precondition& pre = {});
+                                         const Precondition& pre = {},
+                                         const FieldNamesView& remove = {});
   // Delete that reports the value. NOT_FOUND when absent.
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   // Pops the first key in key order that this node may delete.
   absl::StatusOr<WriteResult> PopItem();
+  // Deletes every live key with `prefix` ("" is every key), all or nothing:
+  // FAILED_PRECONDITION naming one key when another node's lease covers
+  // any, or when more than `max_keys` keys match (the message says how
+  // many at least), and nothing is deleted. One operation: the deletes
+  // commit together under one lock, one change (and event) per key, in key
+  // order. Costs at most max_keys + 1 keys of scanning. No key: an empty
+  // result.
+  absl::StatusOr<WriteResult> DeletePrefix(absl::string_view prefix, size_t max_keys);
 
   // --- Reads --------------------------------------------------------------
   // The live entry of `key`; `*revision`, when given, is the store's

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/util/commit_recorder.h"
@@ -17,6 +18,7 @@ namespace {
 using ::meshkv::testing::CommitRecorder;
 using ::meshkv::testing::IsOkAndHolds;
 using ::meshkv::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -30,10 +32,13 @@ constexpr uint64_t kR0 = Store::kEmptyRevision;
 ValueView BytesValue(absl::string_view b) { return ValueView::Bytes(b); }
 FieldsView Delta(FieldsView fields) { return fields; }
 
+// The fields a reader sees (field tombstones skipped).
 std::vector<std::pair<std::string, std::string>> FieldsOf(const Entry& e) {
   std::vector<std::pair<std::string, std::string>> out;
   if (e.record->fields() != nullptr) {
-    for (const auto& [name, f] : *e.record->fields()) out.emplace_back(name, f.value);
+    for (const auto& [name, f] : *e.record->fields()) {
+      if (!f.removed) out.emplace_back(name, f.value);
+    }
   }
   return out;
 }
@@ -207,6 +212,196 @@ TEST_F(StoreTest, ApplyDeltaRefusesAMappingOverTheLimit) {
   ASSERT_TRUE(s.ApplyDelta("m", Delta({{"a", "1234"}})).ok());       // 5 bytes
   ASSERT_TRUE(s.ApplyDelta("m", Delta({{"a", "123456789"}})).ok());  // replaces: 10
   EXPECT_THAT(s.ApplyDelta("m", Delta({{"b", "1"}})), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(StoreTest, ApplyDeltaRemovesFields) {
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({{"a", "1"}, {"b", "2"}})).ok());
+  auto r = a_.ApplyDelta("m", Delta({{"c", "3"}}), {}, {"a", "never-there"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(FieldsOf(r->changes[0].entry), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+  EXPECT_THAT(FieldsOf(*a_.Get("m")), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+  EXPECT_EQ(a_.Stats().bytes, std::string("m"
+                                          "b2"
+                                          "c3")
+                                  .size());
+  // Replicated as field tombstones: another node (which missed the first
+  // write) hides them too.
+  Deliver(r, b_);
+  EXPECT_THAT(FieldsOf(*b_.Get("m")), ElementsAre(Pair("c", "3")));
+}
+
+TEST_F(StoreTest, ApplyDeltaRefusesAFieldBothSetAndRemoved) {
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({{"a", "1"}})).ok());
+  const uint64_t rev = a_.revision();
+  EXPECT_THAT(a_.ApplyDelta("m", Delta({{"a", "2"}}), {}, {"a"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"a\"")));
+  EXPECT_THAT(a_.ApplyDelta("m", Delta({}), {}, {"b", "b"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("removed twice")));
+  EXPECT_EQ(a_.revision(), rev);
+  EXPECT_THAT(FieldsOf(*a_.Get("m")), ElementsAre(Pair("a", "1")));
+}
+
+TEST_F(StoreTest, RemoveFieldsOnBytesIsFailedPrecondition) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("raw")).ok());
+  EXPECT_THAT(a_.ApplyDelta("k", Delta({}), {}, {"a"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("bytes")));
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "raw");
+}
+
+TEST_F(StoreTest, RemoveFieldsIsLeaseChecked) {
+  auto r = b_.ApplyDelta("m", Delta({{"a", "1"}}));
+  Deliver(r, a_);
+  EXPECT_THAT(a_.ApplyDelta("m", Delta({}), {}, {"a"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("leased by node-b")));
+  EXPECT_THAT(FieldsOf(*a_.Get("m")), ElementsAre(Pair("a", "1")));
+}
+
+TEST_F(StoreTest, FieldTombstonesCountAgainstTheValueLimit) {
+  // Removing keeps the name until a whole-value write: the limit bounds the
+  // tombstones a mapping can gather, and a Set clears them.
+  StoreOptions o = Options("node-a");
+  o.max_value_bytes = 10;
+  Store s(o, &clock_, {&out_});
+  ASSERT_TRUE(s.ApplyDelta("m", Delta({}), {}, {"aaaa", "bbbb"}).ok());  // 8 bytes of names
+  EXPECT_THAT(s.ApplyDelta("m", Delta({}), {}, {"ccc"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("11 bytes")));
+  ASSERT_TRUE(s.ApplyDelta("m", Delta({{"aaaa", "12"}})).ok());  // the name is reused: 10
+  ASSERT_TRUE(s.Set("m", ValueView::Mapping({})).ok());
+  EXPECT_EQ(s.Get("m")->record->RemovedFieldBytes(), 0u);
+  EXPECT_TRUE(s.ApplyDelta("m", Delta({}), {}, {"ccc"}).ok());
+}
+
+TEST_F(StoreTest, FieldTombstonesTravelInStateTransfer) {
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({{"a", "1"}, {"b", "2"}})).ok());
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({}), {}, {"a"}).ok());
+  meshkv::mesh::v1::Record state;
+  ASSERT_TRUE(a_.ExportKey("m", &state));
+  ASSERT_THAT(b_.Merge(state, CommitSource::kAntiEntropy), IsOkAndHolds(true));
+  EXPECT_THAT(FieldsOf(*b_.Get("m")), ElementsAre(Pair("b", "2")));
+  EXPECT_EQ(b_.BucketDigests(), a_.BucketDigests());
+  // The tombstone still wins over an older write of the field arriving late.
+  meshkv::mesh::v1::Record late;
+  late.set_key("m");
+  late.mutable_delta_version()->set_hlc(1);
+  late.mutable_delta_version()->set_origin("node-c");
+  meshkv::mesh::v1::Field* f = late.add_fields();
+  f->set_name("a");
+  f->set_value("late");
+  *f->mutable_version() = late.delta_version();
+  ASSERT_TRUE(b_.Merge(late).ok());
+  EXPECT_THAT(FieldsOf(*b_.Get("m")), ElementsAre(Pair("b", "2")));
+}
+
+TEST_F(StoreTest, MalformedFieldTombstoneIsRefused) {
+  meshkv::mesh::v1::Record w;
+  w.set_key("m");
+  w.mutable_delta_version()->set_hlc(clock_.NowMs() << 16);
+  w.mutable_delta_version()->set_origin("node-c");
+  meshkv::mesh::v1::Field* f = w.add_fields();
+  f->set_name("a");
+  f->set_removed(true);
+  f->set_value("a tombstone has no value");
+  *f->mutable_version() = w.delta_version();
+  EXPECT_THAT(a_.Merge(w), StatusIs(absl::StatusCode::kInvalidArgument));
+  f->clear_value();
+  f->clear_version();
+  w.set_kind(meshkv::mesh::v1::Record::MAPPING);
+  *w.mutable_version() = w.delta_version();
+  EXPECT_THAT(a_.Merge(w), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(a_.Get("m").has_value());
+}
+
+TEST_F(StoreTest, WatchEventOfARemovalShowsTheMappingWithoutTheField) {
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({{"a", "1"}, {"b", "2"}})).ok());
+  const uint64_t rev = a_.revision();
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({}), {}, {"a"}).ok());
+  std::vector<WatchEvent> events;
+  uint64_t through = 0;
+  ASSERT_TRUE(a_.ReadEvents(rev, "", 10, SIZE_MAX, &events, &through).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].is_delete());
+  EXPECT_THAT(FieldsOf(events[0].entry), ElementsAre(Pair("b", "2")));
+}
+
+// --- delete prefix -------------------------------------------------------------
+
+TEST_F(StoreTest, DeletePrefixDeletesEveryKeyUnderItInOneOperation) {
+  for (const char* k : {"app/a", "app/b", "app/c", "apple", "other"}) {
+    ASSERT_TRUE(a_.Set(k, BytesValue(k)).ok());
+  }
+  ASSERT_TRUE(a_.Delete("app/c").ok());  // a tombstone is not deleted again
+  const uint64_t rev = a_.revision();
+  auto r = a_.DeletePrefix("app/", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->changes.size(), 2u);
+  EXPECT_EQ(r->changes[0].prev.record->key(), "app/a");
+  EXPECT_EQ(r->changes[1].prev.record->key(), "app/b");
+  EXPECT_EQ(r->changes[1].prev.record->bytes(), "app/b");
+  EXPECT_FALSE(r->changes[0].entry.record->live());
+  EXPECT_EQ(out_.last().size(), 2u);  // replicated as one operation of two deletes
+  EXPECT_THAT(Keys(a_.List("", "", 100)), ElementsAre("apple", "other"));
+  // One change, and so one watch event, per key, in key order.
+  std::vector<WatchEvent> events;
+  uint64_t through = 0;
+  ASSERT_TRUE(a_.ReadEvents(rev, "", 10, SIZE_MAX, &events, &through).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[0].is_delete());
+  EXPECT_EQ(events[0].entry.record->revision(), rev + 1);
+  EXPECT_EQ(events[1].entry.record->key(), "app/b");
+}
+
+TEST_F(StoreTest, DeletePrefixOfNothingIsAnEmptyResult) {
+  ASSERT_TRUE(a_.Set("k", BytesValue("v")).ok());
+  const uint64_t rev = a_.revision();
+  auto r = a_.DeletePrefix("nothing/", 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->changes.empty());
+  EXPECT_EQ(a_.revision(), rev);
+}
+
+TEST_F(StoreTest, DeletePrefixIsAllOrNothingWhenOneKeyIsLeasedByAnother) {
+  ASSERT_TRUE(a_.Set("p/mine", BytesValue("1")).ok());
+  Deliver(b_.Set("p/theirs", BytesValue("2")), a_);
+  const uint64_t rev = a_.revision();
+  EXPECT_THAT(a_.DeletePrefix("p/", 100),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("\"p/theirs\""), HasSubstr("leased by node-b"))));
+  EXPECT_EQ(a_.revision(), rev);
+  EXPECT_TRUE(a_.Get("p/mine").has_value());
+  // With leasing off, the merge alone decides: any node may delete.
+  Store x(Options("node-x", /*leasing=*/false), &clock_, {&out_});
+  Store y(Options("node-y", /*leasing=*/false), &clock_, {&out_});
+  Deliver(y.Set("p/theirs", BytesValue("2")), x);
+  auto r = x.DeletePrefix("p/", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->changes.size(), 1u);
+}
+
+TEST_F(StoreTest, DeletePrefixOverTheLimitDeletesNothingAndSaysHowMany) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a_.Set(absl::StrCat("p/", i), BytesValue("v")).ok());
+  const uint64_t rev = a_.revision();
+  EXPECT_THAT(a_.DeletePrefix("p/", 4),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("5 keys under prefix \"p/\""), HasSubstr("limit of 4"),
+                             HasSubstr("longer prefixes"))));
+  EXPECT_EQ(a_.revision(), rev);
+  EXPECT_EQ(a_.Count("p/"), 5u);
+  EXPECT_TRUE(a_.DeletePrefix("p/", 5).ok());  // exactly the limit is fine
+  EXPECT_EQ(a_.Count("p/"), 0u);
+}
+
+TEST_F(StoreTest, DeletePrefixWithAnEmptyPrefixDeletesEveryKey) {
+  ASSERT_TRUE(a_.Set("a", BytesValue("1")).ok());
+  ASSERT_TRUE(a_.ApplyDelta("m", Delta({{"f", "1"}})).ok());
+  auto r = a_.DeletePrefix("", 10);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes.size(), 2u);
+  EXPECT_EQ(a_.Count(""), 0u);
+}
+
+TEST_F(StoreTest, DeletePrefixRefusesAPrefixLongerThanAnyKey) {
+  const std::string prefix(a_.options().max_key_bytes + 1, 'p');
+  EXPECT_THAT(a_.DeletePrefix(prefix, 10), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // --- pop / popitem -------------------------------------------------------------

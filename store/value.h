@@ -40,6 +40,9 @@ struct ValueView {
   FieldsView fields;        // when kind is kMapping
 };
 
+// Names of mapping fields, e.g. those an ApplyDelta removes.
+using FieldNamesView = std::vector<absl::string_view>;
+
 // The items of one Update: (key, value), keys distinct.
 using KeyValuesView = std::vector<std::pair<absl::string_view, ValueView>>;
 

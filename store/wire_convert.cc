@@ -38,13 +38,20 @@ void ValueToWire(const ValueView& value, wire::Record* out) {
   }
 }
 
-void DeltaToWire(const FieldsView& delta, const wire::Version& version, wire::Record* out) {
+void DeltaToWire(const FieldsView& delta, const FieldNamesView& removed,
+                 const wire::Version& version, wire::Record* out) {
   out->set_kind(wire::Record::NONE);
   *out->mutable_delta_version() = version;
   for (const auto& [name, value] : delta) {
     wire::Field* f = out->add_fields();
     f->set_name(std::string(name));
     f->set_value(std::string(value));
+    *f->mutable_version() = version;
+  }
+  for (absl::string_view name : removed) {
+    wire::Field* f = out->add_fields();
+    f->set_name(std::string(name));
+    f->set_removed(true);
     *f->mutable_version() = version;
   }
 }
@@ -62,8 +69,10 @@ void RecordToWire(const Record& r, const OriginTable& origins, wire::Record* out
     wire::Field* f = out->add_fields();
     f->set_name(name);
     f->set_value(field.value);
-    // Base fields of a mapping write inherit the record's version.
-    if (r.kind() != Kind::kMapping || field.version != r.version()) {
+    if (field.removed) f->set_removed(true);
+    // Base fields of a mapping write inherit the record's version; a removed
+    // field always names its own.
+    if (field.removed || r.kind() != Kind::kMapping || field.version != r.version()) {
       EncodeVersion(field.version, origins, f->mutable_version());
     }
   }
@@ -97,7 +106,10 @@ absl::StatusOr<Fragment> FragmentFromWire(const wire::Record& w, OriginTable* or
     } else if (f.kind != Kind::kMapping) {
       return absl::InvalidArgumentError("field without version outside a mapping write");
     }
-    f.fields.push_back({field.name(), field.value(), v});
+    if (field.removed() && (!field.has_version() || !field.value().empty())) {
+      return absl::InvalidArgumentError("removed field without its own version, or with a value");
+    }
+    f.fields.push_back({field.name(), field.value(), v, field.removed()});
   }
   return f;
 }

@@ -17,17 +17,19 @@ namespace meshkv {
 // --- Store -> wire ----------------------------------------------------------
 // The whole-value write of `value` (kind and payload) into `out`.
 void ValueToWire(const ValueView& value, meshkv::mesh::v1::Record* out);
-// The field writes of a delta, each at `version`, into `out` (kind NONE).
-void DeltaToWire(const FieldsView& delta, const meshkv::mesh::v1::Version& version,
-                 meshkv::mesh::v1::Record* out);
+// The field writes of a delta, each at `version`, into `out` (kind NONE):
+// the fields of `delta` set, those named in `removed` removed.
+void DeltaToWire(const FieldsView& delta, const FieldNamesView& removed,
+                 const meshkv::mesh::v1::Version& version, meshkv::mesh::v1::Record* out);
 // The whole state of `r`.
 void RecordToWire(const Record& r, const OriginTable& origins, meshkv::mesh::v1::Record* out);
 
 // --- Wire -> store ----------------------------------------------------------
 // The write `w` carries, borrowing its strings from `w`; origins interned
 // into `origins`. INVALID_ARGUMENT for an unknown kind, a version without
-// hlc or origin, or a field without version outside a mapping write. (Key
-// and clock checks are the store's.)
+// hlc or origin, a field without version outside a mapping write, or a
+// removed field without version or with a value. (Key and clock checks are
+// the store's.)
 absl::StatusOr<Fragment> FragmentFromWire(const meshkv::mesh::v1::Record& w, OriginTable* origins);
 
 }  // namespace meshkv

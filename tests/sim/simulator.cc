@@ -381,7 +381,8 @@ void Simulator::RandomWrite() {
   n.node->SetSynced();  // as the driver's on_synced does
   auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); };
   const std::string key = absl::StrCat("k", pick(options_.keys));
-  const std::string value = absl::StrCat("v", pick(100000));
+  const int value_number = pick(100000);
+  const std::string value = absl::StrCat("v", value_number);
   absl::StatusOr<WriteResult> r;
   switch (pick(8)) {
     case 0:
@@ -397,7 +398,13 @@ void Simulator::RandomWrite() {
     }
     case 4: {
       const std::string field = absl::StrCat("f", pick(3));
-      r = n.node->ApplyDelta(key, {{field, value}});
+      // A third of the deltas remove their field instead (a field
+      // tombstone), chosen by the value so the random stream stays as it was.
+      if (value_number % 3 == 0) {
+        r = n.node->ApplyDelta(key, {}, {}, {field});
+      } else {
+        r = n.node->ApplyDelta(key, {{field, value}});
+      }
       break;
     }
     case 5:
