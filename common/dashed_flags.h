@@ -1,5 +1,5 @@
 // Dashed command-line flags for Abseil: meshkv's programs take
-// `--node-id=x`, as DESIGN.md spells them, while Abseil flag names cannot
+// `--node-id=x`, as docs/design.md spells them, while Abseil flag names cannot
 // hold dashes. `Undash` rewrites the flag names (not their values) of argv
 // before absl::ParseCommandLine.
 #ifndef MESHKV_COMMON_DASHED_FLAGS_H_

@@ -1,6 +1,6 @@
 // meshkv.v1.KeyValue end to end in one process: a real MeshkvServer on a
 // port chosen by the kernel, real gRPC clients. Every RPC, every status code
-// of DESIGN.md §2, and Watch under concurrency, slowness and shutdown.
+// of kv.proto (docs/design.md, "Status codes"), and Watch under concurrency, slowness and shutdown.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>

@@ -2,7 +2,7 @@
 //
 // Every flag has a MESHKV_* environment equivalent (--node-id and
 // MESHKV_NODE_ID); a flag on the command line wins over the environment.
-// Flags are spelled with dashes, as in DESIGN.md; underscores work too.
+// Flags are spelled with dashes, as in docs/design.md; underscores work too.
 #include <signal.h>
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // Record: the state of one key, immutable and reference-counted.
 //
 // A key's state is a join-semilattice built from two kinds of writes
-// (DESIGN.md §1, docs/design.md "Merge"):
+// (docs/design.md, "Merge"):
 //   - the whole-value write (Set or Delete) with the newest version: `kind`,
 //     `version` and its payload (bytes, or base fields of a mapping);
 //   - field writes (ApplyDelta) newer than it: per-field last-writer-wins

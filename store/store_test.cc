@@ -1,4 +1,4 @@
-// The operation table of DESIGN.md §1, row by row, plus leases, history and
+// The operations of kv.proto (docs/design.md, "Data model"), one by one, plus leases, history and
 // the anti-entropy reads. "Another node" is a second Store whose writes are
 // merged in, as the mesh would deliver them.
 #include "store/store.h"

@@ -1,6 +1,6 @@
 // Versions of writes and the node IDs they name.
 //
-// A version is (hlc, origin). Versions are totally ordered (DESIGN.md §1):
+// A version is (hlc, origin). Versions are totally ordered (docs/design.md, "Versions"):
 // the higher hlc wins; on equal hlc the smaller origin ID (byte-wise) wins, as
 // in the seed ("the tie is settled by doing a string compare of their IDs").
 // The zero version (hlc 0, no origin) is older than every write.

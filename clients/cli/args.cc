@@ -5,6 +5,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace meshkv::cli {
 namespace {
@@ -28,13 +31,29 @@ bool IsSomeCommandsFlag(absl::string_view name) {
 std::string CheckValue(const FlagSpec& flag, absl::string_view value) {
   uint32_t count;
   uint64_t revision;
+  int64_t ms;
   absl::Duration duration;
+  std::string origin;
+  std::vector<std::string> endpoints;
   switch (flag.type) {
     case FlagType::kSwitch:
     case FlagType::kString:
       return "";
-    case FlagType::kAddress:
-      return value.empty() ? "must not be empty" : "";
+    case FlagType::kAddresses:
+      return ParseEndpoints(value, &endpoints) ? "" : "must be HOST:PORT[,HOST:PORT...]";
+    case FlagType::kMillis:
+      return ParseMillis(value, /*allow_zero=*/false, &ms)
+                 ? ""
+                 : "must be a duration of at least 1ms such as 30s";
+    case FlagType::kChoice:
+      for (absl::string_view choice : flag.choices) {
+        if (value == choice) return "";
+      }
+      return absl::StrCat("must be one of ", absl::StrJoin(flag.choices, ", "));
+    case FlagType::kVersion:
+      return ParseVersion(value, &revision, &origin)
+                 ? ""
+                 : "must be a version HLC/ORIGIN, as `meshkv get -v` prints it";
     case FlagType::kCount:
       return absl::SimpleAtoi(value, &count) && !absl::StartsWith(value, "-")
                  ? ""
@@ -58,6 +77,38 @@ std::string Usage(const CommandSpec& c) {
   return usage;
 }
 
+// Checks what single flags cannot: values that depend on the command, and
+// flags that exclude or need each other.
+std::string CheckCombinations(const Invocation& inv) {
+  const CommandSpec& c = *inv.command;
+  if (inv.Has("if-absent") && inv.Has("if-version")) {
+    return absl::StrCat(c.name, ": --if-absent and --if-version exclude each other");
+  }
+  if (c.name == "del") {
+    if (inv.Has("limit") && !inv.Has("prefix")) return "del: --limit needs --prefix";
+    if (inv.Has("prefix") && inv.Has("if-version")) {
+      return "del: --if-version applies to one key, not to --prefix";
+    }
+  }
+  if (c.name == "watch" && inv.Has("progress") && inv.Millis("progress") < 100) {
+    return absl::StrCat("flag --progress: \"", inv.Flag("progress"), "\" must be at least 100ms");
+  }
+  if (c.name == "touch") {
+    int64_t ms;
+    if (!ParseMillis(inv.args[1], /*allow_zero=*/true, &ms)) {
+      return absl::StrCat("touch: DURATION \"", inv.args[1],
+                          "\" must be 0 or a duration of at least 1ms such as 30s");
+    }
+  }
+  if (c.name == "completion") {
+    for (absl::string_view shell : kShells) {
+      if (inv.args[0] == shell) return "";
+    }
+    return absl::StrCat("completion: unknown shell \"", inv.args[0], "\" (bash or zsh)");
+  }
+  return "";
+}
+
 // Checks the number and shape of the command's positional arguments.
 std::string CheckArgs(const Invocation& inv) {
   const CommandSpec& c = *inv.command;
@@ -75,6 +126,7 @@ std::string CheckArgs(const Invocation& inv) {
     pairs_from = 0;
   } else if (c.name == "apply-delta") {
     pairs_from = 1;
+    if (n == 1 && !inv.Has("remove")) min = 2;  // nothing to merge or remove
   }
   if (n < min) return absl::StrCat(c.name, ": missing argument (usage: ", Usage(c), ")");
   if (max != kUnlimited && n > max) {
@@ -87,21 +139,62 @@ std::string CheckArgs(const Invocation& inv) {
                           "\" (usage: ", Usage(c), ")");
     }
   }
-  return "";
+  return CheckCombinations(inv);
 }
 
 }  // namespace
 
 std::string Invocation::Flag(absl::string_view flag) const {
   auto it = flags.find(flag);
-  return it == flags.end() ? "" : it->second;
+  return it == flags.end() || it->second.empty() ? "" : it->second.back();
+}
+
+std::vector<std::string> Invocation::Values(absl::string_view flag) const {
+  auto it = flags.find(flag);
+  return it == flags.end() ? std::vector<std::string>() : it->second;
 }
 
 uint64_t Invocation::Number(absl::string_view flag) const {
   uint64_t n = 0;
-  auto it = flags.find(flag);
-  if (it != flags.end() && !absl::SimpleAtoi(it->second, &n)) n = 0;
+  if (!Has(flag) || !absl::SimpleAtoi(Flag(flag), &n)) n = 0;
   return n;
+}
+
+int64_t Invocation::Millis(absl::string_view flag) const {
+  int64_t ms = 0;
+  if (!Has(flag) || !ParseMillis(Flag(flag), /*allow_zero=*/true, &ms)) ms = 0;
+  return ms;
+}
+
+bool ParseMillis(absl::string_view text, bool allow_zero, int64_t* ms) {
+  if (allow_zero && text == "0") {
+    *ms = 0;
+    return true;
+  }
+  absl::Duration d;
+  if (!ParseTimeout(text, &d) || d < absl::Milliseconds(1)) return false;
+  *ms = absl::ToInt64Milliseconds(d);
+  return true;
+}
+
+bool ParseVersion(absl::string_view text, uint64_t* hlc, std::string* origin) {
+  const size_t slash = text.find('/');
+  if (slash == absl::string_view::npos || slash + 1 == text.size()) return false;
+  const absl::string_view number = text.substr(0, slash);
+  if (number.empty() || number[0] < '0' || number[0] > '9') return false;  // no sign, no space
+  if (!absl::SimpleAtoi(number, hlc)) return false;
+  *origin = std::string(text.substr(slash + 1));
+  return true;
+}
+
+bool ParseEndpoints(absl::string_view text, std::vector<std::string>* out) {
+  out->clear();
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (part.empty()) return false;
+    out->emplace_back(part);
+  }
+  return !out->empty();
 }
 
 bool ParseTimeout(absl::string_view text, absl::Duration* out) {
@@ -114,9 +207,12 @@ bool ParseTimeout(absl::string_view text, absl::Duration* out) {
   return *out > absl::ZeroDuration() && *out != absl::InfiniteDuration();
 }
 
-Invocation ParseArgs(const std::vector<std::string>& args, std::string default_addr) {
+Invocation ParseArgs(const std::vector<std::string>& args, std::string default_endpoints) {
   Invocation inv;
-  inv.global.addr = std::move(default_addr);
+  if (!ParseEndpoints(default_endpoints, &inv.global.endpoints)) {
+    inv.error = absl::StrCat("$MESHKV_ENDPOINTS: \"", default_endpoints,
+                             "\" must be HOST:PORT[,HOST:PORT...]");
+  }
   bool command_seen = false;  // even an unknown one: later words are its arguments
   bool flags_ended = false;
   auto fail = [&inv](std::string message) {
@@ -193,11 +289,20 @@ Invocation ParseArgs(const std::vector<std::string>& args, std::string default_a
     }
 
     if (!global) {
-      inv.flags[std::string(spec->name)] = value;
-    } else if (spec->name == "addr") {
-      inv.global.addr = value;
+      // A single-valued flag given twice: the last wins, as in etcdctl.
+      std::vector<std::string>& values = inv.flags[std::string(spec->name)];
+      if (!spec->repeated) values.clear();
+      values.push_back(std::move(value));
+    } else if (spec->name == "endpoints" || spec->name == "addr") {
+      ParseEndpoints(value, &inv.global.endpoints);
+    } else if (spec->name == "dial-timeout") {
+      ParseTimeout(value, &inv.global.dial_timeout);
     } else if (spec->name == "timeout") {
       ParseTimeout(value, &inv.global.timeout);
+    } else if (spec->name == "write-out") {
+      inv.global.output = value == "json"    ? OutputFormat::kJson
+                          : value == "table" ? OutputFormat::kTable
+                                             : OutputFormat::kSimple;
     } else if (spec->name == "cacert") {
       inv.global.tls.cacert = value;
     } else if (spec->name == "cert") {

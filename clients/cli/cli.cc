@@ -11,6 +11,7 @@
 
 #include "clients/cli/args.h"
 #include "clients/cli/commands.h"
+#include "clients/cli/completion.h"
 #include "clients/cli/exit_codes.h"
 #include "clients/cli/help.h"
 #include "clients/cli/session.h"
@@ -35,10 +36,13 @@ void DiscardGrpcLog(gpr_log_func_args*) {}
 }  // namespace
 
 int Main(int argc, char** argv) {
-  const char* env_addr = getenv("MESHKV_ADDR");
-  const Invocation inv =
-      ParseArgs(std::vector<std::string>(argv + 1, argv + argc),
-                env_addr != nullptr && *env_addr != '\0' ? env_addr : kDefaultAddr);
+  // $MESHKV_ENDPOINTS, else $MESHKV_ADDR (its older name), else the default.
+  std::string endpoints = kDefaultAddr;
+  for (const char* name : {"MESHKV_ADDR", "MESHKV_ENDPOINTS"}) {
+    const char* value = getenv(name);
+    if (value != nullptr && *value != '\0') endpoints = value;
+  }
+  const Invocation inv = ParseArgs(std::vector<std::string>(argv + 1, argv + argc), endpoints);
   if (inv.help) {
     std::cout << (inv.command != nullptr ? CommandHelp(*inv.command) : GlobalHelp());
     return kExitOk;
@@ -57,6 +61,10 @@ int Main(int argc, char** argv) {
     const CommandSpec* topic = FindCommand(inv.args[0]);
     if (topic == nullptr) return UsageError(inv, "unknown command \"" + inv.args[0] + "\"");
     std::cout << CommandHelp(*topic);
+    return kExitOk;
+  }
+  if (inv.command->name == "completion") {
+    std::cout << CompletionScript(inv.args[0]);
     return kExitOk;
   }
 

@@ -11,12 +11,15 @@ namespace meshkv::cli {
 
 // What a flag's value must be; the parser checks it so that commands need not.
 enum class FlagType {
-  kSwitch,    // no value
-  kString,    // any bytes
-  kAddress,   // a non-empty host:port
-  kCount,     // an unsigned 32-bit integer
-  kRevision,  // an unsigned 64-bit integer
-  kDuration,  // a positive absl duration ("500ms", "1m") or a number of seconds
+  kSwitch,     // no value
+  kString,     // any bytes
+  kCount,      // an unsigned 32-bit integer
+  kRevision,   // an unsigned 64-bit integer
+  kDuration,   // a positive absl duration ("500ms", "1m") or a number of seconds
+  kMillis,     // a kDuration of at least 1ms, sent as whole milliseconds
+  kChoice,     // one of FlagSpec::choices
+  kVersion,    // a write's global version, HLC/ORIGIN (as `get -v` prints it)
+  kAddresses,  // host:port[,host:port...]
 };
 
 struct FlagSpec {
@@ -25,6 +28,8 @@ struct FlagSpec {
   FlagType type = FlagType::kSwitch;
   absl::string_view value_name;  // for the help text, e.g. "N"
   absl::string_view help;
+  std::vector<absl::string_view> choices = {};  // kChoice: the values allowed
+  bool repeated = false;                        // may be given more than once (Invocation::Values)
 };
 
 struct CommandSpec {
@@ -39,6 +44,8 @@ struct CommandSpec {
 
 inline constexpr int kUnlimited = -1;
 inline constexpr char kDefaultAddr[] = "127.0.0.1:50051";
+// The shells `meshkv completion` writes a script for.
+inline constexpr absl::string_view kShells[] = {"bash", "zsh"};
 
 // Flags accepted before or after any command.
 const std::vector<FlagSpec>& GlobalFlags();

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace meshkv::cli {
 namespace {
@@ -151,6 +152,11 @@ std::string FormatTime(int64_t unix_ms) {
                           absl::UTCTimeZone());
 }
 
+std::string FormatVersion(const meshkv::v1::Version& version) {
+  if (version.hlc() == 0 && version.origin().empty()) return "-";
+  return absl::StrCat(version.hlc(), "/", version.origin());
+}
+
 std::string FormatMeta(const meshkv::v1::Meta& meta) {
   return absl::StrCat("owner=", Readable(meta.owner()), " rev=", meta.revision(),
                       " ts=", FormatTime(meta.timestamp_ms()));
@@ -162,18 +168,33 @@ std::string FormatEntry(const meshkv::v1::Entry& entry) {
   if (entry.meta().lease_expires_ms() != 0) {
     absl::StrAppend(&out, " lease=", FormatTime(entry.meta().lease_expires_ms()));
   }
+  if (entry.meta().expires_ms() != 0) {
+    absl::StrAppend(&out, " expires=", FormatTime(entry.meta().expires_ms()));
+  }
   return out;
 }
 
 std::string FormatEvent(const meshkv::v1::Event& event) {
   // No lease: an event is a change, and the lease follows from owner and ts.
   const meshkv::v1::Entry& e = event.entry();
-  std::string out = event.type() == meshkv::v1::Event::DELETE
-                        ? absl::StrCat("DELETE ", Readable(e.key()), " ", FormatMeta(e.meta()))
-                        : absl::StrCat("UPDATE ", Readable(e.key()), "=", FormatValue(e.value()),
-                                       " ", FormatMeta(e.meta()));
+  std::string out;
+  if (event.type() == meshkv::v1::Event::DELETE) {
+    out = absl::StrCat("DELETE ", Readable(e.key()), " ", FormatMeta(e.meta()));
+    if (event.reason() == meshkv::v1::Event::EXPIRED) absl::StrAppend(&out, " reason=expired");
+  } else if (!e.has_value()) {  // keys-only
+    out = absl::StrCat("UPDATE ", Readable(e.key()), " ", FormatMeta(e.meta()));
+  } else {
+    out = absl::StrCat("UPDATE ", Readable(e.key()), "=", FormatValue(e.value()), " ",
+                       FormatMeta(e.meta()));
+  }
   if (event.has_prev_value()) absl::StrAppend(&out, " prev=", FormatValue(event.prev_value()));
   return out;
+}
+
+std::string FormatMessage(const meshkv::v1::Message& message) {
+  return absl::StrCat(Readable(message.topic()), "=", Readable(message.payload()),
+                      " origin=", Readable(message.origin()),
+                      " ts=", FormatTime(message.timestamp_ms()));
 }
 
 std::string FormatEntryDetails(const meshkv::v1::Entry& entry) {
@@ -183,10 +204,109 @@ std::string FormatEntryDetails(const meshkv::v1::Entry& entry) {
       "value: ", FormatValue(entry.value()), "\n",           //
       "owner: ", Readable(meta.owner()), "\n",               //
       "timestamp: ", FormatTime(meta.timestamp_ms()), "\n",  //
+      "version: ", FormatVersion(meta.version()), "\n",      //
       "revision: ", meta.revision(), "\n",                   //
       "lease-expires: ",
       meta.lease_expires_ms() == 0 ? "never (leasing is off)" : FormatTime(meta.lease_expires_ms()),
-      "\n");
+      "\n",  //
+      "expires: ", meta.expires_ms() == 0 ? "never" : FormatTime(meta.expires_ms()), "\n");
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  // Only fails on a message that cannot be valid (e.g. a bad Any): a bug.
+  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) {
+    out = "{\"error\": \"unprintable response\"}";
+  }
+  return out;
+}
+
+namespace {
+
+// East Asian wide and fullwidth characters take two columns on a terminal
+// (the main ranges of Unicode's EastAsianWidth W and F, as wcwidth has them).
+bool IsWide(char32_t cp) {
+  return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
+         (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+         (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+         (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+         (cp >= 0x20000 && cp <= 0x3FFFD);
+}
+
+// Columns `s` takes on a terminal. Table cells are Readable, so every byte
+// is part of printable UTF-8 or of an escape.
+size_t Width(absl::string_view s) {
+  size_t n = 0;
+  while (!s.empty()) {
+    char32_t cp;
+    const int len = DecodeUtf8(s, &cp);
+    n += len > 1 && IsWide(cp) ? 2 : 1;
+    s.remove_prefix(len == 0 ? 1 : len);
+  }
+  return n;
+}
+
+std::string Time(int64_t unix_ms) { return unix_ms == 0 ? "-" : FormatTime(unix_ms); }
+
+}  // namespace
+
+std::string FormatTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size());
+  for (size_t i = 0; i < header.size(); ++i) widths[i] = Width(header[i]);
+  for (const std::vector<std::string>& row : rows) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], Width(row[i]));
+    }
+  }
+  std::string rule = "+";
+  for (size_t w : widths) absl::StrAppend(&rule, std::string(w + 2, '-'), "+");
+  rule += "\n";
+  const auto line = [&widths](const std::vector<std::string>& cells) {
+    std::string out = "|";
+    for (size_t i = 0; i < widths.size(); ++i) {
+      const std::string cell = i < cells.size() ? cells[i] : "";
+      absl::StrAppend(&out, " ", cell, std::string(widths[i] - Width(cell), ' '), " |");
+    }
+    return out + "\n";
+  };
+  std::string out = rule + line(header) + rule;
+  for (const std::vector<std::string>& row : rows) out += line(row);
+  return out + rule;
+}
+
+std::string EntryTable(const std::vector<const meshkv::v1::Entry*>& entries, bool keys_only) {
+  std::vector<std::vector<std::string>> rows;
+  for (const meshkv::v1::Entry* e : entries) {
+    if (keys_only) {
+      rows.push_back({Readable(e->key())});
+      continue;
+    }
+    const meshkv::v1::Meta& m = e->meta();
+    rows.push_back({Readable(e->key()), FormatValue(e->value()), Readable(m.owner()),
+                    FormatVersion(m.version()), absl::StrCat(m.revision()), Time(m.timestamp_ms()),
+                    Time(m.lease_expires_ms()), Time(m.expires_ms())});
+  }
+  if (keys_only) return FormatTable({"KEY"}, rows);
+  return FormatTable(
+      {"KEY", "VALUE", "OWNER", "VERSION", "REVISION", "TIMESTAMP", "LEASE", "EXPIRES"}, rows);
+}
+
+std::string MetaTable(const std::vector<std::string>& keys,
+                      const std::vector<const meshkv::v1::Meta*>& metas) {
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < metas.size(); ++i) {
+    const meshkv::v1::Meta& m = *metas[i];
+    rows.push_back({i < keys.size() ? Readable(keys[i]) : "", Readable(m.owner()),
+                    FormatVersion(m.version()), absl::StrCat(m.revision()), Time(m.timestamp_ms()),
+                    Time(m.lease_expires_ms()), Time(m.expires_ms())});
+  }
+  return FormatTable({"KEY", "OWNER", "VERSION", "REVISION", "TIMESTAMP", "LEASE", "EXPIRES"},
+                     rows);
 }
 
 }  // namespace meshkv::cli

@@ -8,6 +8,7 @@
 namespace meshkv::cli {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::StrEq;
 
 TEST(QuoteTest, EscapesWhatIsNotPrintable) {
@@ -94,6 +95,8 @@ meshkv::v1::Entry MakeEntry(const std::string& key, meshkv::v1::Value value, int
   e.mutable_meta()->set_timestamp_ms(1714564800123);
   e.mutable_meta()->set_revision(7);
   e.mutable_meta()->set_lease_expires_ms(lease_ms);
+  e.mutable_meta()->mutable_version()->set_hlc(1714564800123000);
+  e.mutable_meta()->mutable_version()->set_origin("n1");
   return e;
 }
 
@@ -127,10 +130,104 @@ TEST(FormatEntryDetailsTest, LabelledLines) {
                     "value: v\n"
                     "owner: n1\n"
                     "timestamp: 2024-05-01T12:00:00.123Z\n"
+                    "version: 1714564800123000/n1\n"
                     "revision: 7\n"
-                    "lease-expires: 2024-05-01T13:00:00.123Z\n"));
+                    "lease-expires: 2024-05-01T13:00:00.123Z\n"
+                    "expires: never\n"));
   EXPECT_THAT(FormatEntryDetails(MakeEntry("k", Bytes("v"), 0)),
               ::testing::HasSubstr("lease-expires: never (leasing is off)\n"));
+}
+
+TEST(FormatEntryTest, ExpiryWhenTheKeyHasATimeToLive) {
+  meshkv::v1::Entry e = MakeEntry("k", Bytes("v"), 0);
+  e.mutable_meta()->set_expires_ms(1714564830123);
+  EXPECT_EQ(FormatEntry(e),
+            "k=v owner=n1 rev=7 ts=2024-05-01T12:00:00.123Z expires=2024-05-01T12:00:30.123Z");
+  EXPECT_THAT(FormatEntryDetails(e), HasSubstr("\nexpires: 2024-05-01T12:00:30.123Z\n"));
+}
+
+TEST(FormatEventTest, KeysOnlyUpdateAndExpiredDelete) {
+  meshkv::v1::Event update;
+  update.set_type(meshkv::v1::Event::UPDATE);
+  *update.mutable_entry() = MakeEntry("k", Bytes("v"), 0);
+  update.mutable_entry()->clear_value();
+  EXPECT_EQ(FormatEvent(update), "UPDATE k owner=n1 rev=7 ts=2024-05-01T12:00:00.123Z");
+
+  meshkv::v1::Event expired;
+  expired.set_type(meshkv::v1::Event::DELETE);
+  expired.set_reason(meshkv::v1::Event::EXPIRED);
+  *expired.mutable_entry() = MakeEntry("k", Bytes(""), 0);
+  expired.mutable_entry()->clear_value();
+  EXPECT_EQ(FormatEvent(expired),
+            "DELETE k owner=n1 rev=7 ts=2024-05-01T12:00:00.123Z reason=expired");
+}
+
+TEST(FormatMessageTest, TopicPayloadOriginAndTime) {
+  meshkv::v1::Message m;
+  m.set_topic("alerts/disk");
+  m.set_payload("90% full");
+  m.set_origin("n2");
+  m.set_timestamp_ms(1714564800123);
+  EXPECT_EQ(FormatMessage(m), R"(alerts/disk="90% full" origin=n2 ts=2024-05-01T12:00:00.123Z)");
+}
+
+TEST(FormatVersionTest, HlcSlashOriginOrDash) {
+  meshkv::v1::Version v;
+  EXPECT_EQ(FormatVersion(v), "-");
+  v.set_hlc(42);
+  v.set_origin("10.0.0.1:4444");
+  EXPECT_EQ(FormatVersion(v), "42/10.0.0.1:4444");
+}
+
+TEST(ToJsonTest, BytesInBase64StringsInUtf8AsEtcdctlPrints) {
+  meshkv::v1::GetResponse resp;
+  resp.set_found(true);
+  *resp.mutable_entry() = MakeEntry("测试", Bytes("\x01v"), 0);
+  resp.mutable_entry()->mutable_meta()->set_owner("nœud");
+  const std::string json = ToJson(resp);
+  // Keys and values are bytes: base64 ("测试" is 5rWL6K+V, "\x01v" AXY=).
+  EXPECT_THAT(json, HasSubstr(R"("key":"5rWL6K+V")"));
+  EXPECT_THAT(json, HasSubstr(R"("bytes":"AXY=")"));
+  // Owners are strings: UTF-8 as it is; 64-bit numbers are strings.
+  EXPECT_THAT(json, HasSubstr(R"("owner":"nœud")"));
+  EXPECT_THAT(json, HasSubstr(R"("revision":"7")"));
+  EXPECT_THAT(json, HasSubstr(R"("found":true)"));
+  // Fields at their default are printed too, under their .proto names.
+  EXPECT_THAT(json, HasSubstr(R"("lease_expires_ms":"0")"));
+  EXPECT_EQ(json.find('\n'), std::string::npos);
+}
+
+TEST(ToJsonTest, MappingFieldNamesAreUtf8AndTheirValuesBase64) {
+  meshkv::v1::ApplyDeltaResponse resp;
+  (*resp.mutable_entry()->mutable_value()->mutable_mapping()->mutable_fields())["größe"] = "10";
+  EXPECT_THAT(ToJson(resp), HasSubstr(R"("fields":{"größe":"MTA="})"));
+}
+
+TEST(FormatTableTest, AlignedBoxedColumnsCountingCodePoints) {
+  EXPECT_EQ(FormatTable({"KEY", "VALUE"}, {{"a", "1"}, {"测试", "long value"}}),
+            "+------+------------+\n"
+            "| KEY  | VALUE      |\n"
+            "+------+------------+\n"
+            "| a    | 1          |\n"
+            "| 测试 | long value |\n"
+            "+------+------------+\n");
+  EXPECT_EQ(FormatTable({"COUNT"}, {}),
+            "+-------+\n"
+            "| COUNT |\n"
+            "+-------+\n"
+            "+-------+\n");
+}
+
+TEST(FormatTableTest, EntriesAndMetas) {
+  const meshkv::v1::Entry e = MakeEntry("k", Bytes("v v"), 1714568400123);
+  EXPECT_EQ(EntryTable({&e}, /*keys_only=*/true), "+-----+\n| KEY |\n+-----+\n| k   |\n+-----+\n");
+  const std::string table = EntryTable({&e}, /*keys_only=*/false);
+  EXPECT_THAT(table,
+              HasSubstr("| KEY | VALUE | OWNER | VERSION             | REVISION | TIMESTAMP"));
+  EXPECT_THAT(table, HasSubstr("| k   | \"v v\" | n1    | 1714564800123000/n1 | 7        | "
+                               "2024-05-01T12:00:00.123Z | 2024-05-01T13:00:00.123Z | -       |"));
+  EXPECT_THAT(MetaTable({"k"}, {&e.meta()}),
+              HasSubstr("| k   | n1    | 1714564800123000/n1 | 7        |"));
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // `health`: grpc.health.v1.Health/Check for the whole server (service ""),
 // as Docker's HEALTHCHECK and Kubernetes exec probes use it.
+#include <string>
+
 #include "clients/cli/commands.h"
 #include "clients/cli/exit_codes.h"
+#include "clients/cli/format.h"
 
 namespace meshkv::cli {
 
@@ -11,7 +14,11 @@ int RunHealth(const Invocation&, Session& session) {
   grpc::ClientContext ctx;
   session.SetDeadline(&ctx);
   if (grpc::Status s = session.health().Check(&ctx, req, &resp); !s.ok()) return session.Fail(s);
-  session.out() << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()) << "\n";
+  const std::string status =
+      grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status());
+  PrintResult(
+      session, resp, [&] { return status + "\n"; },
+      [&] { return FormatTable({"STATUS"}, {{status}}); });
   return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? kExitOk : kExitNotFound;
 }
 

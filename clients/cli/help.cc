@@ -9,21 +9,34 @@ namespace meshkv::cli {
 namespace {
 
 constexpr char kOutputAndExitCodes[] =
-    "Output:\n"
-    "  get and pop print the value's bytes exactly as stored. Other commands print\n"
-    "  logfmt-like lines: a key or value appears as it is when it is printable\n"
-    "  text (UTF-8 included) without spaces, '=', '\"' or '\\', and otherwise in\n"
-    "  double quotes with C escapes (\\n, \\t, \\\", \\\\, \\xHH). Mappings print\n"
-    "  as {\"field\": \"value\"}. Times are ISO 8601 UTC.\n"
+    "Output (-w, --write-out):\n"
+    "  simple  get and pop print the value's bytes exactly as stored. Other commands\n"
+    "          print logfmt-like lines: a key or value appears as it is when it is\n"
+    "          printable text (UTF-8 included) without spaces, '=', '\"' or '\\', and\n"
+    "          otherwise in double quotes with C escapes (\\n, \\t, \\\", \\\\, \\xHH).\n"
+    "          Mappings print as {\"field\": \"value\"}. Times are ISO 8601 UTC.\n"
+    "  json    the RPC's response as one line of protobuf JSON, as etcdctl prints it:\n"
+    "          keys, values, mapping values, prefixes and payloads (bytes) in base64;\n"
+    "          owners, origins, mapping field names and topics (strings) in UTF-8;\n"
+    "          64-bit numbers as strings. watch and subscribe print one line per\n"
+    "          response of the stream.\n"
+    "  table   aligned columns (watch and subscribe: the simple lines).\n"
     "\n"
     "Exit codes:\n"
     "  0  success\n"
-    "  1  not found: get, del or pop of an absent key, popitem with nothing to pop;\n"
-    "     health: the node answered but is not SERVING\n"
+    "  1  not found: get, del, pop or touch of an absent key, popitem with nothing to\n"
+    "     pop; health: the node answered but is not SERVING\n"
     "  2  usage error: unknown command or flag, missing or malformed argument\n"
-    "  3  any other error, including a server that cannot be reached (UNAVAILABLE)\n"
-    "     or does not answer in time (DEADLINE_EXCEEDED)\n"
-    "Errors are reported on stderr in one line: meshkv: CODE: message\n";
+    "  3  any other error (e.g. INVALID_ARGUMENT, or DEADLINE_EXCEEDED: no answer\n"
+    "     within --timeout)\n"
+    "  4  refused (FAILED_PRECONDITION): another node holds the key's lease, or\n"
+    "     --if-absent / --if-version did not hold; nothing was written\n"
+    "  5  unreachable (UNAVAILABLE): no endpoint answered within --dial-timeout, or\n"
+    "     the node went away during the call\n"
+    "Errors are reported on stderr in one line: meshkv: CODE: message\n"
+    "\n"
+    "Environment: MESHKV_ENDPOINTS (or MESHKV_ADDR), MESHKV_CACERT, MESHKV_CERT,\n"
+    "MESHKV_KEY stand for the flags of the same names when those are not given.\n";
 
 // "  -v, --meta" / "      --limit N", as listed in help.
 std::string FlagLabel(const FlagSpec& f) {
@@ -63,9 +76,8 @@ std::string GlobalHelp() {
   return absl::StrCat(
       "meshkv: command-line client of meshkv, a replicated key-value service.\n"
       "\n"
-      "Usage: meshkv [--addr HOST:PORT] [--timeout DURATION] [--cacert FILE [--cert FILE --key "
-      "FILE]]\n"
-      "              COMMAND [flags] [ARGS...]\n"
+      "Usage: meshkv [--endpoints HOST:PORT,...] [-w simple|json|table] [--timeout DURATION]\n"
+      "              [--cacert FILE [--cert FILE --key FILE]] COMMAND [flags] [ARGS...]\n"
       "       meshkv COMMAND --help\n"
       "\n"
       "Commands:\n",
@@ -87,8 +99,8 @@ std::string CommandHelp(const CommandSpec& c) {
   if (!c.details.empty()) absl::StrAppend(&out, "\n", c.details, "\n");
   if (!c.flags.empty()) absl::StrAppend(&out, "\nFlags:\n", FlagTable(c.flags));
   absl::StrAppend(&out, "\nGlobal flags:\n", FlagTable(GlobalFlags()),
-                  "\nExit codes: 0 ok, 1 not found, 2 usage error, 3 other error "
-                  "(meshkv --help).\n");
+                  "\nExit codes: 0 ok, 1 not found, 2 usage error, 3 other error, 4 refused, "
+                  "5 unreachable\n(meshkv --help).\n");
   return out;
 }
 

@@ -1,30 +1,27 @@
 // The commands that are one unary KeyValue RPC each.
 #include <iostream>
-#include <iterator>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/commands.h"
 #include "clients/cli/exit_codes.h"
 #include "clients/cli/format.h"
+#include "clients/cli/requests.h"
 
 namespace meshkv::cli {
 namespace {
 
-// Splits NAME=VALUE at the first '=' (ParseArgs checked there is one).
-std::pair<std::string, std::string> SplitPair(const std::string& arg) {
-  const size_t eq = arg.find('=');
-  return {arg.substr(0, eq), arg.substr(eq + 1)};
+// A value as `get` and `pop` print it. A newline only at a terminal, so that
+// `meshkv get k > file` stores exactly the value.
+std::string Raw(const Session& session, const meshkv::v1::Value& value) {
+  std::string raw = RawValue(value);
+  if (session.out_is_terminal() && (raw.empty() || raw.back() != '\n')) raw += "\n";
+  return raw;
 }
 
-// Writes a value as `get` and `pop` print it. A newline only at a terminal,
-// so that `meshkv get k > file` stores exactly the value.
-void PrintRaw(Session& session, const meshkv::v1::Value& value) {
-  const std::string raw = RawValue(value);
-  session.out() << raw;
-  if (session.out_is_terminal() && (raw.empty() || raw.back() != '\n')) session.out() << "\n";
-}
+std::string EntryRow(const meshkv::v1::Entry& entry) { return EntryTable({&entry}, false); }
 
 }  // namespace
 
@@ -39,102 +36,131 @@ int RunGet(const Invocation& inv, Session& session) {
     return session.Fail(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("key ", Quote(inv.args[0]), " not found"));
   }
-  if (inv.Has("meta")) {
-    session.out() << FormatEntryDetails(resp.entry());
-  } else {
-    PrintRaw(session, resp.entry().value());
-  }
+  PrintResult(
+      session, resp,
+      [&] {
+        return inv.Has("meta") ? FormatEntryDetails(resp.entry())
+                               : Raw(session, resp.entry().value());
+      },
+      [&] { return EntryRow(resp.entry()); });
   return kExitOk;
 }
 
 int RunSet(const Invocation& inv, Session& session) {
-  meshkv::v1::SetRequest req;
-  req.set_key(inv.args[0]);
-  if (inv.Has("mapping")) {
-    auto* fields = req.mutable_value()->mutable_mapping()->mutable_fields();
-    for (size_t i = 1; i < inv.args.size(); ++i) {
-      auto [field, value] = SplitPair(inv.args[i]);
-      (*fields)[field] = value;
-    }
-  } else if (inv.args[1] == "-") {
-    // Byte for byte: no newline stripping, no text-mode translation.
-    std::string value((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    req.mutable_value()->set_bytes(std::move(value));
-  } else {
-    req.mutable_value()->set_bytes(inv.args[1]);
-  }
+  const meshkv::v1::SetRequest req = BuildSet(inv, std::cin);
   meshkv::v1::SetResponse resp;
   grpc::ClientContext ctx;
   session.SetDeadline(&ctx);
   if (grpc::Status s = session.kv().Set(&ctx, req, &resp); !s.ok()) return session.Fail(s);
-  session.out() << "OK\n";
+  PrintResult(
+      session, resp, [] { return std::string("OK\n"); },
+      [&] { return MetaTable({req.key()}, {&resp.meta()}); });
   return kExitOk;
 }
 
 int RunDel(const Invocation& inv, Session& session) {
-  meshkv::v1::DeleteRequest req;
-  req.set_key(inv.args[0]);
-  meshkv::v1::DeleteResponse resp;
   grpc::ClientContext ctx;
   session.SetDeadline(&ctx);
+  if (inv.Has("prefix")) {
+    const meshkv::v1::DeletePrefixRequest req = BuildDeletePrefix(inv);
+    meshkv::v1::DeletePrefixResponse resp;
+    if (grpc::Status s = session.kv().DeletePrefix(&ctx, req, &resp); !s.ok()) {
+      return session.Fail(s);
+    }
+    PrintResult(
+        session, resp, [&] { return absl::StrCat(resp.deleted_size(), "\n"); },
+        [&] {
+          std::vector<const meshkv::v1::Entry*> entries;
+          for (const meshkv::v1::Entry& e : resp.deleted()) entries.push_back(&e);
+          return EntryTable(entries, /*keys_only=*/false);
+        });
+    return kExitOk;
+  }
+  const meshkv::v1::DeleteRequest req = BuildDelete(inv);
+  meshkv::v1::DeleteResponse resp;
   if (grpc::Status s = session.kv().Delete(&ctx, req, &resp); !s.ok()) return session.Fail(s);
-  session.out() << "OK\n";
+  PrintResult(
+      session, resp, [] { return std::string("OK\n"); }, [&] { return EntryRow(resp.prev()); });
   return kExitOk;
 }
 
 int RunUpdate(const Invocation& inv, Session& session) {
-  meshkv::v1::UpdateRequest req;
-  for (const std::string& arg : inv.args) {
-    auto [key, value] = SplitPair(arg);
-    meshkv::v1::SetRequest* item = req.add_items();
-    item->set_key(key);
-    item->mutable_value()->set_bytes(value);
-  }
+  const meshkv::v1::UpdateRequest req = BuildUpdate(inv);
   meshkv::v1::UpdateResponse resp;
   grpc::ClientContext ctx;
   session.SetDeadline(&ctx);
   if (grpc::Status s = session.kv().Update(&ctx, req, &resp); !s.ok()) return session.Fail(s);
-  session.out() << "OK\n";
+  PrintResult(
+      session, resp, [] { return std::string("OK\n"); },
+      [&] {
+        std::vector<std::string> keys;
+        for (const meshkv::v1::SetRequest& item : req.items()) keys.push_back(item.key());
+        std::vector<const meshkv::v1::Meta*> metas;
+        for (const meshkv::v1::Meta& m : resp.metas()) metas.push_back(&m);
+        return MetaTable(keys, metas);
+      });
   return kExitOk;
 }
 
 int RunApplyDelta(const Invocation& inv, Session& session) {
-  meshkv::v1::ApplyDeltaRequest req;
-  req.set_key(inv.args[0]);
-  auto* fields = req.mutable_delta()->mutable_fields();
-  for (size_t i = 1; i < inv.args.size(); ++i) {
-    auto [field, value] = SplitPair(inv.args[i]);
-    (*fields)[field] = value;
-  }
+  const meshkv::v1::ApplyDeltaRequest req = BuildApplyDelta(inv);
   meshkv::v1::ApplyDeltaResponse resp;
   grpc::ClientContext ctx;
   session.SetDeadline(&ctx);
   if (grpc::Status s = session.kv().ApplyDelta(&ctx, req, &resp); !s.ok()) {
     return session.Fail(s);
   }
-  session.out() << FormatValue(resp.entry().value()) << "\n";
+  PrintResult(
+      session, resp, [&] { return FormatValue(resp.entry().value()) + "\n"; },
+      [&] { return EntryRow(resp.entry()); });
   return kExitOk;
 }
 
 int RunPop(const Invocation& inv, Session& session) {
-  meshkv::v1::PopRequest req;
-  req.set_key(inv.args[0]);
+  const meshkv::v1::PopRequest req = BuildPop(inv);
   meshkv::v1::PopResponse resp;
   grpc::ClientContext ctx;
   session.SetDeadline(&ctx);
   if (grpc::Status s = session.kv().Pop(&ctx, req, &resp); !s.ok()) return session.Fail(s);
-  PrintRaw(session, resp.entry().value());
+  PrintResult(
+      session, resp, [&] { return Raw(session, resp.entry().value()); },
+      [&] { return EntryRow(resp.entry()); });
   return kExitOk;
 }
 
-int RunPopItem(const Invocation&, Session& session) {
+int RunPopItem(const Invocation& inv, Session& session) {
+  const meshkv::v1::PopItemRequest req = BuildPopItem(inv);
   meshkv::v1::PopItemResponse resp;
   grpc::ClientContext ctx;
   session.SetDeadline(&ctx);
-  if (grpc::Status s = session.kv().PopItem(&ctx, meshkv::v1::PopItemRequest(), &resp); !s.ok()) {
-    return session.Fail(s);
-  }
-  session.out() << FormatEntry(resp.entry()) << "\n";
+  if (grpc::Status s = session.kv().PopItem(&ctx, req, &resp); !s.ok()) return session.Fail(s);
+  PrintResult(
+      session, resp, [&] { return FormatEntry(resp.entry()) + "\n"; },
+      [&] { return EntryRow(resp.entry()); });
+  return kExitOk;
+}
+
+int RunTouch(const Invocation& inv, Session& session) {
+  const meshkv::v1::TouchRequest req = BuildTouch(inv);
+  meshkv::v1::TouchResponse resp;
+  grpc::ClientContext ctx;
+  session.SetDeadline(&ctx);
+  if (grpc::Status s = session.kv().Touch(&ctx, req, &resp); !s.ok()) return session.Fail(s);
+  PrintResult(
+      session, resp, [] { return std::string("OK\n"); },
+      [&] { return MetaTable({req.key()}, {&resp.meta()}); });
+  return kExitOk;
+}
+
+int RunPublish(const Invocation& inv, Session& session) {
+  const meshkv::v1::PublishRequest req = BuildPublish(inv, std::cin);
+  meshkv::v1::PublishResponse resp;
+  grpc::ClientContext ctx;
+  session.SetDeadline(&ctx);
+  if (grpc::Status s = session.kv().Publish(&ctx, req, &resp); !s.ok()) return session.Fail(s);
+  // Nothing comes back but success: OK in simple and table alike.
+  PrintResult(
+      session, resp, [] { return std::string("OK\n"); }, [] { return std::string("OK\n"); });
   return kExitOk;
 }
 

@@ -10,7 +10,7 @@
 // timed in us and kept in fractional ms) and draws randomness from a seeded
 // generator, so the same inputs give the same outputs.
 //
-// What it does (DESIGN.md §3, docs/mesh.md), each job a part with its own
+// What it does (docs/design.md "The mesh", docs/mesh.md), each job a part with its own
 // state, the Mesh only the event loop that ties them together:
 //   - connection life and handshake (Connection, Handshake): Hello both
 //     ways; a mismatch of protocol, cluster, leasing mode or bucket count is

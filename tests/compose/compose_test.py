@@ -465,7 +465,7 @@ def test(c):
     c.set("node2", "compose/lease2", "mine")
     wait_until("compose/lease2 on node1", lambda: c.get("node1", "compose/lease2") == "mine", timeout=30)
     p = c.kv("node1", "set", "compose/lease2", "theirs")
-    check(p.returncode == 3 and "FAILED_PRECONDITION" in p.stderr,
+    check(p.returncode == 4 and "FAILED_PRECONDITION" in p.stderr,
           f"node1 overwrote node2's lease: exit {p.returncode} {p.stderr.strip()!r}")
     check(metric(c.host_port("node1", 9464), "meshkv_lease_refused_total") >= 1,
           "node1 does not count the refused write in meshkv_lease_refused_total")
@@ -592,7 +592,7 @@ def test(c):
               f"missing or changed: {sorted(k for k in before if after.get(k) != before[k])[:10]}, "
               f"new: {sorted(set(after) - set(before))[:10]}")
     p = c.kv("node1", "set", "durable/node2/0", "theirs")
-    check(p.returncode == 3 and "FAILED_PRECONDITION" in p.stderr,
+    check(p.returncode == 4 and "FAILED_PRECONDITION" in p.stderr,
           f"after down/up node1 overwrote node2's key: exit {p.returncode} {p.stderr.strip()!r}")
     log(f"{len(before)} keys back on every node with their owners, loaded from each node's own volume")
 

@@ -23,7 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// The contract the manifests implement (see /work/shared/DESIGN.md section 5 and deploy/k8s/README.md).
+// The contract the manifests implement (see docs/design.md and deploy/k8s/README.md).
 const (
 	statefulSetName = "meshkv"
 	headlessName    = "meshkv-peers"
