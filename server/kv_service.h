@@ -57,6 +57,9 @@ class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
   grpc::ServerUnaryReactor* PopItem(grpc::CallbackServerContext* ctx,
                                     const meshkv::v1::PopItemRequest* req,
                                     meshkv::v1::PopItemResponse* resp) override;
+  grpc::ServerUnaryReactor* Touch(grpc::CallbackServerContext* ctx,
+                                  const meshkv::v1::TouchRequest* req,
+                                  meshkv::v1::TouchResponse* resp) override;
   grpc::ServerWriteReactor<meshkv::v1::ListResponse>* List(
       grpc::CallbackServerContext* ctx, const meshkv::v1::ListRequest* req) override;
   grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* Watch(
