@@ -121,9 +121,9 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
     }
   }
 
-  // Field writes count only when newer than the whole-value write. Into an
-  // expired one they count for their versions only: the key stays absent.
-  const bool expired = kind == Kind::kTombstone && expires_ms != 0;
+  // Field writes count only when newer than the whole-value write. (Into an
+  // expired one too, values included: a whole-value write older than them
+  // but newer than the expired one may still come and make them visible.)
   for (const Fragment::Field& field : f.fields) {
     if (!origins.Newer(field.version, reset)) continue;
     delta = origins.Max(delta, field.version);
@@ -132,9 +132,8 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
         !origins.Newer(field.version, it->second.version)) {
       continue;
     }
-    mutable_fields().insert_or_assign(
-        std::string(field.name),
-        FieldValue{field.version, expired ? std::string() : std::string(field.value)});
+    mutable_fields().insert_or_assign(std::string(field.name),
+                                      FieldValue{field.version, std::string(field.value)});
     changed = true;
   }
   if (origins.Newer(f.delta_version, reset) && origins.Newer(f.delta_version, delta)) {
@@ -168,11 +167,13 @@ RecordPtr ExpiredRecord(const Record& r, uint64_t revision) {
   init.revision = revision;
   init.expires_ms = r.expires_ms();
   if (const FieldMap* fields = r.fields()) {
-    // Base fields belong to the expired write itself; newer field writes
-    // keep their versions, so that older copies of them stay refused.
+    // Base fields belong to the expired write itself and go with it. Newer
+    // field writes stay whole: absent while this write is the newest whole
+    // write, they show again under a newer one that is older than they are
+    // (a delete, say, that reaches this node late).
     auto kept = std::make_unique<FieldMap>();
     for (const auto& [name, field] : *fields) {
-      if (field.version != r.version()) kept->try_emplace(name, FieldValue{field.version, {}});
+      if (field.version != r.version()) kept->try_emplace(name, field);
     }
     if (!kept->empty()) init.fields = std::move(kept);
   }

@@ -15,7 +15,9 @@
 // own. From that wall-clock moment the key is absent, fields and all, and
 // only a newer whole-value write brings it back (a Touch is one). The store
 // then replaces the record by its expired form: a tombstone that keeps the
-// versions and `expires_ms` but drops the payload. The expired form names
+// versions and `expires_ms` but drops the payload (field writes newer than
+// the expired write stay: a late whole-value write between them would show
+// them again). The expired form names
 // the same writes, so it merges and hashes exactly as the record it
 // replaces, whether or not another node has swept its copy yet.
 //
@@ -206,9 +208,10 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
                       uint64_t revision);
 
 // The expired form of `r` (live, with an expiry), stamped with `revision`:
-// a tombstone keeping r's versions, expiry and field versions, without
-// values. Merging it, or any write into it, gives what merging into `r`
-// would, once r's expiry has passed.
+// a tombstone keeping r's versions and expiry, without its payload (bytes,
+// base fields); field writes newer than it are kept whole. Merging it, or
+// any write into it, gives what merging into `r` would, once r's expiry has
+// passed.
 RecordPtr ExpiredRecord(const Record& r, uint64_t revision);
 
 // A digest of the record's versions: equal digests mean equal states, since
