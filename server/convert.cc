@@ -61,6 +61,17 @@ absl::StatusOr<std::vector<Precondition>> ToPreconditions(
   return out;
 }
 
+std::vector<absl::Duration> ToTtls(
+    const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items) {
+  std::vector<absl::Duration> out;
+  bool any = false;
+  for (const meshkv::v1::SetRequest& item : items) any |= item.ttl_ms() != 0;
+  if (!any) return out;
+  out.reserve(items.size());
+  for (const meshkv::v1::SetRequest& item : items) out.push_back(absl::Milliseconds(item.ttl_ms()));
+  return out;
+}
+
 KeyValuesView ToKeyValuesView(
     const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items) {
   KeyValuesView out;
@@ -88,6 +99,7 @@ void ToMeta(const Entry& e, meshkv::v1::Meta* out) {
   out->set_timestamp_ms(e.timestamp_ms);
   out->set_revision(e.record->revision());
   out->set_lease_expires_ms(e.lease_expires_ms);
+  out->set_expires_ms(e.expires_ms);
   meshkv::v1::Version* v = out->mutable_version();
   v->set_hlc(e.record->current_version().hlc);
   v->set_origin(e.owner);  // the origin of the current version
@@ -101,6 +113,7 @@ void ToEntry(const Entry& e, bool with_value, meshkv::v1::Entry* out) {
 
 void ToEvent(const WatchEvent& e, bool with_values, bool with_prev, meshkv::v1::Event* out) {
   out->set_type(e.is_delete() ? meshkv::v1::Event::DELETE : meshkv::v1::Event::UPDATE);
+  if (e.expired()) out->set_reason(meshkv::v1::Event::EXPIRED);
   ToEntry(e.entry, with_values, out->mutable_entry());
   if (with_values && with_prev && e.prev) ToValue(*e.prev, out->mutable_prev_value());
 }

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/status.h"
 #include "meshkv/v1/kv.pb.h"
 #include "store/precondition.h"
@@ -26,6 +27,9 @@ FieldsView ToFieldsView(const meshkv::v1::Mapping& mapping);
 absl::StatusOr<Precondition> ToPrecondition(const meshkv::v1::Precondition& pre);
 // One per item, all unset when no item has one (empty).
 absl::StatusOr<std::vector<Precondition>> ToPreconditions(
+    const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items);
+// One time to live per item, empty when no item has one.
+std::vector<absl::Duration> ToTtls(
     const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items);
 KeyValuesView ToKeyValuesView(
     const google::protobuf::RepeatedPtrField<meshkv::v1::SetRequest>& items);

@@ -102,9 +102,8 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
 
 // Request fields the API names but this build does not implement yet: refused
 // rather than ignored, so no client believes it got what it asked for.
-absl::Status Unimplemented(uint32_t min_replicas, int64_t ttl_ms = 0) {
+absl::Status Unimplemented(uint32_t min_replicas) {
   if (min_replicas != 0) return absl::UnimplementedError("min_replicas is not implemented yet");
-  if (ttl_ms != 0) return absl::UnimplementedError("ttl_ms is not implemented yet");
   return absl::OkStatus();
 }
 
@@ -147,13 +146,11 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas(), req->ttl_ms()); !s.ok()) {
-    return Done(ctx, s);
-  }
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Set(req->key(), ToValueView(req->value()), *pre,
+  node_->Set(req->key(), ToValueView(req->value()), *pre, absl::Milliseconds(req->ttl_ms()),
              Reply(reactor, [resp](const WriteResult& r) {
                ToMeta(r.changes[0].entry, resp->mutable_meta());
              }));
@@ -185,14 +182,13 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
   }
   if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   for (const meshkv::v1::SetRequest& item : req->items()) {
-    if (absl::Status s = Unimplemented(item.min_replicas(), item.ttl_ms()); !s.ok()) {
-      return Done(ctx, s);
-    }
+    if (absl::Status s = Unimplemented(item.min_replicas()); !s.ok()) return Done(ctx, s);
   }
   absl::StatusOr<std::vector<Precondition>> pres = ToPreconditions(req->items());
   if (!pres.ok()) return Done(ctx, pres.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Update(ToKeyValuesView(req->items()), *pres, Reply(reactor, [resp](const WriteResult& r) {
+  node_->Update(ToKeyValuesView(req->items()), *pres, ToTtls(req->items()),
+                Reply(reactor, [resp](const WriteResult& r) {
                   for (const WriteResult::Change& c : r.changes) ToMeta(c.entry, resp->add_metas());
                 }));
   return reactor;
@@ -204,7 +200,7 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas(), req->ttl_ms()); !s.ok()) {
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) {
     return Done(ctx, s);
   }
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
@@ -212,6 +208,7 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const FieldNamesView remove(req->remove_fields().begin(), req->remove_fields().end());
   node_->ApplyDelta(req->key(), ToFieldsView(req->delta()), *pre, remove,
+                    absl::Milliseconds(req->ttl_ms()),
                     Reply(reactor, [resp](const WriteResult& r) {
                       ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
                     }));
@@ -263,6 +260,21 @@ grpc::ServerUnaryReactor* KeyValueService::DeletePrefix(grpc::CallbackServerCont
                           ToEntry(c.entry, /*with_value=*/false, resp->add_deleted());
                         }
                       }));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* KeyValueService::Touch(grpc::CallbackServerContext* ctx,
+                                                 const meshkv::v1::TouchRequest* req,
+                                                 meshkv::v1::TouchResponse* resp) {
+  if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Touch")); !s.ok()) {
+    return Done(ctx, s);
+  }
+  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  node_->Touch(req->key(), absl::Milliseconds(req->ttl_ms()),
+               Reply(reactor, [resp](const WriteResult& r) {
+                 ToMeta(r.changes[0].entry, resp->mutable_meta());
+               }));
   return reactor;
 }
 

@@ -62,6 +62,9 @@ class KeyValueService final : public meshkv::v1::KeyValue::CallbackService {
   grpc::ServerUnaryReactor* DeletePrefix(grpc::CallbackServerContext* ctx,
                                          const meshkv::v1::DeletePrefixRequest* req,
                                          meshkv::v1::DeletePrefixResponse* resp) override;
+  grpc::ServerUnaryReactor* Touch(grpc::CallbackServerContext* ctx,
+                                  const meshkv::v1::TouchRequest* req,
+                                  meshkv::v1::TouchResponse* resp) override;
   grpc::ServerWriteReactor<meshkv::v1::ListResponse>* List(
       grpc::CallbackServerContext* ctx, const meshkv::v1::ListRequest* req) override;
   grpc::ServerWriteReactor<meshkv::v1::WatchResponse>* Watch(

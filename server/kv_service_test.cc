@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -66,9 +68,10 @@ class KvServiceTest : public ::testing::Test {
     return c;
   }
 
-  void Start(const ServerConfig& config) {
+  void Start(const ServerConfig& config, Env* env = Env::Default()) {
     if (server_) server_->Shutdown();
-    auto s = MeshkvServer::Start(config);
+    server_.reset();  // closes its data directory, which the next may open
+    auto s = MeshkvServer::Start(config, env);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
     channel_ = grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
@@ -613,6 +616,198 @@ TEST_F(KvServiceTest, PopAndPopItem) {
   EXPECT_EQ(stub_->PopItem(&c4, v1::PopItemRequest(), &item).error_code(),
             grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(Get("0-theirs").found());
+}
+
+// --- Expiring keys -----------------------------------------------------------------
+
+// The real worker (watchers wake as in production) with a clock the test
+// moves: expiry without sleeping.
+class ManualClockEnv final : public Env {
+ public:
+  const Clock* clock() const override { return &clock_; }
+  void Schedule(std::function<void()> work) override { Env::Default()->Schedule(std::move(work)); }
+  ManualClock* manual_clock() { return &clock_; }
+
+ private:
+  ManualClock clock_{absl::ToUnixMillis(absl::Now())};
+};
+
+class KvServiceTtlTest : public KvServiceTest {
+ protected:
+  void SetUp() override { Start(Config(), env()); }
+  // One per process, never deleted: servers of every test may still hold it
+  // while they shut down.
+  static ManualClockEnv* env() {
+    static ManualClockEnv* env = new ManualClockEnv();
+    return env;
+  }
+  static void Advance(absl::Duration d) { env()->manual_clock()->Advance(d); }
+
+  grpc::Status SetWithTtl(const std::string& key, const std::string& value, int64_t ttl_ms,
+                          v1::SetResponse* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::SetRequest req;
+    req.set_key(key);
+    *req.mutable_value() = Bytes(value);
+    req.set_ttl_ms(ttl_ms);
+    v1::SetResponse resp;
+    grpc::Status s = stub_->Set(&ctx, req, &resp);
+    if (out) *out = resp;
+    return s;
+  }
+  grpc::Status Touch(const std::string& key, int64_t ttl_ms, v1::TouchResponse* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::TouchRequest req;
+    req.set_key(key);
+    req.set_ttl_ms(ttl_ms);
+    v1::TouchResponse resp;
+    grpc::Status s = stub_->Touch(&ctx, req, &resp);
+    if (out) *out = resp;
+    return s;
+  }
+};
+
+TEST_F(KvServiceTtlTest, SetWithTtlIsFoundUntilItsExpiryThenNotFound) {
+  v1::SetResponse set;
+  ASSERT_TRUE(SetWithTtl("t/k", "v", 5000, &set).ok());
+  EXPECT_EQ(set.meta().expires_ms(), set.meta().timestamp_ms() + 5000);
+  v1::GetResponse got = Get("t/k");
+  ASSERT_TRUE(got.found());
+  EXPECT_EQ(got.entry().meta().expires_ms(), set.meta().expires_ms());
+  EXPECT_EQ(got.entry().meta().lease_expires_ms(), set.meta().expires_ms());  // ends with it
+  Advance(absl::Seconds(5));
+  EXPECT_FALSE(Get("t/k").found());
+  v1::ListRequest count;
+  count.set_count_only(true);
+  EXPECT_EQ(List(count)[0].count(), 0u);
+  // A key without a ttl says so.
+  ASSERT_TRUE(Set("p", Bytes("v"), &set).ok());
+  EXPECT_EQ(set.meta().expires_ms(), 0);
+}
+
+TEST_F(KvServiceTtlTest, ANegativeTtlIsInvalidArgumentAndChangesNothing) {
+  EXPECT_EQ(SetWithTtl("k", "v", -1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext c1;
+  v1::ApplyDeltaRequest delta;
+  delta.set_key("k");
+  delta.set_ttl_ms(-1);
+  v1::ApplyDeltaResponse dr;
+  EXPECT_EQ(stub_->ApplyDelta(&c1, delta, &dr).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext c2;
+  v1::UpdateRequest update;
+  v1::SetRequest* item = update.add_items();
+  item->set_key("k");
+  *item->mutable_value() = Bytes("v");
+  item->set_ttl_ms(-1);
+  v1::UpdateResponse ur;
+  EXPECT_EQ(stub_->Update(&c2, update, &ur).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(Set("k", Bytes("v")).ok());
+  EXPECT_EQ(Touch("k", -1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("k").entry().meta().expires_ms(), 0);
+}
+
+TEST_F(KvServiceTtlTest, WatchSeesTheExpiryAsADeleteWithReasonExpired) {
+  WatchReader w(stub_.get(), WatchFrom(0, "w/", /*prev=*/true));
+  ASSERT_TRUE(w.created());
+  ASSERT_TRUE(SetWithTtl("w/a", "1", 1000).ok());
+  ASSERT_TRUE(w.WaitForEvents(1));
+  Advance(absl::Seconds(1));
+  // The maintenance loop (every 100 ms) sweeps it.
+  ASSERT_TRUE(w.WaitForEvents(2));
+  std::vector<v1::Event> events = w.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type(), v1::Event::UPDATE);
+  EXPECT_EQ(events[0].reason(), v1::Event::WRITE);
+  EXPECT_EQ(events[1].type(), v1::Event::DELETE);
+  EXPECT_EQ(events[1].reason(), v1::Event::EXPIRED);
+  EXPECT_EQ(events[1].entry().key(), "w/a");
+  EXPECT_EQ(events[1].prev_value().bytes(), "1");
+  EXPECT_EQ(Metric("meshkv_store_keys_expired_total"), 1);
+  EXPECT_EQ(Metric("meshkv_store_keys_with_ttl"), 0);
+  // A client's delete stays reason WRITE.
+  ASSERT_TRUE(Set("w/b", Bytes("2")).ok());
+  grpc::ClientContext ctx;
+  v1::DeleteRequest del;
+  del.set_key("w/b");
+  v1::DeleteResponse dr;
+  ASSERT_TRUE(stub_->Delete(&ctx, del, &dr).ok());
+  ASSERT_TRUE(w.WaitForEvents(4));
+  EXPECT_EQ(w.events()[3].reason(), v1::Event::WRITE);
+}
+
+TEST_F(KvServiceTtlTest, TouchExtendsRemovesTheExpiryAndIsNotFoundWhenAbsent) {
+  EXPECT_EQ(Touch("nope", 1000).error_code(), grpc::StatusCode::NOT_FOUND);
+  // Another node's lease refuses a Touch, as it refuses a Set. (Its write is
+  // stamped by the real clock: checked before this test's clock moves on.)
+  env()->manual_clock()->SetMs(absl::ToUnixMillis(absl::Now()));
+  RemoteSet("theirs", "x");
+  EXPECT_EQ(Touch("theirs", 1000).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(SetWithTtl("k", "v", 1000).ok());
+  EXPECT_EQ(Metric("meshkv_store_keys_with_ttl"), 1);
+  Advance(absl::Milliseconds(900));
+  v1::TouchResponse touched;
+  ASSERT_TRUE(Touch("k", 1000, &touched).ok());
+  EXPECT_EQ(touched.meta().expires_ms(), touched.meta().timestamp_ms() + 1000);
+  Advance(absl::Milliseconds(900));
+  v1::GetResponse got = Get("k");
+  ASSERT_TRUE(got.found());
+  EXPECT_EQ(got.entry().value().bytes(), "v");
+  ASSERT_TRUE(Touch("k", 0, &touched).ok());
+  EXPECT_EQ(touched.meta().expires_ms(), 0);
+  Advance(absl::Hours(2));
+  EXPECT_TRUE(Get("k").found());
+}
+
+TEST_F(KvServiceTtlTest, ApplyDeltaAndUpdateTakeATtl) {
+  grpc::ClientContext c1;
+  v1::ApplyDeltaRequest delta;
+  delta.set_key("m");
+  (*delta.mutable_delta()->mutable_fields())["f"] = "1";
+  delta.set_ttl_ms(1000);
+  v1::ApplyDeltaResponse dr;
+  ASSERT_TRUE(stub_->ApplyDelta(&c1, delta, &dr).ok());
+  EXPECT_EQ(dr.entry().meta().expires_ms(), dr.entry().meta().timestamp_ms() + 1000);
+  grpc::ClientContext c2;
+  v1::UpdateRequest update;
+  v1::SetRequest* item = update.add_items();
+  item->set_key("u1");
+  *item->mutable_value() = Bytes("v");
+  item->set_ttl_ms(1000);
+  item = update.add_items();
+  item->set_key("u2");
+  *item->mutable_value() = Bytes("v");
+  v1::UpdateResponse ur;
+  ASSERT_TRUE(stub_->Update(&c2, update, &ur).ok());
+  EXPECT_NE(ur.metas(0).expires_ms(), 0);
+  EXPECT_EQ(ur.metas(1).expires_ms(), 0);
+  Advance(absl::Seconds(1));
+  EXPECT_FALSE(Get("m").found());
+  EXPECT_FALSE(Get("u1").found());
+  EXPECT_TRUE(Get("u2").found());
+}
+
+TEST_F(KvServiceTtlTest, TheExpirySurvivesARestartFromTheDataDirectory) {
+  std::string dir = "/tmp/meshkv-ttl-XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  ServerConfig c = Config();
+  c.data_dir = dir;
+  Start(c, env());
+  v1::SetResponse set;
+  ASSERT_TRUE(SetWithTtl("lives", "v", 60'000, &set).ok());
+  ASSERT_TRUE(SetWithTtl("dies", "v", 1000).ok());
+  Advance(absl::Seconds(1));
+  ASSERT_TRUE(
+      WaitFor([&] { return Metric("meshkv_store_keys_expired_total") == 1; }, absl::Seconds(10)));
+  Start(c, env());
+  v1::GetResponse got = Get("lives");
+  ASSERT_TRUE(got.found());
+  EXPECT_EQ(got.entry().meta().expires_ms(), set.meta().expires_ms());
+  EXPECT_FALSE(Get("dies").found());
+  Advance(absl::Minutes(1));
+  EXPECT_FALSE(Get("lives").found());
+  server_->Shutdown();
+  server_.reset();
+  std::filesystem::remove_all(dir);
 }
 
 // --- List ----------------------------------------------------------------------------

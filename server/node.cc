@@ -63,8 +63,8 @@ absl::Status Node::CheckSynced() const {
 }
 
 void Node::Set(absl::string_view key, const ValueView& value, const Precondition& pre,
-               WriteDone done) {
-  Durably([&] { return store_.Set(key, value, pre); }, std::move(done));
+               absl::Duration ttl, WriteDone done) {
+  Durably([&] { return store_.Set(key, value, pre, ttl); }, std::move(done));
 }
 
 void Node::Delete(absl::string_view key, const Precondition& pre, WriteDone done) {
@@ -72,13 +72,13 @@ void Node::Delete(absl::string_view key, const Precondition& pre, WriteDone done
 }
 
 void Node::Update(const KeyValuesView& items, const std::vector<Precondition>& pres,
-                  WriteDone done) {
-  Durably([&] { return store_.Update(items, pres); }, std::move(done));
+                  const std::vector<absl::Duration>& ttls, WriteDone done) {
+  Durably([&] { return store_.Update(items, pres, ttls); }, std::move(done));
 }
 
 void Node::ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
-                      const FieldNamesView& remove, WriteDone done) {
-  Durably([&] { return store_.ApplyDelta(key, delta, pre, remove); }, std::move(done));
+                      const FieldNamesView& remove, absl::Duration ttl, WriteDone done) {
+  Durably([&] { return store_.ApplyDelta(key, delta, pre, remove, ttl); }, std::move(done));
 }
 
 void Node::Pop(absl::string_view key, WriteDone done) {
@@ -93,9 +93,13 @@ void Node::DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone don
   Durably([&] { return store_.DeletePrefix(prefix, max_keys); }, std::move(done));
 }
 
+void Node::Touch(absl::string_view key, absl::Duration ttl, WriteDone done) {
+  Durably([&] { return store_.Touch(key, ttl); }, std::move(done));
+}
+
 absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value,
-                                      const Precondition& pre) {
-  return Wait([&](WriteDone done) { Set(key, value, pre, std::move(done)); });
+                                      const Precondition& pre, absl::Duration ttl) {
+  return Wait([&](WriteDone done) { Set(key, value, pre, ttl, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::Delete(absl::string_view key, const Precondition& pre) {
@@ -103,14 +107,15 @@ absl::StatusOr<WriteResult> Node::Delete(absl::string_view key, const Preconditi
 }
 
 absl::StatusOr<WriteResult> Node::Update(const KeyValuesView& items,
-                                         const std::vector<Precondition>& pres) {
-  return Wait([&](WriteDone done) { Update(items, pres, std::move(done)); });
+                                         const std::vector<Precondition>& pres,
+                                         const std::vector<absl::Duration>& ttls) {
+  return Wait([&](WriteDone done) { Update(items, pres, ttls, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::ApplyDelta(absl::string_view key, const FieldsView& delta,
                                              const Precondition& pre,
-                                             const FieldNamesView& remove) {
-  return Wait([&](WriteDone done) { ApplyDelta(key, delta, pre, remove, std::move(done)); });
+                                             const FieldNamesView& remove, absl::Duration ttl) {
+  return Wait([&](WriteDone done) { ApplyDelta(key, delta, pre, remove, ttl, std::move(done)); });
 }
 
 absl::StatusOr<WriteResult> Node::Pop(absl::string_view key) {
@@ -123,6 +128,10 @@ absl::StatusOr<WriteResult> Node::PopItem() {
 
 absl::StatusOr<WriteResult> Node::DeletePrefix(absl::string_view prefix, size_t max_keys) {
   return Wait([&](WriteDone done) { DeletePrefix(prefix, max_keys, std::move(done)); });
+}
+
+absl::StatusOr<WriteResult> Node::Touch(absl::string_view key, absl::Duration ttl) {
+  return Wait([&](WriteDone done) { Touch(key, ttl, std::move(done)); });
 }
 
 absl::StatusOr<bool> Node::Apply(const meshkv::mesh::v1::Record& record,

@@ -57,27 +57,34 @@ class Node final : public peer::Replica {
   // write, `done` runs before the call returns; otherwise, usually, later,
   // on the durability log's thread: it must be quick and must not block.
   using WriteDone = absl::AnyInvocable<void(absl::StatusOr<WriteResult>) &&>;
-  // Preconditions are the store's (store/precondition.h).
-  void Set(absl::string_view key, const ValueView& value, const Precondition& pre, WriteDone done);
+  // Preconditions and times to live are the store's (store/store.h).
+  void Set(absl::string_view key, const ValueView& value, const Precondition& pre,
+           absl::Duration ttl, WriteDone done);
   void Delete(absl::string_view key, const Precondition& pre, WriteDone done);
-  void Update(const KeyValuesView& items, const std::vector<Precondition>& pres, WriteDone done);
+  void Update(const KeyValuesView& items, const std::vector<Precondition>& pres,
+              const std::vector<absl::Duration>& ttls, WriteDone done);
   void ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
-                  const FieldNamesView& remove, WriteDone done);
+                  const FieldNamesView& remove, absl::Duration ttl, WriteDone done);
   void Pop(absl::string_view key, WriteDone done);
   void PopItem(WriteDone done);
   void DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done);
+  void Touch(absl::string_view key, absl::Duration ttl, WriteDone done);
   // The same, blocking until `done` would run.
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
-                                  const Precondition& pre = {});
+                                  const Precondition& pre = {},
+                                  absl::Duration ttl = absl::ZeroDuration());
   absl::StatusOr<WriteResult> Delete(absl::string_view key, const Precondition& pre = {});
   absl::StatusOr<WriteResult> Update(const KeyValuesView& items,
-                                     const std::vector<Precondition>& pres = {});
+                                     const std::vector<Precondition>& pres = {},
+                                     const std::vector<absl::Duration>& ttls = {});
   absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta,
                                          const Precondition& pre = {},
-                                         const FieldNamesView& remove = {});
+                                         const FieldNamesView& remove = {},
+                                         absl::Duration ttl = absl::ZeroDuration());
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   absl::StatusOr<WriteResult> PopItem();
   absl::StatusOr<WriteResult> DeletePrefix(absl::string_view prefix, size_t max_keys);
+  absl::StatusOr<WriteResult> Touch(absl::string_view key, absl::Duration ttl);
 
   // --- Reads ---------------------------------------------------------------
   std::optional<Entry> Get(absl::string_view key, uint64_t* revision = nullptr) const {
@@ -93,7 +100,8 @@ class Node final : public peer::Replica {
     return store_.Restore(record);
   }
 
-  // Counts lapsed leases and collects old tombstones, a bucket per call.
+  // Sweeps expired keys, counts lapsed leases and collects old tombstones,
+  // a bucket per call (Store::Maintain).
   void Maintain() { store_.Maintain(); }
 
   bool synced() const { return synced_.load(); }

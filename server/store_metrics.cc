@@ -17,6 +17,10 @@ Metrics::Collector StoreCollector(const Store* store) {
     gauge("meshkv_store_bytes", "Bytes of keys and values of live keys.", s.bytes);
     gauge("meshkv_store_revision", "This node's revision: changes applied so far.", s.revision);
     gauge("meshkv_watch_history_events", "Changes kept for Watch replay.", s.history_events);
+    gauge("meshkv_store_keys_with_ttl", "Live keys with a time to live.", s.keys_with_ttl);
+    out.push_back(CounterFamily("meshkv_store_keys_expired_total",
+                                "Live keys that expired on this node (each a DELETE event)."));
+    AddSample(&out.back(), static_cast<double>(s.keys_expired));
 
     // Leases, by owner: this node (self) or another node (other).
     auto by_owner = [&](prometheus::MetricFamily f, const auto& values) {

@@ -32,6 +32,8 @@ enum class CommitSource : uint8_t {
   kLocal,        // an operation of this node (Set, Delete, ...)
   kFlooded,      // a write another node made, flooded to this one
   kAntiEntropy,  // a record a sync session brought, perhaps long after
+  kExpired,      // this node swept a key whose expiry came (never replicated:
+                 // every node sweeps its own copy)
 };
 const char* CommitSourceName(CommitSource source);
 

@@ -25,19 +25,20 @@ void Record::Unref() const {
 }
 
 Record::~Record() {
-  if (has_mapping_) delete mapping();
+  if (has_mapping()) delete mapping();
 }
 
 RecordPtr Record::Make(Init init) {
   assert(init.key.size() <= kMaxKeyBytes);
   const bool has_mapping = init.fields != nullptr || !init.delta_version.zero();
-  const size_t tail =
-      (has_mapping ? sizeof(MappingPart*) : 0) + init.key.size() + init.bytes.size();
+  const bool has_expiry = init.expires_ms != 0;
+  const size_t tail = (has_mapping ? sizeof(MappingPart*) : 0) +
+                      (has_expiry ? sizeof(int64_t) : 0) + init.key.size() + init.bytes.size();
   static_assert(sizeof(Record) == 32, "the header is paid once per key: keep it small");
   static_assert(sizeof(Record) % alignof(MappingPart*) == 0, "the tail starts aligned");
   Record* r = new (::operator new(sizeof(Record) + tail)) Record();
   r->kind_ = init.kind;
-  r->has_mapping_ = has_mapping;
+  r->flags_ = (has_mapping ? kHasMapping : 0) | (has_expiry ? kHasExpiry : 0);
   r->key_size_ = static_cast<uint16_t>(init.key.size());
   r->bytes_size_ = static_cast<uint32_t>(init.bytes.size());
   r->origin_ = init.version.origin;
@@ -48,6 +49,7 @@ RecordPtr Record::Make(Init init) {
     if (init.fields != nullptr) part->fields = std::move(*init.fields);
     std::memcpy(r->tail(), &part, sizeof(part));
   }
+  if (has_expiry) std::memcpy(r->tail() + r->MappingSlot(), &init.expires_ms, sizeof(int64_t));
   if (!init.key.empty()) std::memcpy(r->data(), init.key.data(), init.key.size());
   if (!init.bytes.empty()) {
     std::memcpy(r->data() + init.key.size(), init.bytes.data(), init.bytes.size());
@@ -76,8 +78,8 @@ size_t Record::RemovedFieldBytes() const {
 }
 
 size_t Record::ApproximateBytes() const {
-  size_t n = sizeof(Record) + key_size_ + bytes_size_;
-  if (has_mapping_) n += sizeof(MappingPart*) + sizeof(MappingPart);
+  size_t n = sizeof(Record) + DataOffset() + key_size_ + bytes_size_;
+  if (has_mapping()) n += sizeof(MappingPart);
   if (const FieldMap* fields = this->fields()) {
     for (const auto& [name, field] : *fields) {
       n += sizeof(FieldMap::value_type) + name.size() + field.value.size();
@@ -92,6 +94,7 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
   Version reset = prev ? prev->version() : Version{};
   Version delta = prev ? prev->delta_version() : Version{};
   absl::string_view bytes = prev ? prev->bytes() : absl::string_view();
+  int64_t expires_ms = prev ? prev->expires_ms() : 0;
   // Copied on first change; until then reads go to prev's fields.
   std::unique_ptr<FieldMap> fields;
   const FieldMap* current_fields = prev ? prev->fields() : nullptr;
@@ -112,6 +115,7 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
     kind = f.kind;
     reset = f.version;
     bytes = kind == Kind::kBytes ? f.bytes : absl::string_view();
+    expires_ms = f.expires_ms;
     if (!origins.Newer(delta, reset)) delta = Version{};
     if (current_fields != nullptr) {
       FieldMap& m = mutable_fields();
@@ -130,7 +134,9 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
     }
   }
 
-  // Field writes count only when newer than the whole-value write.
+  // Field writes count only when newer than the whole-value write. (Into an
+  // expired one too, values included: a whole-value write older than them
+  // but newer than the expired one may still come and make them visible.)
   for (const Fragment::Field& field : f.fields) {
     if (!origins.Newer(field.version, reset)) continue;
     delta = origins.Max(delta, field.version);
@@ -161,10 +167,33 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
   init.delta_version = delta;
   init.bytes = bytes;
   init.revision = revision;
+  init.expires_ms = expires_ms;
   if (fields != nullptr && !fields->empty()) {
     init.fields = std::move(fields);
   } else if (fields == nullptr && current_fields != nullptr) {
     init.fields = std::make_unique<FieldMap>(*current_fields);
+  }
+  return Record::Make(std::move(init));
+}
+
+RecordPtr ExpiredRecord(const Record& r, uint64_t revision) {
+  Record::Init init;
+  init.key = r.key();
+  init.kind = Kind::kTombstone;
+  init.version = r.version();
+  init.delta_version = r.delta_version();
+  init.revision = revision;
+  init.expires_ms = r.expires_ms();
+  if (const FieldMap* fields = r.fields()) {
+    // Base fields belong to the expired write itself and go with it. Newer
+    // field writes stay whole: absent while this write is the newest whole
+    // write, they show again under a newer one that is older than they are
+    // (a delete, say, that reaches this node late).
+    auto kept = std::make_unique<FieldMap>();
+    for (const auto& [name, field] : *fields) {
+      if (field.version != r.version()) kept->try_emplace(name, field);
+    }
+    if (!kept->empty()) init.fields = std::move(kept);
   }
   return Record::Make(std::move(init));
 }
@@ -174,11 +203,11 @@ uint64_t RecordDigest(const Record& r, const OriginTable& origins) {
     return HashCombine(HashCombine(h, v.hlc), origins.NameHash(v.origin));
   };
   uint64_t h = StableHash(r.key());
-  h = HashCombine(h, static_cast<uint64_t>(r.kind()));
   h = version_hash(h, r.version());
   h = version_hash(h, r.delta_version());
   if (r.fields() != nullptr) {
     for (const auto& [name, field] : *r.fields()) {
+      if (field.version == r.version()) continue;  // a base field: named by version()
       h = version_hash(HashCombine(h, StableHash(name)), field.version);
       // Only tombstones add to the hash: digests of records without any stay
       // what they were.

@@ -14,6 +14,17 @@
 // mapping when kind is MAPPING or any delta is newer (the delta created {}
 // over bytes or a tombstone); absent otherwise.
 //
+// Expiry (docs/design.md "Expiring keys") is part of the whole-value write:
+// `expires_ms` travels and merges with it, so it needs no merge rule of its
+// own. From that wall-clock moment the key is absent, fields and all, and
+// only a newer whole-value write brings it back (a Touch is one). The store
+// then replaces the record by its expired form: a tombstone that keeps the
+// versions and `expires_ms` but drops the payload (field writes newer than
+// the expired write stay: a late whole-value write between them would show
+// them again). The expired form names
+// the same writes, so it merges and hashes exactly as the record it
+// replaces, whether or not another node has swept its copy yet.
+//
 // Records are never modified: a merge builds a new record and the store swaps
 // the pointer. Readers therefore copy a RecordPtr under the store's lock and
 // serialise it after releasing the lock, and the watch history shares records
@@ -87,6 +98,7 @@ class Record {
     absl::string_view bytes;
     std::unique_ptr<FieldMap> fields;  // null or non-empty
     uint64_t revision = 0;
+    int64_t expires_ms = 0;  // 0: the write does not expire
   };
   // Longest key a record can hold (its length is stored in 16 bits).
   static constexpr size_t kMaxKeyBytes = 0xffff;
@@ -101,18 +113,31 @@ class Record {
   // Kind of the newest whole-value write (kNone: there was none).
   Kind kind() const { return kind_; }
   Version version() const { return {hlc_, origin_}; }
-  Version delta_version() const { return has_mapping_ ? mapping()->delta_version : Version{}; }
+  Version delta_version() const { return has_mapping() ? mapping()->delta_version : Version{}; }
   absl::string_view bytes() const { return {data() + key_size_, bytes_size_}; }
   // Base fields and newer field writes, field tombstones included (readers
   // skip `removed` ones); null when there are none.
   const FieldMap* fields() const {
-    return has_mapping_ && !mapping()->fields.empty() ? &mapping()->fields : nullptr;
+    return has_mapping() && !mapping()->fields.empty() ? &mapping()->fields : nullptr;
   }
   // Node-local revision at which this state became visible.
   uint64_t revision() const { return revision_; }
+  // Wall-clock ms from which the whole-value write no longer counts; 0
+  // when it does not expire.
+  int64_t expires_ms() const {
+    return (flags_ & kHasExpiry) ? *reinterpret_cast<const int64_t*>(tail() + MappingSlot()) : 0;
+  }
+  // The expired form: what the store keeps of a record once it expired.
+  bool expired() const { return kind_ == Kind::kTombstone && expires_ms() != 0; }
 
-  // Resolved view.
-  bool live() const { return is_mapping() || kind_ == Kind::kBytes; }
+  // Resolved view. live() ignores the clock: a live record may be past its
+  // expiry until the store sweeps it, so reads ask LiveAt(now).
+  bool live() const { return !expired() && (is_mapping() || kind_ == Kind::kBytes); }
+  bool LiveAt(int64_t now_ms) const {
+    return live() && (expires_ms() == 0 || now_ms < expires_ms());
+  }
+  // Live, but its expiry has come: the store should sweep it.
+  bool DueAt(int64_t now_ms) const { return live() && expires_ms() != 0 && now_ms >= expires_ms(); }
   bool is_mapping() const { return kind_ == Kind::kMapping || !delta_version().zero(); }
   // The version that names the key's owner and timestamp: the newest write.
   Version current_version() const { return delta_version().zero() ? version() : delta_version(); }
@@ -134,23 +159,34 @@ class Record {
     FieldMap fields;
   };
 
+  // Bits of flags_: which optional parts the tail holds.
+  static constexpr uint8_t kHasMapping = 1;
+  static constexpr uint8_t kHasExpiry = 2;
+
   Record() = default;
   ~Record();
-  // The tail: [MappingPart* when has_mapping_] key bytes, value bytes.
+  // The tail: [MappingPart* when kHasMapping] [int64 expires_ms when
+  // kHasExpiry] key bytes, value bytes. A key without a time to live pays
+  // nothing for the feature.
   const char* tail() const { return reinterpret_cast<const char*>(this + 1); }
   char* tail() { return reinterpret_cast<char*>(this + 1); }
+  bool has_mapping() const { return (flags_ & kHasMapping) != 0; }
+  size_t MappingSlot() const { return has_mapping() ? sizeof(MappingPart*) : 0; }
+  size_t DataOffset() const {
+    return MappingSlot() + ((flags_ & kHasExpiry) ? sizeof(int64_t) : 0);
+  }
   const MappingPart* mapping() const {
     return *reinterpret_cast<const MappingPart* const*>(tail());
   }
-  const char* data() const { return tail() + (has_mapping_ ? sizeof(MappingPart*) : 0); }
-  char* data() { return tail() + (has_mapping_ ? sizeof(MappingPart*) : 0); }
+  const char* data() const { return tail() + DataOffset(); }
+  char* data() { return tail() + DataOffset(); }
   void Unref() const;
 
   // 32 bytes, so that a record of a 16-byte key and a 100-byte value fits a
   // 160-byte malloc chunk: every byte here is paid once per key.
   mutable std::atomic<uint32_t> refs_{1};
   Kind kind_ = Kind::kNone;
-  bool has_mapping_ = false;
+  uint8_t flags_ = 0;      // kHasMapping | kHasExpiry
   uint16_t key_size_ = 0;  // keys are at most kMaxKeyBytes
   uint32_t bytes_size_ = 0;
   uint32_t origin_ = 0;
@@ -173,6 +209,7 @@ struct Fragment {
   Version delta_version;
   absl::string_view bytes;
   std::vector<Field> fields;  // base fields carry `version` and are never removed
+  int64_t expires_ms = 0;     // of the whole-value write; 0: none
 };
 
 // The join of `prev` (may be null) and `f`, stamped with `revision`; null
@@ -180,8 +217,17 @@ struct Fragment {
 RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& origins,
                       uint64_t revision);
 
+// The expired form of `r` (live, with an expiry), stamped with `revision`:
+// a tombstone keeping r's versions and expiry, without its payload (bytes,
+// base fields); field writes newer than it are kept whole. Merging it, or
+// any write into it, gives what merging into `r` would, once r's expiry has
+// passed.
+RecordPtr ExpiredRecord(const Record& r, uint64_t revision);
+
 // A digest of the record's versions: equal digests mean equal states, since
-// a version names exactly one write. Stable across nodes.
+// a version names exactly one write (its kind, payload and expiry). Base
+// fields of a mapping write and the kind are therefore left out, which makes
+// a record and its expired form hash the same. Stable across nodes.
 uint64_t RecordDigest(const Record& r, const OriginTable& origins);
 
 }  // namespace meshkv

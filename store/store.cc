@@ -67,6 +67,8 @@ const char* CommitSourceName(CommitSource source) {
       return "flooded";
     case CommitSource::kAntiEntropy:
       return "anti_entropy";
+    case CommitSource::kExpired:
+      return "expired";
   }
   return "unknown";
 }
@@ -112,15 +114,64 @@ absl::Status Store::ValidateValue(const ValueView& value) const {
   return absl::OkStatus();
 }
 
+absl::Status Store::ValidateTtl(absl::Duration ttl) const {
+  if (ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("ttl must not be negative");
+  if (ttl > options_.max_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat("ttl is ", absl::FormatDuration(ttl),
+                                                   "; the limit is ",
+                                                   absl::FormatDuration(options_.max_ttl)));
+  }
+  return absl::OkStatus();
+}
+
+int64_t Store::ExpiresMs(uint64_t hlc, absl::Duration ttl) {
+  if (ttl == absl::ZeroDuration()) return 0;
+  // At least 1 ms after the write, so that no write expires at its own
+  // timestamp; counted from the write's timestamp, which every node sees.
+  return HybridClock::WallMs(hlc) + std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl));
+}
+
+int64_t Store::DeadSinceMs(const Record& r) {
+  return std::max(HybridClock::WallMs(r.current_version().hlc), r.expires_ms());
+}
+
 const Record* Store::FindLocked(absl::string_view key) const {
   const Bucket& b = buckets_[BucketOf(key)];
   auto it = b.find(key);
   return it == b.end() ? nullptr : it->get();
 }
 
+const Record* Store::FindForWriteLocked(absl::string_view key) {
+  const Record* r = FindLocked(key);
+  if (r != nullptr && r->expires_ms() != 0 && r->DueAt(clock_->NowMs())) {
+    return ExpireLocked(r, /*announce=*/true);
+  }
+  return r;
+}
+
+const Record* Store::ExpireLocked(const Record* record, bool announce) {
+  const Bucket& bucket = buckets_[BucketOf(record->key())];
+  auto it = bucket.find(record->key());
+  ABSL_RAW_CHECK(it != bucket.end() && it->get() == record && record->live(),
+                 "expiring a record the store does not hold");
+  RecordPtr prev = *it;
+  RecordPtr next = ExpiredRecord(*prev, revision_ + 1);
+  ++stats_.keys_expired;
+  CommitLocked(next, prev);
+  if (announce) {
+    wire::Record change;
+    RecordToWire(*next, origins_, &change);
+    const Commit commit{CommitSource::kExpired, revision_, next, prev, change, true, origins_};
+    for (CommitObserver* o : observers_) o->OnCommit(commit);
+  }
+  return next.get();
+}
+
 int64_t Store::LeaseExpiryMs(const Record& r) const {
-  return HybridClock::WallMs(r.current_version().hlc) +
-         absl::ToInt64Milliseconds(options_.lease_duration);
+  const int64_t lease = HybridClock::WallMs(r.current_version().hlc) +
+                        absl::ToInt64Milliseconds(options_.lease_duration);
+  // When the key expires, its lease ends with it.
+  return r.expires_ms() != 0 ? std::min(lease, r.expires_ms()) : lease;
 }
 
 Entry Store::EntryLocked(RecordPtr record) const {
@@ -130,6 +181,7 @@ Entry Store::EntryLocked(RecordPtr record) const {
   e.timestamp_ms = HybridClock::WallMs(v.hlc);
   // A deleted key has no owner's lease: the delete relinquished it.
   e.lease_expires_ms = options_.leasing && record->live() ? LeaseExpiryMs(*record) : 0;
+  e.expires_ms = record->expires_ms();
   e.record = std::move(record);
   return e;
 }
@@ -181,14 +233,14 @@ meshkv::mesh::v1::Record Store::NewWriteLocked(absl::string_view key) {
 absl::StatusOr<bool> Store::MergeAndAnnounceLocked(const wire::Record& w, CommitSource source,
                                                    bool last_of_operation, RecordPtr* next,
                                                    RecordPtr* prev) {
-  absl::StatusOr<bool> changed = MergeLocked(w, next, prev);
+  absl::StatusOr<bool> changed = MergeLocked(w, /*announce=*/true, next, prev);
   if (!changed.ok() || !*changed) return changed;
   const Commit commit{source, revision_, *next, *prev, w, last_of_operation, origins_};
   for (CommitObserver* o : observers_) o->OnCommit(commit);
   return true;
 }
 
-absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, RecordPtr* next_out,
+absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, bool announce, RecordPtr* next_out,
                                         RecordPtr* prev_out) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(w.key()));
   absl::StatusOr<Fragment> decoded = FragmentFromWire(w, &origins_);
@@ -204,16 +256,26 @@ absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, RecordPtr* next_o
   }
   hlc_.Observe(newest);
 
+  const int64_t now = clock_->NowMs();
+  // The expiry of what the store holds comes first, as its own commit.
+  if (const Record* held = FindLocked(f.key); held != nullptr && held->DueAt(now)) {
+    ExpireLocked(held, announce);
+  }
   const Bucket& bucket = buckets_[BucketOf(f.key)];
   auto it = bucket.find(f.key);
   RecordPtr prev = it == bucket.end() ? nullptr : *it;
   RecordPtr next = MergeRecord(prev.get(), f, origins_, revision_ + 1);
   if (!next) return false;
+  // A write already past its expiry (delayed, or brought by anti-entropy)
+  // is kept in the expired form every node sweeps it to.
+  if (next->DueAt(now)) {
+    if (prev != nullptr && prev->live()) ++stats_.keys_expired;  // it ends a live value
+    next = ExpiredRecord(*next, revision_ + 1);
+  }
   // A tombstone older than the retention is garbage everywhere by now;
   // storing it again would only make nodes collect it again.
-  const int64_t horizon = clock_->NowMs() - absl::ToInt64Milliseconds(options_.tombstone_retention);
-  if (prev == nullptr && !next->live() &&
-      HybridClock::WallMs(next->current_version().hlc) < horizon) {
+  const int64_t horizon = now - absl::ToInt64Milliseconds(options_.tombstone_retention);
+  if (prev == nullptr && !next->live() && DeadSinceMs(*next) < horizon) {
     return false;
   }
   CommitLocked(next, prev);
@@ -230,6 +292,7 @@ void Store::CommitLocked(RecordPtr next, const RecordPtr& prev) {
     if (prev->live()) {
       --stats_.keys;
       stats_.bytes -= prev->key().size() + prev->ValueBytes();
+      if (prev->expires_ms() != 0) expiry_index_.erase({prev->expires_ms(), prev->key()});
     } else {
       --stats_.tombstones;
     }
@@ -238,6 +301,7 @@ void Store::CommitLocked(RecordPtr next, const RecordPtr& prev) {
   if (next->live()) {
     ++stats_.keys;
     stats_.bytes += next->key().size() + next->ValueBytes();
+    if (next->expires_ms() != 0) expiry_index_.insert({next->expires_ms(), next->key()});
   } else {
     ++stats_.tombstones;
   }
@@ -282,15 +346,17 @@ void Store::ApplyLocalLocked(wire::Record* w, bool last, WriteResult* result) {
 // Local operations
 
 absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& value,
-                                       const Precondition& pre) {
+                                       const Precondition& pre, absl::Duration ttl) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
   MESHKV_RETURN_IF_ERROR(ValidateValue(value));
+  MESHKV_RETURN_IF_ERROR(ValidateTtl(ttl));
   absl::MutexLock lock(&mu_);
-  const Record* prev = FindLocked(key);
+  const Record* prev = FindForWriteLocked(key);
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
   MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(key, prev, pre));
   wire::Record w = NewWriteLocked(key);
   ValueToWire(value, &w);
+  w.set_expires_ms(ExpiresMs(w.version().hlc(), ttl));
   WriteResult result;
   ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
@@ -299,7 +365,7 @@ absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& v
 absl::StatusOr<WriteResult> Store::Delete(absl::string_view key, const Precondition& pre) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
   absl::MutexLock lock(&mu_);
-  const Record* prev = FindLocked(key);
+  const Record* prev = FindForWriteLocked(key);
   if (prev == nullptr || !prev->live()) {
     // A version precondition on an absent key fails as a precondition,
     // which tells a compare-and-delete client more than NOT_FOUND would.
@@ -319,12 +385,46 @@ absl::StatusOr<WriteResult> Store::Delete(absl::string_view key, const Precondit
 
 absl::StatusOr<WriteResult> Store::Pop(absl::string_view key) { return Delete(key); }
 
+absl::StatusOr<WriteResult> Store::Touch(absl::string_view key, absl::Duration ttl) {
+  MESHKV_RETURN_IF_ERROR(ValidateKey(key));
+  MESHKV_RETURN_IF_ERROR(ValidateTtl(ttl));
+  absl::MutexLock lock(&mu_);
+  const Record* prev = FindForWriteLocked(key);
+  if (prev == nullptr || !prev->live()) {
+    return absl::NotFoundError(absl::StrCat("key ", Quote(key), " not found"));
+  }
+  MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
+  // The value is written again, not just its expiry: a write that only
+  // moved the expiry could revive a value that other nodes have already
+  // swept (docs/design.md "Expiring keys").
+  wire::Record w = NewWriteLocked(key);
+  if (prev->is_mapping()) {
+    FieldsView fields;
+    if (prev->fields() != nullptr) {
+      for (const auto& [name, field] : *prev->fields()) fields.emplace_back(name, field.value);
+    }
+    ValueToWire(ValueView::Mapping(std::move(fields)), &w);
+  } else {
+    ValueToWire(ValueView::Bytes(prev->bytes()), &w);
+  }
+  w.set_expires_ms(ExpiresMs(w.version().hlc(), ttl));
+  WriteResult result;
+  ApplyLocalLocked(&w, /*last=*/true, &result);
+  return result;
+}
+
 absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items,
-                                          const std::vector<Precondition>& pres) {
+                                          const std::vector<Precondition>& pres,
+                                          const std::vector<absl::Duration>& ttls) {
   if (!pres.empty() && pres.size() != items.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat(pres.size(), " preconditions for ", items.size(), " items"));
   }
+  if (!ttls.empty() && ttls.size() != items.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ttls.size(), " ttls for ", items.size(), " items"));
+  }
+  for (absl::Duration ttl : ttls) MESHKV_RETURN_IF_ERROR(ValidateTtl(ttl));
   absl::flat_hash_set<absl::string_view> seen;
   for (const auto& [key, value] : items) {
     MESHKV_RETURN_IF_ERROR(ValidateKey(key));
@@ -336,7 +436,7 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items,
   absl::MutexLock lock(&mu_);
   // Every key is checked before any is written: all or nothing.
   for (size_t i = 0; i < items.size(); ++i) {
-    const Record* prev = FindLocked(items[i].first);
+    const Record* prev = FindForWriteLocked(items[i].first);
     MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
     if (!pres.empty())
       MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(items[i].first, prev, pres[i]));
@@ -345,6 +445,7 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items,
   for (size_t i = 0; i < items.size(); ++i) {
     wire::Record w = NewWriteLocked(items[i].first);
     ValueToWire(items[i].second, &w);
+    if (!ttls.empty()) w.set_expires_ms(ExpiresMs(w.version().hlc(), ttls[i]));
     ApplyLocalLocked(&w, /*last=*/i + 1 == items.size(), &result);
   }
   return result;
@@ -352,12 +453,13 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items,
 
 absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const FieldsView& delta,
                                               const Precondition& pre,
-                                              const FieldNamesView& remove) {
+                                              const FieldNamesView& remove, absl::Duration ttl) {
   MESHKV_RETURN_IF_ERROR(ValidateKey(key));
   MESHKV_RETURN_IF_ERROR(CheckDistinctFields(delta));
   MESHKV_RETURN_IF_ERROR(CheckRemovedFields(delta, remove));
+  MESHKV_RETURN_IF_ERROR(ValidateTtl(ttl));
   absl::MutexLock lock(&mu_);
-  const Record* prev = FindLocked(key);
+  const Record* prev = FindForWriteLocked(key);
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
   MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(key, prev, pre));
   const bool live = prev != nullptr && prev->live();
@@ -390,13 +492,33 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const Field
     return absl::InvalidArgumentError(absl::StrCat(
         "the mapping would be ", size, " bytes; the limit is ", options_.max_value_bytes));
   }
+  WriteResult result;
+  // Field writes into an expired key would stay absent with it, and a new
+  // expiry belongs to a whole-value write: both write the whole mapping.
+  if (ttl != absl::ZeroDuration() || (prev != nullptr && prev->expired())) {
+    FieldsView merged;
+    if (live && prev->fields() != nullptr) {
+      // Neither the fields replaced or removed now nor the tombstones of
+      // earlier removals: the whole-value write supersedes them all.
+      absl::flat_hash_set<absl::string_view> replaced(remove.begin(), remove.end());
+      for (const auto& field : delta) replaced.insert(field.first);
+      for (const auto& [name, field] : *prev->fields()) {
+        if (!field.removed && !replaced.contains(name)) merged.emplace_back(name, field.value);
+      }
+    }
+    merged.insert(merged.end(), delta.begin(), delta.end());
+    wire::Record w = NewWriteLocked(key);
+    ValueToWire(ValueView::Mapping(std::move(merged)), &w);
+    w.set_expires_ms(ExpiresMs(w.version().hlc(), ttl));
+    ApplyLocalLocked(&w, /*last=*/true, &result);
+    return result;
+  }
   wire::Record w;
   w.set_key(std::string(key));
   wire::Version version;
   version.set_hlc(hlc_.Now());
   version.set_origin(options_.node_id);
   DeltaToWire(delta, remove, version, &w);
-  WriteResult result;
   ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
 }
@@ -464,6 +586,8 @@ std::optional<Entry> Store::Get(absl::string_view key, uint64_t* revision) const
   const Bucket& b = buckets_[BucketOf(key)];
   auto it = b.find(key);
   if (it == b.end() || !(*it)->live()) return std::nullopt;
+  // Only a key with an expiry pays for reading the clock.
+  if ((*it)->expires_ms() != 0 && !(*it)->LiveAt(clock_->NowMs())) return std::nullopt;
   return EntryLocked(*it);
 }
 
@@ -487,10 +611,11 @@ void Store::ScanInOrderLocked(absl::string_view prefix, absl::string_view start_
     if (it != b.end() && absl::StartsWith((*it)->key(), prefix)) heap.push_back({it, b.end()});
   }
   std::make_heap(heap.begin(), heap.end(), after);
+  const int64_t now = clock_->NowMs();
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), after);
     Cursor& c = heap.back();
-    if ((*c.it)->live() && !visit(*c.it)) return;
+    if ((*c.it)->LiveAt(now) && !visit(*c.it)) return;
     if (++c.it != c.end && absl::StartsWith((*c.it)->key(), prefix)) {
       std::push_heap(heap.begin(), heap.end(), after);
     } else {
@@ -556,7 +681,7 @@ absl::StatusOr<bool> Store::Merge(const wire::Record& record, CommitSource sourc
 absl::StatusOr<bool> Store::Restore(const wire::Record& record) {
   absl::MutexLock lock(&mu_);
   RecordPtr next, prev;
-  return MergeLocked(record, &next, &prev);
+  return MergeLocked(record, /*announce=*/false, &next, &prev);
 }
 
 std::vector<uint64_t> Store::BucketDigests() const {
@@ -600,7 +725,26 @@ bool Store::ExportKey(absl::string_view key, wire::Record* out) const {
 // ---------------------------------------------------------------------------
 // Maintenance
 
+size_t Store::ExpireDue(size_t max) {
+  // Short stretches under the lock (64 keys, ~60 us), so that reads and writes interleave
+  // with a large sweep instead of waiting for all of it.
+  constexpr size_t kPerLock = 64;  // ~60 us of sweeping (store_ttl_benchmark)
+  size_t swept = 0;
+  while (swept < max) {
+    absl::MutexLock lock(&mu_);
+    const int64_t now = clock_->NowMs();
+    const size_t until = std::min(max, swept + kPerLock);
+    while (swept < until && !expiry_index_.empty() && expiry_index_.begin()->first <= now) {
+      ExpireLocked(FindLocked(expiry_index_.begin()->second), /*announce=*/true);
+      ++swept;
+    }
+    if (swept < until) break;  // nothing more is due
+  }
+  return swept;
+}
+
 void Store::Maintain() {
+  ExpireDue(options_.max_expiries_per_maintain);
   absl::MutexLock lock(&mu_);
   const int64_t now = clock_->NowMs();
   leases_.Advance(now);
@@ -611,7 +755,7 @@ void Store::Maintain() {
   std::vector<std::string> collected;
   for (auto it = bucket.begin(); it != bucket.end();) {
     const Record& r = **it;
-    if (!r.live() && HybridClock::WallMs(r.current_version().hlc) < horizon) {
+    if (!r.live() && DeadSinceMs(r) < horizon) {
       digests_[b] -= RecordDigest(r, origins_);
       --stats_.tombstones;
       collected.emplace_back(r.key());
@@ -629,6 +773,7 @@ StoreStats Store::Stats() const {
   StoreStats s = stats_;
   s.revision = revision_;
   s.history_events = history_.size();
+  s.keys_with_ttl = expiry_index_.size();
   for (LeaseOwner o : {LeaseOwner::kSelf, LeaseOwner::kOther}) {
     s.leases_active[static_cast<int>(o)] = leases_.active(o);
     s.leases_expired[static_cast<int>(o)] = leases_.expired(o);

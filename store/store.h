@@ -70,8 +70,13 @@ struct StoreOptions {
   absl::Duration max_clock_ahead = absl::Minutes(1);
   size_t max_key_bytes = 4096;  // at most Record::kMaxKeyBytes
   size_t max_value_bytes = 1 << 20;
+  // Expired keys swept per Maintain() call at most (the rest wait for the
+  // next): bounds the work of one maintenance tick.
+  size_t max_expiries_per_maintain = 100000;
   size_t history_max_events = 100000;
   size_t history_max_bytes = 64 << 20;
+  // Longest time to live a write may ask for.
+  absl::Duration max_ttl = absl::Hours(24 * 365 * 10);
   // Revisions start after this (when above kEmptyRevision): a node restarted
   // from its data directory numbers its changes past every revision an
   // earlier run may have shown a watcher.
@@ -84,6 +89,7 @@ struct Entry {
   std::string owner;  // node ID of the newest write
   int64_t timestamp_ms = 0;
   int64_t lease_expires_ms = 0;  // 0 when leasing is off
+  int64_t expires_ms = 0;        // 0 when the key does not expire
 };
 
 // One change as a watcher sees it. `entry.record` is a tombstone for deletes;
@@ -92,6 +98,8 @@ struct WatchEvent {
   Entry entry;
   RecordPtr prev;
   bool is_delete() const { return !entry.record->live(); }
+  // A delete because the key's time to live ran out (it was live here).
+  bool expired() const { return entry.record->expired() && prev != nullptr; }
 };
 
 // What a local operation did, key by key in request order. (What the mesh
@@ -122,6 +130,8 @@ struct StoreStats {
   uint64_t leases_renewed[2] = {0, 0};
   uint64_t leases_expired[2] = {0, 0};
   uint64_t lease_refusals = 0;  // local writes refused by a lease
+  uint64_t keys_expired = 0;    // live keys that expired here
+  uint64_t keys_with_ttl = 0;   // live keys with an expiry
 };
 
 class Store {
@@ -144,29 +154,44 @@ class Store {
 
   // --- Local operations (lease-checked) -----------------------------------
   // INVALID_ARGUMENT for an empty or oversized key or value, an unset
-  // value or repeated field names; FAILED_PRECONDITION when another node's
-  // lease covers the key, or when `pre` does not hold (the message names
-  // the current version, or says the key is absent). `pre` is checked
-  // under the same lock as the lease and the write: atomic on this node.
+  // value, repeated field names or a negative or too long `ttl`;
+  // FAILED_PRECONDITION when another node's lease covers the key, or when
+  // `pre` does not hold (the message names the current version, or says
+  // the key is absent). `pre` is checked under the same lock as the lease
+  // and the write: atomic on this node. A key past its expiry is absent to
+  // every operation (and swept first, so its expiry event comes before the
+  // write's).
+  //
+  // `ttl` (zero: none) makes the key expire that long after the write's
+  // timestamp; a write without one makes it permanent again.
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
-                                  const Precondition& pre = {});
+                                  const Precondition& pre = {},
+                                  absl::Duration ttl = absl::ZeroDuration());
   // NOT_FOUND when the key has no value and `pre` asks for none.
   absl::StatusOr<WriteResult> Delete(absl::string_view key, const Precondition& pre = {});
   // All-or-nothing: INVALID_ARGUMENT on a bad or repeated key, and
   // FAILED_PRECONDITION naming the first leased key or the first item
-  // whose precondition fails, write nothing. `pres` is empty (none) or has
-  // one precondition per item.
+  // whose precondition fails, write nothing. `pres` and `ttls` are empty
+  // (none) or have one entry per item.
   absl::StatusOr<WriteResult> Update(const KeyValuesView& items,
-                                     const std::vector<Precondition>& pres = {});
+                                     const std::vector<Precondition>& pres = {},
+                                     const std::vector<absl::Duration>& ttls = {});
   // Sets the fields of `delta` in the key's mapping and removes those named
   // in `remove` (creating {} when the key has no value).
   // FAILED_PRECONDITION when the value is bytes; INVALID_ARGUMENT when a
   // field is named twice (set and removed, or removed twice), or the
   // mapping, with the names of its removed fields, would exceed
-  // max_value_bytes.
+  // max_value_bytes. Without `ttl` the key keeps its expiry; with one, the
+  // whole mapping is written again (one whole-value write) to expire `ttl`
+  // after this write.
   absl::StatusOr<WriteResult> ApplyDelta(absl::string_view key, const FieldsView& delta,
                                          const Precondition& pre = {},
-                                         const FieldNamesView& remove = {});
+                                         const FieldNamesView& remove = {},
+                                         absl::Duration ttl = absl::ZeroDuration());
+  // Writes the key's value again so that it expires `ttl` after now (zero:
+  // never): the refresh of an ephemeral key. NOT_FOUND when absent; leases
+  // as for Set.
+  absl::StatusOr<WriteResult> Touch(absl::string_view key, absl::Duration ttl);
   // Delete that reports the value. NOT_FOUND when absent.
   absl::StatusOr<WriteResult> Pop(absl::string_view key);
   // Pops the first key in key order that this node may delete.
@@ -226,9 +251,15 @@ class Store {
   bool ExportKey(absl::string_view key, meshkv::mesh::v1::Record* out) const;
 
   // --- Maintenance and observation ----------------------------------------
-  // Counts lapsed leases and drops tombstones older than the retention, one
-  // bucket per call: call it periodically.
+  // Sweeps the keys whose expiry has come (up to
+  // max_expiries_per_maintain), counts lapsed leases and drops tombstones
+  // older than the retention, one bucket per call: call it periodically.
   void Maintain();
+  // Sweeps up to `max` keys whose expiry has come, oldest expiry first:
+  // each becomes its expired form in a commit of its own (CommitSource
+  // kExpired), a delete to watchers. Takes the lock in short stretches, so
+  // that reads interleave. Returns how many it swept.
+  size_t ExpireDue(size_t max);
   StoreStats Stats() const;
 
  private:
@@ -245,8 +276,20 @@ class Store {
 
   absl::Status ValidateKey(absl::string_view key) const;
   absl::Status ValidateValue(const ValueView& value) const;
+  absl::Status ValidateTtl(absl::Duration ttl) const;
+  // The expiry of a write at `hlc` with `ttl` (0 for none).
+  static int64_t ExpiresMs(uint64_t hlc, absl::Duration ttl);
 
   const Record* FindLocked(absl::string_view key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // FindLocked for a write: a record past its expiry is swept first.
+  const Record* FindForWriteLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces `record` (live, due) by its expired form, a commit of its own;
+  // observers are told when `announce`. Returns the expired form.
+  const Record* ExpireLocked(const Record* record, bool announce)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When a record that is not live stops mattering: its newest write or its
+  // expiry, whichever is later. Tombstone retention counts from here.
+  static int64_t DeadSinceMs(const Record& r);
   Entry EntryLocked(RecordPtr record) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status CheckLeaseLocked(const Record* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckPreconditionLocked(absl::string_view key, const Record* record,
@@ -254,8 +297,12 @@ class Store {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   meshkv::mesh::v1::Record NewWriteLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Merges `wire` and records the change; false when it changed nothing.
-  absl::StatusOr<bool> MergeLocked(const meshkv::mesh::v1::Record& wire, RecordPtr* next,
-                                   RecordPtr* prev) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A record past its expiry is swept first (telling the observers when
+  // `announce`), and a write that arrives already expired is stored in its
+  // expired form.
+  absl::StatusOr<bool> MergeLocked(const meshkv::mesh::v1::Record& wire, bool announce,
+                                   RecordPtr* next, RecordPtr* prev)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // MergeLocked, then tells the observers of the change.
   absl::StatusOr<bool> MergeAndAnnounceLocked(const meshkv::mesh::v1::Record& wire,
                                               CommitSource source, bool last_of_operation,
@@ -294,6 +341,9 @@ class Store {
   uint64_t revision_ ABSL_GUARDED_BY(mu_) = kEmptyRevision;
   History history_ ABSL_GUARDED_BY(mu_);
   LeaseTracker leases_ ABSL_GUARDED_BY(mu_);
+  // Live records with an expiry, soonest first: (expires_ms, key), the key
+  // viewed in the record the bucket holds. What ExpireDue walks.
+  absl::btree_set<std::pair<int64_t, absl::string_view>> expiry_index_ ABSL_GUARDED_BY(mu_);
   StoreStats stats_ ABSL_GUARDED_BY(mu_);  // counters; gauges filled by Stats()
   uint32_t gc_cursor_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -61,6 +61,7 @@ void RecordToWire(const Record& r, const OriginTable& origins, wire::Record* out
   out->set_kind(static_cast<wire::Record::Kind>(r.kind()));
   if (!r.version().zero()) EncodeVersion(r.version(), origins, out->mutable_version());
   if (r.kind() == Kind::kBytes) out->set_bytes(std::string(r.bytes()));
+  out->set_expires_ms(r.expires_ms());
   if (!r.delta_version().zero()) {
     EncodeVersion(r.delta_version(), origins, out->mutable_delta_version());
   }
@@ -91,6 +92,11 @@ absl::StatusOr<Fragment> FragmentFromWire(const wire::Record& w, OriginTable* or
     f.version = *v;
   }
   if (f.kind == Kind::kBytes) f.bytes = w.bytes();
+  if (w.expires_ms() < 0 || (w.expires_ms() != 0 && f.kind == Kind::kNone)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record expiry ", w.expires_ms(), " is negative or comes without a whole-value write"));
+  }
+  f.expires_ms = w.expires_ms();
   if (w.has_delta_version()) {
     absl::StatusOr<Version> v = DecodeVersion(w.delta_version(), origins);
     if (!v.ok()) return v.status();

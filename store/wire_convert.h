@@ -28,8 +28,8 @@ void RecordToWire(const Record& r, const OriginTable& origins, meshkv::mesh::v1:
 // The write `w` carries, borrowing its strings from `w`; origins interned
 // into `origins`. INVALID_ARGUMENT for an unknown kind, a version without
 // hlc or origin, a field without version outside a mapping write, or a
-// removed field without version or with a value. (Key and clock checks are
-// the store's.)
+// removed field without version or with a value, a negative expiry or one
+// without a whole-value write. (Key and clock checks are the store's.)
 absl::StatusOr<Fragment> FragmentFromWire(const meshkv::mesh::v1::Record& w, OriginTable* origins);
 
 }  // namespace meshkv

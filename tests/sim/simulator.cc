@@ -163,6 +163,7 @@ void Simulator::StartNode(int i) {
 void Simulator::Tick(int i, int life) {
   if (nodes_[i]->life != life) return;  // restarted: that life's timer ends
   nodes_[i]->mesh->Tick(now_ * 1000);
+  nodes_[i]->node->Maintain();  // as the server's maintenance loop: expiry, leases
   Pump(i);
   At(now_ + kTickMs, [this, i, life] { Tick(i, life); });
 }
@@ -340,8 +341,8 @@ void Simulator::Restart(int i, bool keep_disk) {
     if (!e.empty()) past_watch_error_ = absl::StrCat("node ", i, " life ", n.life, ": ", e);
   }
   past_watch_events_ += n.watchers->events_read();
-  for (CommitSource src :
-       {CommitSource::kLocal, CommitSource::kFlooded, CommitSource::kAntiEntropy}) {
+  for (CommitSource src : {CommitSource::kLocal, CommitSource::kFlooded, CommitSource::kAntiEntropy,
+                           CommitSource::kExpired}) {
     past_watch_commits_[static_cast<int>(src)] += n.watchers->commits(src);
   }
   ++n.life;
@@ -383,17 +384,28 @@ void Simulator::RandomWrite() {
   const std::string key = absl::StrCat("k", pick(options_.keys));
   const int value_number = pick(100000);
   const std::string value = absl::StrCat("v", value_number);
+  // No random draw at all without ttl_share: older seeds replay unchanged.
+  auto ttl = [&] {
+    if (options_.ttl_share <= 0 || !std::bernoulli_distribution(options_.ttl_share)(rng_)) {
+      return absl::ZeroDuration();
+    }
+    return absl::Milliseconds(100 + pick(4900));
+  };
   absl::StatusOr<WriteResult> r;
-  switch (pick(8)) {
+  const bool touch = options_.ttl_share > 0 && pick(10) == 0;
+  switch (touch ? -1 : pick(8)) {
+    case -1:
+      r = n.node->Touch(key, ttl());
+      break;
     case 0:
     case 1:
     case 2: {
-      r = n.node->Set(key, ValueView::Bytes(value));
+      r = n.node->Set(key, ValueView::Bytes(value), {}, ttl());
       break;
     }
     case 3: {
       const std::string field = absl::StrCat("f", pick(3));
-      r = n.node->Set(key, ValueView::Mapping({{field, value}}));
+      r = n.node->Set(key, ValueView::Mapping({{field, value}}), {}, ttl());
       break;
     }
     case 4: {
@@ -401,9 +413,9 @@ void Simulator::RandomWrite() {
       // A third of the deltas remove their field instead (a field
       // tombstone), chosen by the value so the random stream stays as it was.
       if (value_number % 3 == 0) {
-        r = n.node->ApplyDelta(key, {}, {}, {field});
+        r = n.node->ApplyDelta(key, {}, {}, {field}, ttl());
       } else {
-        r = n.node->ApplyDelta(key, {{field, value}});
+        r = n.node->ApplyDelta(key, {{field, value}}, {}, {}, ttl());
       }
       break;
     }
@@ -417,7 +429,10 @@ void Simulator::RandomWrite() {
       const std::string other = absl::StrCat("k", pick(options_.keys));
       const std::string other_value = value + "'";
       if (other == key) return;
-      r = n.node->Update({{key, ValueView::Bytes(value)}, {other, ValueView::Bytes(other_value)}});
+      std::vector<absl::Duration> ttls;
+      if (options_.ttl_share > 0) ttls = {ttl(), ttl()};
+      r = n.node->Update({{key, ValueView::Bytes(value)}, {other, ValueView::Bytes(other_value)}},
+                         {}, ttls);
     }
   }
   if (!r.ok()) {

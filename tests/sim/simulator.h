@@ -61,6 +61,10 @@ struct SimOptions {
   int writers = 0;                 // writes enter at nodes [0, writers); 0: any node
   int64_t anti_entropy_ms = 5000;  // periodic sync (a new connection syncs regardless)
   int64_t shuffle_ms = 30000;
+  // Share of Sets, Updates and ApplyDeltas that carry a time to live (0.1 s
+  // to 5 s), and then one write in ten is a Touch instead. 0: no expiry in
+  // play (and the random choices of earlier seeds stay as they were).
+  double ttl_share = 0;
 };
 
 class Simulator {
@@ -180,7 +184,7 @@ class Simulator {
   // Of the watchers of lives that ended.
   std::string past_watch_error_;
   uint64_t past_watch_events_ = 0;
-  std::array<uint64_t, 3> past_watch_commits_{};
+  std::array<uint64_t, 4> past_watch_commits_{};  // by CommitSource
 };
 
 }  // namespace meshkv::sim

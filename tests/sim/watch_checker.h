@@ -62,7 +62,7 @@ class WatchChecker final : public CommitObserver {
 
   const std::vector<std::string> prefixes_;
   std::vector<Change> visible_;  // every visible commit, in commit order
-  std::array<uint64_t, 3> commits_{};
+  std::array<uint64_t, 4> commits_{};  // by CommitSource
   std::vector<std::unique_ptr<Cursor>> cursors_;
   WatchHub* hub_ = nullptr;  // Not owned; null until Watch() and after Stop()
 };

@@ -40,7 +40,7 @@ class CommitRecorder final : public CommitObserver {
  private:
   std::vector<meshkv::mesh::v1::Record> last_;
   bool operation_done_ = true;
-  std::array<uint64_t, 3> commits_{};
+  std::array<uint64_t, 4> commits_{};  // by CommitSource
   std::vector<uint64_t> revisions_;
 };
 

@@ -87,6 +87,10 @@ absl::Status BenchConfig::Validate() {
   if (target == Target::kBaseline && preload > 0) {
     return absl::InvalidArgumentError("the baseline stores nothing: no --preload");
   }
+  if (ttl_ms < 0) return absl::InvalidArgumentError("--ttl-ms must not be negative");
+  if (target != Target::kMeshkv && ttl_ms != 0) {
+    return absl::InvalidArgumentError("--ttl-ms is meshkv only");
+  }
   if (target == Target::kEtcd && (workload == Workload::kList)) {
     return absl::InvalidArgumentError("the list workload is meshkv only");
   }

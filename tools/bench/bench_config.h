@@ -75,6 +75,7 @@ struct BenchConfig {
   uint32_t list_limit = 100;
   bool linearizable = false;  // etcd Range: linearizable instead of serializable
   uint64_t preload = 0;       // write keys [0, preload) before the run
+  int64_t ttl_ms = 0;         // meshkv: every Set (preload too) with this ttl; 0: none
   absl::Duration rpc_timeout = absl::Seconds(10);
   absl::Duration wait_timeout = absl::Seconds(120);  // wait-serving
   uint64_t seed = 1;

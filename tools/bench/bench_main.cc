@@ -48,6 +48,8 @@ ABSL_FLAG(uint32_t, list_limit, 100, "list: entries per List request.");
 ABSL_FLAG(bool, linearizable, false,
           "etcd: linearizable Range (etcd's default) instead of serializable.");
 ABSL_FLAG(uint64_t, preload, 0, "Write keys [0, N) before the run (get workloads).");
+ABSL_FLAG(int64_t, ttl_ms, 0,
+          "meshkv: every Set (the preload's too) asks for this time to live in ms; 0: none.");
 ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(10), "Deadline of each request.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(120), "wait-serving: give up after this long.");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed for key choice.");
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
   c.list_limit = absl::GetFlag(FLAGS_list_limit);
   c.linearizable = absl::GetFlag(FLAGS_linearizable);
   c.preload = absl::GetFlag(FLAGS_preload);
+  c.ttl_ms = absl::GetFlag(FLAGS_ttl_ms);
   c.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
   c.wait_timeout = absl::GetFlag(FLAGS_timeout);
   c.seed = absl::GetFlag(FLAGS_seed);

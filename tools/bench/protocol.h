@@ -20,7 +20,8 @@ namespace meshkv::bench {
 
 class Protocol {
  public:
-  static std::unique_ptr<Protocol> For(Target target, bool linearizable);
+  // `ttl_ms` (meshkv only): every Set asks for this time to live; 0: none.
+  static std::unique_ptr<Protocol> For(Target target, bool linearizable, int64_t ttl_ms = 0);
   virtual ~Protocol() = default;
 
   // Full method names, "/package.Service/Method".

@@ -1104,7 +1104,10 @@ type ApplyDeltaRequest struct {
 	Key          []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	Delta        *Mapping               `protobuf:"bytes,2,opt,name=delta,proto3" json:"delta,omitempty"`
 	Precondition *Precondition          `protobuf:"bytes,3,opt,name=precondition,proto3" json:"precondition,omitempty"`
-	TtlMs        int64                  `protobuf:"varint,4,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"` // as SetRequest.ttl_ms
+	// Time to live in milliseconds: the whole mapping is written again and
+	// expires then. 0: the key keeps its expiry (its fields go with it).
+	// Negative: INVALID_ARGUMENT.
+	TtlMs int64 `protobuf:"varint,4,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
 	// Fields to remove (per-field tombstones that merge like field writes). A
 	// field may not be both in delta and here.
 	RemoveFields  []string `protobuf:"bytes,5,rep,name=remove_fields,json=removeFields,proto3" json:"remove_fields,omitempty"`
