@@ -99,13 +99,13 @@ void MeshPair::SetReachable(int a, int b, bool reachable) {
   }
 }
 
-size_t MeshPair::AcceptRaw(int i) {
+size_t MeshPair::AcceptRaw(int i, absl::string_view host) {
   Link link;
   link.end[0] = {kRaw, 0, true};
   link.end[1] = {i, 0, true};
   links_.push_back(std::move(link));
   const size_t l = links_.size() - 1;
-  links_[l].end[1].conn = mesh(i).Accepted(absl::StrCat("raw:", 50000 + l), now_us_);
+  links_[l].end[1].conn = mesh(i).Accepted(absl::StrCat(host, ":", 50000 + l), now_us_);
   Pump();
   return l;
 }

@@ -117,9 +117,10 @@ class MeshPair {
   // Dials between a and b (either way) fail while unreachable.
   void SetReachable(int a, int b, bool reachable);
 
-  // A raw peer connects to node i (Accepted()); the test speaks for it.
-  // Returns the link's index.
-  size_t AcceptRaw(int i);
+  // A raw peer connects to node i (Accepted()) from `host` (the remote
+  // endpoint is host:port, a port of its own per link); the test speaks for
+  // it. Returns the link's index.
+  size_t AcceptRaw(int i, absl::string_view host = "raw");
   // Frames the raw end of `link` received since the last call.
   std::vector<Frame> TakeRawFrames(size_t link);
   // The raw end of `link` closes its socket.

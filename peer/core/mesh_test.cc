@@ -266,6 +266,25 @@ TEST(HandshakeRuleTest, InboundConnectionsBeyondTheCapAreTurnedAway) {
   EXPECT_FALSE(pair.links()[links[2]].end[1].open);
 }
 
+TEST(HandshakeRuleTest, AConnectionAcceptedWhileStoppingIsToldSoAndNothingIsDialled) {
+  MeshPair pair(2, OneDialsZero());
+  pair.StartAll();
+  ASSERT_THAT(pair.Established(1), SizeIs(1));
+  pair.mesh(0).Shutdown(pair.now_us());
+  pair.Drive();
+  const size_t link = pair.AcceptRaw(0);
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  EXPECT_EQ(BodyOf<wire::Goodbye>(frames[0]).reason(), wire::Goodbye::SHUTDOWN);
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+  EXPECT_EQ(pair.stats(0).handshakes_refused, 0u);  // a stop, not a refusal
+  // A stopping node dials nobody, not even its lost neighbour's address.
+  const uint64_t n0_dialled = pair.stats(0).connections_dialed;
+  pair.AdvanceTime(absl::Seconds(30));
+  EXPECT_EQ(pair.stats(0).connections_dialed, n0_dialled);
+  EXPECT_THAT(pair.Established(0), IsEmpty());
+}
+
 // ---------------------------------------------------------------------------
 // Connections between a pair.
 
@@ -435,6 +454,31 @@ TEST(PreHandshakeRuleTest, PendingHandshakesOverTheCapAreClosedAtOnce) {
   EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kTooManyPending), 1u);
 }
 
+TEST(PreHandshakeRuleTest, OneHostCannotTakeEveryPendingPlace) {
+  MeshPair pair(1, [](int, MeshOptions& o) {
+    o.max_pending_handshakes = 10;
+    o.max_pending_handshakes_per_host = 2;
+  });
+  pair.StartAll();
+  const size_t a = pair.AcceptRaw(0, "10.0.0.7"), b = pair.AcceptRaw(0, "10.0.0.7");
+  const size_t c = pair.AcceptRaw(0, "10.0.0.7");
+  EXPECT_TRUE(pair.links()[a].end[1].open);
+  EXPECT_TRUE(pair.links()[b].end[1].open);
+  EXPECT_FALSE(pair.links()[c].end[1].open);
+  EXPECT_THAT(pair.TakeRawFrames(c), IsEmpty());
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kTooManyPending), 1u);
+  // Another host still gets in, with the overall cap far from full.
+  const size_t other = pair.AcceptRaw(0, "10.0.0.8");
+  EXPECT_TRUE(pair.links()[other].end[1].open);
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(other)), ElementsAre(FrameType::kHello));
+  // A member from that host no longer pending frees its place.
+  pair.InjectOn(a, FrameOf(FrameType::kHello, GoodHello("a")));
+  ASSERT_THAT(pair.Established(0), SizeIs(1));
+  const size_t d = pair.AcceptRaw(0, "10.0.0.7");
+  EXPECT_TRUE(pair.links()[d].end[1].open);
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kTooManyPending), 1u);
+}
+
 // With an authenticating transport the core says nothing until Secured(),
 // then takes only the node ID the certificate proves.
 MeshPair::Tweak Authenticated() {
@@ -498,6 +542,38 @@ TEST(AuthenticatedHandshakeTest, ATransportRefusalIsCountedAndForgotten) {
   EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kCertificate), 1u);
   EXPECT_THAT(pair.Snapshot(0).peers, IsEmpty());
   EXPECT_THAT(pair.LogsWith(0, "refusing peer"), SizeIs(1));
+}
+
+TEST(AuthenticatedHandshakeTest, AnExpiredCertificateIsCountedAsSuch) {
+  MeshPair pair(1, Authenticated());
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.mesh(0).TransportRefused(pair.links()[link].end[1].conn, "certificate has expired",
+                                pair.now_us(), Refusal::kCertificateExpired);
+  pair.Pump();
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kCertificateExpired), 1u);
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kCertificate), 0u);
+  EXPECT_THAT(pair.Snapshot(0).peers, IsEmpty());
+}
+
+// A dial whose TLS handshake the transport refused is not retried at once:
+// the dialler backs off to the maximum, as after a refused Hello.
+TEST(AuthenticatedHandshakeTest, ADialRefusedByTheTransportBacksOffToTheMaximum) {
+  MeshPair pair(2, [](int i, MeshOptions& o) {
+    o.authenticated = true;
+    if (i == 1) o.seeds = {MeshPair::AddrOf(0)};
+  });
+  pair.StartAll();
+  ASSERT_EQ(pair.stats(1).connections_dialed, 1u);
+  ASSERT_THAT(pair.links(), SizeIs(1));
+  pair.mesh(1).TransportRefused(pair.links()[0].end[0].conn, "unknown CA", pair.now_us());
+  pair.Pump();
+  EXPECT_EQ(RefusedFor(pair.stats(1), Refusal::kCertificate), 1u);
+  // reconnect_max_ms (10 s) times a jitter of at least 0.5.
+  pair.AdvanceTime(absl::Milliseconds(4900));
+  EXPECT_EQ(pair.stats(1).connections_dialed, 1u);
+  pair.AdvanceTime(absl::Seconds(11));
+  EXPECT_GE(pair.stats(1).connections_dialed, 2u);
 }
 
 TEST(AuthenticatedHandshakeTest, AnUnsecuredConnectionTimesOutLikeAHandshake) {
