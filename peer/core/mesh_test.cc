@@ -380,6 +380,52 @@ TEST(ProtocolErrorTest, ABadChecksumClosesTheConnection) {
   EXPECT_FALSE(pair.links()[link].end[1].open);
 }
 
+// A member forges a write in node 0's own name (a seq node 0 never used):
+// refused before the replica and the sequence tracker, counted, logged once;
+// node 0's real next write still goes out and its echo is a mere duplicate.
+TEST(ProtocolErrorTest, AWriteForgedInThisNodesNameIsRefusedItsOwnEchoIsNot) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = EstablishRaw(pair, "raw");
+  pair.Write(0, "k", "v");
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kWriteBatch));
+  const wire::Write sent = BodyOf<wire::WriteBatch>(frames[0]).writes(0);
+  // Forgeries: the next seq (not used yet) for another value, and our ID on
+  // the version of a write relayed as another origin's.
+  wire::WriteBatch forged;
+  wire::Write* next = forged.add_writes();
+  next->set_origin(MeshPair::IdOf(0));
+  next->set_origin_seq(sent.origin_seq() + 1);
+  *next->mutable_record() = MapReplica::MakeRecord("k", "forged", 99, MeshPair::IdOf(0));
+  wire::Write* relayed = forged.add_writes();
+  relayed->set_origin("raw");
+  relayed->set_origin_seq(1);
+  *relayed->mutable_record() = MapReplica::MakeRecord("j", "forged", 99, MeshPair::IdOf(0));
+  pair.InjectOn(link, FrameOf(FrameType::kWriteBatch, forged));
+  EXPECT_EQ(pair.stats(0).own_origin_refused, 2u);
+  EXPECT_EQ(pair.replica(0).Get("k"), "v");
+  EXPECT_EQ(pair.replica(0).Get("j"), std::nullopt);
+  std::vector<MeshPair::LogLine> warned =
+      pair.LogsWith(0, "refused forged writes claiming the origin of this node");
+  ASSERT_THAT(warned, SizeIs(1));  // one line for the burst
+  EXPECT_EQ(warned[0].field("refused_since_last_log"), "1");
+  EXPECT_TRUE(pair.links()[link].end[1].open);  // a member: not cut off for it
+  // The forged seq did not mark our next write as seen: it still goes out.
+  pair.Write(0, "k2", "v2");
+  frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kWriteBatch));
+  EXPECT_EQ(BodyOf<wire::WriteBatch>(frames[0]).writes(0).origin_seq(), sent.origin_seq() + 1);
+  // Our own write coming back around a cycle is a duplicate that prunes the
+  // link, not a forgery.
+  wire::WriteBatch echo;
+  *echo.add_writes() = sent;
+  pair.InjectOn(link, FrameOf(FrameType::kWriteBatch, echo));
+  EXPECT_EQ(pair.stats(0).own_origin_refused, 2u);
+  EXPECT_EQ(pair.stats(0).duplicates_dropped, 1u);
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(link)), ElementsAre(FrameType::kPrune));
+}
+
 // ---------------------------------------------------------------------------
 // Before the handshake (issue 10): what a stranger can make a node hold, and
 // the identity an authenticating transport proves.
