@@ -32,5 +32,19 @@ TEST(SplitHostPortTest, RefusesWhatIsNotHostPort) {
   }
 }
 
+TEST(AddressBlockOfTest, Ipv4IsItselfAndIpv6IsItsSlash64) {
+  EXPECT_EQ(AddressBlockOf("10.1.2.3:4444"), "10.1.2.3");
+  EXPECT_EQ(AddressBlockOf("10.1.2.3"), "10.1.2.3");
+  EXPECT_NE(AddressBlockOf("10.1.2.3:1"), AddressBlockOf("10.1.2.4:1"));
+  // One /64, however the addresses are spelled: one block.
+  EXPECT_EQ(AddressBlockOf("[2001:db8:0:1::1]:4444"), "2001:db8:0:1::/64");
+  EXPECT_EQ(AddressBlockOf("[2001:db8:0:1:ffff:1:2:3]:9"), "2001:db8:0:1::/64");
+  EXPECT_EQ(AddressBlockOf("2001:0db8:0000:0001::7"), "2001:db8:0:1::/64");
+  EXPECT_NE(AddressBlockOf("[2001:db8:0:1::1]:1"), AddressBlockOf("[2001:db8:0:2::1]:1"));
+  // An IPv4 client on a dual-stack socket is still its IPv4 address.
+  EXPECT_EQ(AddressBlockOf("[::ffff:10.1.2.3]:4444"), "10.1.2.3");
+  EXPECT_EQ(AddressBlockOf("not-an-ip:4444"), "not-an-ip");
+}
+
 }  // namespace
 }  // namespace meshkv

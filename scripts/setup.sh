@@ -27,7 +27,9 @@ build_pkgs=(build-essential cmake ninja-build pkg-config zlib1g-dev ccache
 # clang-14: the sanitizer builds and the thread-safety analysis; llvm-14:
 # llvm-symbolizer for readable sanitizer reports; dpkg-dev and xz-utils:
 # apt-get source (scripts/tsan_abseil.sh).
-test_pkgs=(prometheus python3-grpcio python3-grpc-tools iproute2 iptables curl
+# python3-pip, -setuptools, -venv: clients/python/run_tests.sh pip-installs the package offline into a venv.
+test_pkgs=(prometheus python3-grpcio python3-grpc-tools python3-pip python3-setuptools python3-venv
+  iproute2 iptables curl
   debootstrap ca-certificates git
   clang-14 libclang-rt-14-dev llvm-14 dpkg-dev xz-utils)
 bench_pkgs=(etcd-server etcd-client gnuplot-nox valgrind)

@@ -30,8 +30,13 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.watch_history == 0) return bad("watch-history", "must be at least 1");
   if (c.watch_max_lag == 0) return bad("watch-max-lag", "must be at least 1");
   if (c.max_watch_streams == 0) return bad("max-watch-streams", "must be at least 1");
+  if (c.max_health_watches == 0) return bad("max-health-watches", "must be at least 1");
   if (c.max_concurrent_streams == 0 || c.max_concurrent_streams > INT32_MAX) {
     return bad("max-concurrent-streams", "must be between 1 and 2147483647");
+  }
+  if (c.grpc_handshake_timeout < absl::Milliseconds(100) ||
+      c.grpc_handshake_timeout > absl::Minutes(10)) {
+    return bad("grpc-handshake-timeout", "must be between 100ms and 10m");
   }
   if (c.fsync_interval <= absl::ZeroDuration() || c.fsync_interval > absl::Minutes(10)) {
     return bad("fsync-interval", "must be positive and at most 10m");

@@ -58,10 +58,17 @@ struct ServerConfig {
   uint64_t watch_max_lag = WatchOptions().max_lag;
   // Watch streams open at once on this node.
   size_t max_watch_streams = KeyValueServiceOptions().max_watch_streams;
+  // grpc.health.v1.Health Watch streams open at once: Health needs no client
+  // certificate, so this bounds what a stranger can hold open.
+  size_t max_health_watches = 100;
   // Concurrent streams (RPCs) on one client connection: HTTP/2's
   // SETTINGS_MAX_CONCURRENT_STREAMS, which the server announces and clients
   // queue behind; gRPC's own default is unlimited.
   uint32_t max_concurrent_streams = 256;
+  // A client connection must finish its TLS (and HTTP/2) handshake within
+  // this long, or it is closed: gRPC's default, 120 s, lets a stranger hold a
+  // socket for two minutes with a few bytes.
+  absl::Duration grpc_handshake_timeout = absl::Seconds(10);
   // With seeds: serve alone after this long if no peer has answered.
   absl::Duration initial_sync_timeout =
       absl::Milliseconds(config_internal::MeshDefaults().initial_sync_timeout_ms);

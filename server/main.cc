@@ -69,9 +69,15 @@ ABSL_FLAG(uint64_t, watch_max_lag, Defaults().watch_max_lag,
 ABSL_FLAG(uint64_t, max_watch_streams, Defaults().max_watch_streams,
           "Watch streams open at once on this node (each holds about 16 KiB); more answer "
           "RESOURCE_EXHAUSTED, counted in meshkv_watch_streams_refused_total.");
+ABSL_FLAG(uint64_t, max_health_watches, Defaults().max_health_watches,
+          "grpc.health.v1.Health Watch streams open at once on this node (Health needs no client "
+          "certificate); more answer RESOURCE_EXHAUSTED.");
 ABSL_FLAG(uint32_t, max_concurrent_streams, Defaults().max_concurrent_streams,
           "Concurrent RPCs on one client connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client "
           "queues those past it.");
+ABSL_FLAG(absl::Duration, grpc_handshake_timeout, Defaults().grpc_handshake_timeout,
+          "A gRPC client connection that has not finished its TLS handshake this long after "
+          "connecting is closed.");
 ABSL_FLAG(absl::Duration, initial_sync_timeout, Defaults().initial_sync_timeout,
           "A node with --join serves once it has synced with a peer, or alone after this long "
           "if no peer answers.");
@@ -208,6 +214,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   c.watch_max_lag = absl::GetFlag(FLAGS_watch_max_lag);
   c.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
   c.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  c.max_health_watches = absl::GetFlag(FLAGS_max_health_watches);
+  c.grpc_handshake_timeout = absl::GetFlag(FLAGS_grpc_handshake_timeout);
   c.initial_sync_timeout = absl::GetFlag(FLAGS_initial_sync_timeout);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   c.info_file = absl::GetFlag(FLAGS_info_file);

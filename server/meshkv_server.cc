@@ -13,9 +13,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "grpc/grpc.h"
-#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "peer/core/seq_tracker.h"
@@ -142,7 +140,8 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
       durability_(data_dir_ ? std::make_unique<DurabilityLog>(data_dir_.get()) : nullptr),
       metrics_(std::make_unique<Metrics>()),
       grpc_credentials_(std::move(grpc_security.credentials)),
-      client_auth_(grpc_security.client_auth, std::move(grpc_security.roles)) {
+      client_auth_(grpc_security.client_auth, std::move(grpc_security.roles)),
+      health_(config.max_health_watches) {
   peer::MeshDriver* driver = mesh_.get();
   handoff_ = std::make_unique<ReplicationHandoff>(
       [driver](std::vector<meshkv::mesh::v1::Record> records) {
@@ -203,6 +202,7 @@ MeshkvServer::~MeshkvServer() {
 
 void MeshkvServer::MaintainLoop() {
   absl::Time last_mark = absl::InfinitePast();
+  absl::Time last_trim = absl::InfinitePast();
   size_t watch_peak = 0;
   absl::MutexLock lock(&maintain_mu_);
   while (
@@ -210,8 +210,9 @@ void MeshkvServer::MaintainLoop() {
     maintain_mu_.Unlock();
     node_->Maintain();
     node_->watches().Tick();  // progress notifications
-    MarkInSyncIfDue(absl::FromUnixMillis(env_->clock()->NowMs()), &last_mark);
-    TrimHeapAfterStreamsClose(&watch_peak);
+    const absl::Time now = absl::FromUnixMillis(env_->clock()->NowMs());
+    MarkInSyncIfDue(now, &last_mark);
+    TrimHeapAfterStreamsClose(now, &watch_peak, &last_trim);
     if (absl::Status s = ReserveOriginSeqs(); !s.ok()) {
       LogWarning("data directory: cannot reserve origin sequence numbers",
                  {{"error", s.ToString()}});
@@ -234,29 +235,28 @@ void MeshkvServer::MarkInSyncIfDue(absl::Time now, absl::Time* last_mark) {
   *last_mark = now;
 }
 
-void MeshkvServer::TrimHeapAfterStreamsClose(size_t* peak) {
+void MeshkvServer::TrimHeapAfterStreamsClose(absl::Time now, size_t* peak, absl::Time* last) {
   // Each open watch stream holds about 16 KiB of gRPC's memory, allocated
   // and freed on gRPC's threads, in glibc's per-thread arenas. glibc returns
   // a free arena page to the system only from the top of the heap, so after
   // thousands of streams close their memory stays resident (measured: 5,000
   // streams took RSS from 27 to 106 MB, and it stayed there). malloc_trim
   // releases free pages everywhere; it walks the heap (milliseconds), so it
-  // runs only once this many streams have closed since the peak.
+  // runs only once this many streams have closed since the peak, and at
+  // most every few seconds, so a client that opens and closes streams in a
+  // loop cannot keep a core busy walking the heap.
   constexpr size_t kTrimAfterClosed = 1000;
+  constexpr absl::Duration kTrimEvery = absl::Seconds(5);
   const size_t open = kv_service_->watch_streams();
   *peak = std::max(*peak, open);
-  if (*peak - open < kTrimAfterClosed) return;
+  if (*peak - open < kTrimAfterClosed || now - *last < kTrimEvery) return;
   malloc_trim(0);
   *peak = open;
+  *last = now;
 }
 
 absl::Status MeshkvServer::StartGrpc() {
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  // gRPC's health service uses its own encoding; reference the generated
-  // messages so that reflection can describe grpc.health.v1 too (unused
-  // objects of a static library are not linked otherwise).
-  (void)grpc::health::v1::HealthCheckResponse::descriptor();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.grpc_addr, grpc_credentials_, &grpc_port_);
   // gRPC sets SO_REUSEPORT by default: a second node started on a busy port
@@ -266,11 +266,15 @@ absl::Status MeshkvServer::StartGrpc() {
   // clients queue past this many. Watch streams have a node-wide cap too.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(config_.max_concurrent_streams));
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config_.grpc_handshake_timeout)));
   // A request carries at most a few values of the maximum size.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::max<size_t>(4 << 20, 4 * (config_.max_value_bytes + config_.max_key_bytes))));
   builder.RegisterService(kv_service_.get());
   builder.RegisterService(cluster_service_.get());
+  builder.RegisterService(&health_);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics_->InterceptorFactory());
   interceptors.push_back(ServiceAccessInterceptorFactory(&client_auth_));
@@ -283,10 +287,9 @@ absl::Status MeshkvServer::StartGrpc() {
 }
 
 void MeshkvServer::SetServing(bool serving) {
-  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
   // The empty name is the node as a whole, what probes ask about.
-  health->SetServingStatus("", serving);
-  health->SetServingStatus(meshkv::v1::KeyValue::service_full_name(), serving);
+  health_.SetServing("", serving);
+  health_.SetServing(meshkv::v1::KeyValue::service_full_name(), serving);
 }
 
 std::string MeshkvServer::grpc_address() const {
@@ -321,6 +324,7 @@ void MeshkvServer::Shutdown() {
   if (grpc_server_ == nullptr) return;
   LogInfo("shutting down");
   SetServing(false);
+  health_.Shutdown();
   node_->watches().Shutdown();
   grpc_server_->Shutdown(std::chrono::system_clock::now() +
                          absl::ToChronoMilliseconds(config_.shutdown_grace));

@@ -34,6 +34,7 @@
 #include "server/durability_log.h"
 #include "server/grpc_credentials.h"
 #include "server/grpc_security.h"
+#include "server/health_service.h"
 #include "server/kv_service.h"
 #include "server/metrics.h"
 #include "server/node.h"
@@ -85,8 +86,9 @@ class MeshkvServer {
   void MaintainLoop();
   void MarkInSyncIfDue(absl::Time now, absl::Time* last_mark);
   // Gives freed heap back to the system once many watch streams have
-  // closed (see the .cc). `peak`: the most open since the last trim.
-  void TrimHeapAfterStreamsClose(size_t* peak);
+  // closed (see the .cc). `peak`: the most open since the last trim, at
+  // `last`.
+  void TrimHeapAfterStreamsClose(absl::Time now, size_t* peak, absl::Time* last);
 
   // Constant after construction (the threads they start aside). Declared in
   // the order they are built: each may use those above it.
@@ -107,6 +109,7 @@ class MeshkvServer {
   const ClientAuthorizer client_auth_;  // every handler asks it first
   std::unique_ptr<KeyValueService> kv_service_;
   std::unique_ptr<ClusterService> cluster_service_;
+  HealthService health_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
 

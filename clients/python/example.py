@@ -2,10 +2,11 @@
 """meshkv Python client example: watch a prefix, write a few keys, print the events.
 
 It watches a prefix, writes three keys under it, reads one back, deletes one,
-prints the events the watch delivers and exits. The stubs are generated, not
-committed:
+prints the events the watch delivers and exits. It uses the generated stubs
+(meshkv.v1) of the installed package directly, to show the raw API; the
+meshkv.Client class wraps them (examples/election.py uses it):
 
-    bash clients/python/generate.sh /tmp/meshkv-py
+    /usr/bin/python3 -m pip install --no-build-isolation --target /tmp/meshkv-py ./clients/python
     PYTHONPATH=/tmp/meshkv-py /usr/bin/python3 clients/python/example.py --addr=127.0.0.1:50051
 
 Against a node with TLS (certificates from scripts/certs.sh), give the CA that
@@ -41,8 +42,7 @@ import grpc
 try:
     from meshkv.v1 import kv_pb2, kv_pb2_grpc
 except ImportError as e:  # pragma: no cover - a usage error, explained
-    sys.exit(f"example.py: cannot import the meshkv stubs ({e}); generate them with "
-             "clients/python/generate.sh DIR and run with PYTHONPATH=DIR")
+    sys.exit(f"example.py: cannot import the meshkv stubs ({e}); install the package (clients/python/README.md)")
 
 
 def quote(data):

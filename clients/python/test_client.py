@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """End-to-end tests of the Python client against a real meshkv-server.
 
-Every KeyValue RPC and its status codes, Watch, list-then-watch, and the
-example program. Needs:
+Every KeyValue RPC and its status codes through the raw stubs, Watch,
+list-then-watch, and the example programs; test_package.py (loaded here) tests
+the meshkv.Client package. Needs:
   MESHKV_BIN_DIR   the directory containing meshkv-server (e.g. build/bin)
-  PYTHONPATH       a directory of stubs made by clients/python/generate.sh
-Run through clients/python/run_tests.sh, which generates the stubs, or:
-  bash clients/python/generate.sh /tmp/meshkv-py
+  the meshkv package importable (installed, or its stubs on PYTHONPATH)
+Run through clients/python/run_tests.sh, which pip-installs the package into a
+virtual environment first, or by hand:
+  /usr/bin/python3 -m pip install --no-build-isolation --target /tmp/meshkv-py ./clients/python
   MESHKV_BIN_DIR=build/bin PYTHONPATH=/tmp/meshkv-py /usr/bin/python3 clients/python/test_client.py -v
 Only the standard library, grpc and the generated stubs are used (Debian's
 python3-grpcio has no health or reflection modules).
@@ -27,8 +29,9 @@ import grpc
 try:
     from meshkv.v1 import kv_pb2, kv_pb2_grpc
 except ImportError as e:
-    sys.exit(f"test_client.py: cannot import the meshkv stubs ({e}); run clients/python/run_tests.sh, or generate "
-             "them with clients/python/generate.sh DIR and set PYTHONPATH=DIR")
+    sys.exit(f"test_client.py: cannot import the meshkv stubs ({e}); run clients/python/run_tests.sh, or install "
+             "the package: /usr/bin/python3 -m pip install --no-build-isolation --target DIR ./clients/python "
+             "and set PYTHONPATH=DIR")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RPC_TIMEOUT = 10.0  # every RPC, and every wait for a watch event
@@ -588,6 +591,10 @@ if __name__ == "__main__":
         server_binary()
     except RuntimeError as e:
         sys.exit(f"test_client.py: {e}")
+    # The package's tests share this module's servers (and their clean-up on a signal): they import it as
+    # test_client, which must be this very module, not a second copy.
+    sys.modules["test_client"] = sys.modules["__main__"]
+    from test_package import *  # noqa: F401,F403 - their TestCase classes, for unittest.main to find
     try:
         unittest.main()
     finally:

@@ -24,11 +24,6 @@ constexpr size_t kMaxCountedPeers = 256;
 
 // "10.0.0.2" of "10.0.0.2:5000" (and "[::1]" of "[::1]:5000"): the remote
 // host of an accepted connection, as the driver names it.
-absl::string_view HostOf(absl::string_view endpoint) {
-  const size_t colon = endpoint.rfind(':');
-  return colon == absl::string_view::npos ? endpoint : endpoint.substr(0, colon);
-}
-
 size_t BatchBucket(size_t writes) {
   size_t b = 0;
   while ((size_t{1} << b) < writes && b + 1 < kBatchSizeBuckets) ++b;
@@ -117,13 +112,13 @@ void Mesh::Start(int64_t now_us) {
 
 ConnId Mesh::Accepted(absl::string_view remote, int64_t now_us) {
   const int64_t now = Clock(now_us);
-  const absl::string_view host = HostOf(remote);
+  const std::string block = AddressBlockOf(remote);
   int pending = 0, from_host = 0;
   for (const auto& [id, other] : conns_) {
     if (!other->outbound && (other->state == State::kSecuring ||
                              other->state == State::kHandshaking)) {
       ++pending;
-      from_host += HostOf(other->addr) == host;
+      from_host += AddressBlockOf(other->addr) == block;
     }
   }
   Connection& c = NewConnection(/*outbound=*/false, std::string(remote), now);

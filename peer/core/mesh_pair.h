@@ -117,9 +117,9 @@ class MeshPair {
   // Dials between a and b (either way) fail while unreachable.
   void SetReachable(int a, int b, bool reachable);
 
-  // A raw peer connects to node i (Accepted()) from `host` (the remote
-  // endpoint is host:port, a port of its own per link); the test speaks for
-  // it. Returns the link's index.
+  // A raw peer connects to node i (Accepted()) from `host` (as an endpoint
+  // spells it: "10.0.0.1", "[2001:db8::1]"); the test speaks for it.
+  // Returns the link's index.
   size_t AcceptRaw(int i, absl::string_view host = "raw");
   // Frames the raw end of `link` received since the last call.
   std::vector<Frame> TakeRawFrames(size_t link);

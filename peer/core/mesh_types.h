@@ -44,7 +44,8 @@ struct MeshOptions {
   // Accepted connections not yet handshaken (TLS included); one more is
   // closed at once.
   int max_pending_handshakes = 64;
-  // Of those, from one remote host (IP): one host cannot take every place.
+  // Of those, from one source (an IPv4 address, an IPv6 /64: see
+  // AddressBlockOf), so one party cannot take every place.
   int max_pending_handshakes_per_host = 16;
 
   int64_t heartbeat_ms = 1000;

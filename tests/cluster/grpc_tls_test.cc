@@ -2,6 +2,12 @@
 // clients: a client without a certificate where one is required, a
 // read-only client's writes, a certificate without a role, one from another
 // CA. After each refusal the node still serves a client that may.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -9,6 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/host_port.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -266,6 +274,32 @@ TEST_F(GrpcTlsProcessTest, ClientWithoutCertificateReachesHealthAndNothingElse) 
   EXPECT_THAT(plain.Health(), StatusIs(absl::StatusCode::kUnavailable));
   ExpectServes();
   EXPECT_THAT(anonymous.Get("probe"), unauthenticated);
+}
+
+// A stranger who connects and never finishes the TLS handshake holds the
+// socket only --grpc-handshake-timeout, not gRPC's two minutes.
+TEST_F(GrpcTlsProcessTest, ConnectionThatNeverFinishesItsHandshakeIsClosed) {
+  ServerProcess& n1 = StartNode({"--grpc-handshake-timeout=1s"});
+  absl::StatusOr<std::pair<std::string, int>> hp = SplitHostPort(n1.grpc_addr());
+  ASSERT_OK(hp.status());
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(hp->second));
+  ASSERT_EQ(inet_pton(AF_INET, hp->first.c_str(), &addr.sin_addr), 1);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const absl::Time start = absl::Now();
+  // Silence from us; the server's close shows as end of stream (or a reset).
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, /*timeout_ms=*/30000), 1) << "still open after 30 s";
+  char byte;
+  EXPECT_LE(read(fd, &byte, 1), 0);
+  const absl::Duration held = absl::Now() - start;
+  close(fd);
+  EXPECT_GE(held, absl::Milliseconds(500));
+  EXPECT_LT(held, absl::Seconds(20)) << "closed after " << held;
+  ExpectServes();
 }
 
 TEST_F(GrpcTlsProcessTest, RequiredCertificateIsAskedInTheHandshakeHealthIncluded) {

@@ -50,6 +50,7 @@ type Server struct {
 	logPath string
 	exited  chan struct{} // closed when the process has been waited for
 	waitErr error         // valid once exited is closed
+	stopped bool          // Stop ran: the cleanup has nothing left to do
 }
 
 // Binary returns the path of meshkv-server, failing the test with a clear
@@ -202,8 +203,19 @@ func (s *Server) Dial(t testing.TB) *grpc.ClientConn {
 	return conn
 }
 
+// Stop stops the server before the test ends (SIGTERM, exit 0 expected),
+// e.g. to test what clients do when a node goes away.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.stop(t)
+	s.stopped = true
+}
+
 // stop sends SIGTERM and expects exit status 0 within stopTimeout.
 func (s *Server) stop(t testing.TB) {
+	if s.stopped {
+		return
+	}
 	select {
 	case <-s.exited: // died on its own: that is a failure too
 		t.Errorf("meshkv-server exited before the test ended (%v); its log:\n%s", s.waitErr, s.Logs())
