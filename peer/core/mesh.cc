@@ -22,8 +22,8 @@ constexpr size_t kMaxLoggedIdBytes = 128;
 // come and go; IDs of peers no longer connected make room.
 constexpr size_t kMaxCountedPeers = 256;
 
-// "10.0.0.2" of "10.0.0.2:5000" (and "[::1]" of "[::1]:5000"): the remote
-// host of an accepted connection, as the driver names it.
+// The MeshStats::batch_sizes bucket of a batch of `writes`: the smallest b
+// with 2^b >= writes, the last bucket taking the rest.
 size_t BatchBucket(size_t writes) {
   size_t b = 0;
   while ((size_t{1} << b) < writes && b + 1 < kBatchSizeBuckets) ++b;
