@@ -14,7 +14,7 @@
 namespace meshkv {
 namespace {
 
-std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_level{static_cast<int>(kDefaultLogLevel)};
 // The server learns its node ID (its bound address) after its threads have
 // started logging, so the ID is read and written under a lock.
 ABSL_CONST_INIT absl::Mutex g_node_mu(absl::kConstInit);
@@ -33,6 +33,8 @@ void AppendValue(std::string* out, absl::string_view v) {
 }
 
 }  // namespace
+
+absl::string_view LogLevelName(LogLevel level) { return kLevelNames[static_cast<int>(level)]; }
 
 absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
   const std::string lower = absl::AsciiStrToLower(name);
@@ -55,7 +57,7 @@ void Log(LogLevel level, absl::string_view msg, LogFields fields) {
   if (!LogEnabled(level)) return;
   std::string line = absl::StrCat(
       "ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " level=", kLevelNames[static_cast<int>(level)]);
+      " level=", LogLevelName(level));
   {
     absl::ReaderMutexLock lock(&g_node_mu);
     if (!g_node->empty()) {

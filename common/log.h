@@ -21,9 +21,13 @@
 namespace meshkv {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+// The level until SetLogLevel(), and --log-level's default.
+constexpr LogLevel kDefaultLogLevel = LogLevel::kInfo;
 
 using LogFields = std::initializer_list<std::pair<absl::string_view, absl::string_view>>;
 
+// "debug", "info", "warning", "error": what ParseLogLevel reads and lines say.
+absl::string_view LogLevelName(LogLevel level);
 absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name);
 void SetLogLevel(LogLevel level);
 void SetLogNode(std::string node_id);

@@ -101,7 +101,7 @@ ABSL_FLAG(bool, salvage, Defaults().salvage,
           "Repair mode: open a --data-dir whose files fail their checksums anyway, keeping the "
           "records that verify (damaged tables are moved to <data-dir>/.../lost/); the rest "
           "comes back from peers. Without it such a node refuses to start and names the file.");
-ABSL_FLAG(std::string, log_level, "info",
+ABSL_FLAG(std::string, log_level, std::string(meshkv::LogLevelName(meshkv::kDefaultLogLevel)),
           "Least severe log level shown: debug, info, warning, error.");
 ABSL_FLAG(std::string, info_file, Defaults().info_file,
           "Write the node ID and bound addresses here as JSON once listening (for scripts).");

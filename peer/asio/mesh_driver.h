@@ -1,4 +1,4 @@
-// MeshDriver: runs the mesh core (peer/mesh.h) on real TCP sockets.
+// MeshDriver: runs the mesh core (peer/core/mesh.h) on real TCP sockets.
 //
 // One thread owns an asio::io_context, the core and every socket: it
 // accepts, dials, reads, writes and ticks the core's timers, feeding each

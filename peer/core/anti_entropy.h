@@ -23,10 +23,12 @@ namespace meshkv::peer {
 
 class AntiEntropy {
  public:
+  // MeshOptions' fields of the same names; their defaults are written
+  // there, once (the core fills these in).
   struct Options {
-    int64_t anti_entropy_ms = 5000;
-    int64_t initial_sync_timeout_ms = 10000;
-    int64_t sync_timeout_ms = 120000;
+    int64_t anti_entropy_ms = 0;
+    int64_t initial_sync_timeout_ms = 0;
+    int64_t sync_timeout_ms = 0;
   };
   explicit AntiEntropy(Options options) : options_(options) {}
 

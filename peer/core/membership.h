@@ -53,13 +53,15 @@ struct DialTarget {
 
 class Membership {
  public:
+  // MeshOptions' fields of the same names; their defaults are written
+  // there, once (the core fills these in).
   struct Options {
     std::string node_id;
     std::string advertise_addr;
     std::vector<std::string> seeds;
-    int64_t reconnect_min_ms = 100;
-    int64_t reconnect_max_ms = 10000;
-    int64_t shuffle_ms = 30000;
+    int64_t reconnect_min_ms = 0;
+    int64_t reconnect_max_ms = 0;
+    int64_t shuffle_ms = 0;
   };
   // Peer lists carry at most this many entries (this node first); of a
   // longer list received, the rest is ignored.

@@ -22,26 +22,8 @@ constexpr size_t kMaxLoggedIdBytes = 128;
 // come and go; IDs of peers no longer connected make room.
 constexpr size_t kMaxCountedPeers = 256;
 
-// Forged own-origin writes are logged at most this often (each is counted).
-constexpr int64_t kForgeryLogPeriodMs = 10000;
-
-// Whether a flooded write claims `self` as its author: its origin, or any
-// version it carries. A write relayed for another origin carries only that
-// origin's versions (a store writes with its own node ID), so only a
-// forgery names ours.
-bool ClaimsOrigin(const wire::Write& w, const std::string& self) {
-  if (w.origin() == self) return true;
-  const wire::Record& r = w.record();
-  if (r.has_version() && r.version().origin() == self) return true;
-  if (r.has_delta_version() && r.delta_version().origin() == self) return true;
-  for (const wire::Field& f : r.fields()) {
-    if (f.has_version() && f.version().origin() == self) return true;
-  }
-  return false;
-}
-
-// "10.0.0.2" of "10.0.0.2:5000" (and "[::1]" of "[::1]:5000"): the remote
-// host of an accepted connection, as the driver names it.
+// The MeshStats::batch_sizes bucket of a batch of `writes`: the smallest b
+// with 2^b >= writes, the last bucket taking the rest.
 size_t BatchBucket(size_t writes) {
   size_t b = 0;
   while ((size_t{1} << b) < writes && b + 1 < kBatchSizeBuckets) ++b;
@@ -107,6 +89,7 @@ Mesh::Mesh(MeshOptions options, Replica* replica, MeshLogFn log)
       membership_(MembershipOf(options_), &rng_),
       dissemination_(options_.node_id, options_.incarnation_ms, options_.recent_writes,
                      options_.recent_write_bytes),
+      own_origin_(options_.node_id),
       anti_entropy_(AntiEntropyOf(options_)) {}
 
 Mesh::~Mesh() = default;
@@ -608,7 +591,7 @@ void Mesh::OnPong(Connection& c, const wire::Pong& pong) {
 void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
   for (wire::Write& w : *batch.mutable_writes()) {
     ++stats_.writes_received;
-    if (ClaimsOrigin(w, options_.node_id) && !IsEcho(w)) {
+    if (own_origin_.Forged(w, dissemination_)) {
       // A write that claims to be ours but that we did not send (a
       // sequence number we have not used yet, or our ID on a version of
       // another origin's write) is forged, by the sender or by a member
@@ -646,25 +629,15 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
   }
 }
 
-bool Mesh::IsEcho(const wire::Write& w) const {
-  // Our own write, come back around a cycle of the mesh before the trees
-  // pruned it: SeqTracker holds its seq, so it is dropped as a duplicate
-  // and the link that brought it is pruned for our origin, as for anyone's.
-  // A seq of an earlier life is not: the tracker may not hold it.
-  return w.origin() == options_.node_id && dissemination_.Originated(w.origin_seq());
-}
-
 void Mesh::RefuseForgery(const Connection& c, const wire::Write& w) {
   ++stats_.own_origin_refused;
-  ++forgeries_unlogged_;
-  const int64_t now = now_us_ / 1000;
-  if (last_forgery_log_ms_ != 0 && now - last_forgery_log_ms_ < kForgeryLogPeriodMs) return;
-  last_forgery_log_ms_ = now;
+  const uint64_t since_last_log = own_origin_.Refused(now_us_ / 1000);
+  if (since_last_log == 0) return;  // logged recently
   Log(LogLevel::kWarning, "refused forged writes claiming the origin of this node",
       {{"peer", c.who()},
        {"origin", absl::CHexEscape(w.origin().substr(0, kMaxLoggedIdBytes))},
        {"origin_seq", absl::StrCat(w.origin_seq())},
-       {"refused_since_last_log", absl::StrCat(std::exchange(forgeries_unlogged_, 0))}});
+       {"refused_since_last_log", absl::StrCat(since_last_log)}});
 }
 
 void Mesh::Forward(const Connection* from, const wire::Write& w) {

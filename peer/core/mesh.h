@@ -22,7 +22,7 @@
 //     reconnection with exponential backoff and jitter, and a periodic
 //     shuffle of one dialled neighbour so that islands left by a partition
 //     find each other again;
-//   - dissemination (Dissemination, RecentWrites): each write, named
+//   - dissemination (Dissemination, RecentWrites, OwnOriginGuard): each write, named
 //     (origin, origin_seq), is pushed once (SeqTracker) to every neighbour
 //     but the one it came from, unless that neighbour pruned the origin: a
 //     write arriving twice makes the receiver prune its origin on the link
@@ -108,6 +108,7 @@
 #include "peer/core/handshake.h"
 #include "peer/core/membership.h"
 #include "peer/core/mesh_types.h"
+#include "peer/core/own_origin_guard.h"
 #include "peer/core/replica.h"
 #include "peer/core/sync_session.h"
 
@@ -184,9 +185,8 @@ class Mesh {
   void OnPing(Connection& c, const meshkv::mesh::v1::Ping& ping);
   void OnPong(Connection& c, const meshkv::mesh::v1::Pong& pong);
   void OnWriteBatch(Connection& c, meshkv::mesh::v1::WriteBatch& batch);
-  // A write claiming this node's origin arrived: counted, logged at most
-  // once per kForgeryLogPeriodMs, dropped.
-  bool IsEcho(const meshkv::mesh::v1::Write& w) const;
+  // A write forged in this node's name arrived (OwnOriginGuard): counted,
+  // logged at most once per OwnOriginGuard::kLogPeriodMs, dropped.
   void RefuseForgery(const Connection& c, const meshkv::mesh::v1::Write& w);
   void OnGraft(Connection& c, const meshkv::mesh::v1::Graft& graft, int64_t now);
   void OnRecordChunk(const meshkv::mesh::v1::RecordChunk& chunk);
@@ -249,6 +249,7 @@ class Mesh {
   std::mt19937_64 rng_;  // every random choice of every part
   Membership membership_;
   Dissemination dissemination_;
+  OwnOriginGuard own_origin_;
   AntiEntropy anti_entropy_;
   // Ordered, so that iteration (and with it every choice) is reproducible.
   absl::btree_map<ConnId, std::unique_ptr<Connection>> conns_;
@@ -257,8 +258,6 @@ class Mesh {
   std::vector<Command> commands_;
   std::vector<ConnId> writable_;
   int64_t now_us_ = 0;  // time of the current input
-  int64_t last_forgery_log_ms_ = 0;
-  uint64_t forgeries_unlogged_ = 0;  // refused since that log line
   ConnId next_conn_ = 1;
   bool shutting_down_ = false;
 };

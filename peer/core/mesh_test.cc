@@ -266,6 +266,25 @@ TEST(HandshakeRuleTest, InboundConnectionsBeyondTheCapAreTurnedAway) {
   EXPECT_FALSE(pair.links()[links[2]].end[1].open);
 }
 
+TEST(HandshakeRuleTest, AConnectionAcceptedWhileStoppingIsToldSoAndNothingIsDialled) {
+  MeshPair pair(2, OneDialsZero());
+  pair.StartAll();
+  ASSERT_THAT(pair.Established(1), SizeIs(1));
+  pair.mesh(0).Shutdown(pair.now_us());
+  pair.Drive();
+  const size_t link = pair.AcceptRaw(0);
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kGoodbye));
+  EXPECT_EQ(BodyOf<wire::Goodbye>(frames[0]).reason(), wire::Goodbye::SHUTDOWN);
+  EXPECT_FALSE(pair.links()[link].end[1].open);
+  EXPECT_EQ(pair.stats(0).handshakes_refused, 0u);  // a stop, not a refusal
+  // A stopping node dials nobody, not even its lost neighbour's address.
+  const uint64_t n0_dialled = pair.stats(0).connections_dialed;
+  pair.AdvanceTime(absl::Seconds(30));
+  EXPECT_EQ(pair.stats(0).connections_dialed, n0_dialled);
+  EXPECT_THAT(pair.Established(0), IsEmpty());
+}
+
 // ---------------------------------------------------------------------------
 // Connections between a pair.
 
@@ -359,6 +378,52 @@ TEST(ProtocolErrorTest, ABadChecksumClosesTheConnection) {
   pair.InjectOn(link, frame);
   EXPECT_EQ(pair.stats(0).protocol_errors, 1u);
   EXPECT_FALSE(pair.links()[link].end[1].open);
+}
+
+// A member forges a write in node 0's own name (a seq node 0 never used):
+// refused before the replica and the sequence tracker, counted, logged once;
+// node 0's real next write still goes out and its echo is a mere duplicate.
+TEST(ProtocolErrorTest, AWriteForgedInThisNodesNameIsRefusedItsOwnEchoIsNot) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = EstablishRaw(pair, "raw");
+  pair.Write(0, "k", "v");
+  std::vector<MeshPair::Frame> frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kWriteBatch));
+  const wire::Write sent = BodyOf<wire::WriteBatch>(frames[0]).writes(0);
+  // Forgeries: the next seq (not used yet) for another value, and our ID on
+  // the version of a write relayed as another origin's.
+  wire::WriteBatch forged;
+  wire::Write* next = forged.add_writes();
+  next->set_origin(MeshPair::IdOf(0));
+  next->set_origin_seq(sent.origin_seq() + 1);
+  *next->mutable_record() = MapReplica::MakeRecord("k", "forged", 99, MeshPair::IdOf(0));
+  wire::Write* relayed = forged.add_writes();
+  relayed->set_origin("raw");
+  relayed->set_origin_seq(1);
+  *relayed->mutable_record() = MapReplica::MakeRecord("j", "forged", 99, MeshPair::IdOf(0));
+  pair.InjectOn(link, FrameOf(FrameType::kWriteBatch, forged));
+  EXPECT_EQ(pair.stats(0).own_origin_refused, 2u);
+  EXPECT_EQ(pair.replica(0).Get("k"), "v");
+  EXPECT_EQ(pair.replica(0).Get("j"), std::nullopt);
+  std::vector<MeshPair::LogLine> warned =
+      pair.LogsWith(0, "refused forged writes claiming the origin of this node");
+  ASSERT_THAT(warned, SizeIs(1));  // one line for the burst
+  EXPECT_EQ(warned[0].field("refused_since_last_log"), "1");
+  EXPECT_TRUE(pair.links()[link].end[1].open);  // a member: not cut off for it
+  // The forged seq did not mark our next write as seen: it still goes out.
+  pair.Write(0, "k2", "v2");
+  frames = pair.TakeRawFrames(link);
+  ASSERT_THAT(TypesOf(frames), ElementsAre(FrameType::kWriteBatch));
+  EXPECT_EQ(BodyOf<wire::WriteBatch>(frames[0]).writes(0).origin_seq(), sent.origin_seq() + 1);
+  // Our own write coming back around a cycle is a duplicate that prunes the
+  // link, not a forgery.
+  wire::WriteBatch echo;
+  *echo.add_writes() = sent;
+  pair.InjectOn(link, FrameOf(FrameType::kWriteBatch, echo));
+  EXPECT_EQ(pair.stats(0).own_origin_refused, 2u);
+  EXPECT_EQ(pair.stats(0).duplicates_dropped, 1u);
+  EXPECT_THAT(TypesOf(pair.TakeRawFrames(link)), ElementsAre(FrameType::kPrune));
 }
 
 // ---------------------------------------------------------------------------
@@ -516,6 +581,38 @@ TEST(AuthenticatedHandshakeTest, ATransportRefusalIsCountedAndForgotten) {
   EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kCertificate), 1u);
   EXPECT_THAT(pair.Snapshot(0).peers, IsEmpty());
   EXPECT_THAT(pair.LogsWith(0, "refusing peer"), SizeIs(1));
+}
+
+TEST(AuthenticatedHandshakeTest, AnExpiredCertificateIsCountedAsSuch) {
+  MeshPair pair(1, Authenticated());
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  pair.mesh(0).TransportRefused(pair.links()[link].end[1].conn, "certificate has expired",
+                                pair.now_us(), Refusal::kCertificateExpired);
+  pair.Pump();
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kCertificateExpired), 1u);
+  EXPECT_EQ(RefusedFor(pair.stats(0), Refusal::kCertificate), 0u);
+  EXPECT_THAT(pair.Snapshot(0).peers, IsEmpty());
+}
+
+// A dial whose TLS handshake the transport refused is not retried at once:
+// the dialler backs off to the maximum, as after a refused Hello.
+TEST(AuthenticatedHandshakeTest, ADialRefusedByTheTransportBacksOffToTheMaximum) {
+  MeshPair pair(2, [](int i, MeshOptions& o) {
+    o.authenticated = true;
+    if (i == 1) o.seeds = {MeshPair::AddrOf(0)};
+  });
+  pair.StartAll();
+  ASSERT_EQ(pair.stats(1).connections_dialed, 1u);
+  ASSERT_THAT(pair.links(), SizeIs(1));
+  pair.mesh(1).TransportRefused(pair.links()[0].end[0].conn, "unknown CA", pair.now_us());
+  pair.Pump();
+  EXPECT_EQ(RefusedFor(pair.stats(1), Refusal::kCertificate), 1u);
+  // reconnect_max_ms (10 s) times a jitter of at least 0.5.
+  pair.AdvanceTime(absl::Milliseconds(4900));
+  EXPECT_EQ(pair.stats(1).connections_dialed, 1u);
+  pair.AdvanceTime(absl::Seconds(11));
+  EXPECT_GE(pair.stats(1).connections_dialed, 2u);
 }
 
 TEST(AuthenticatedHandshakeTest, AnUnsecuredConnectionTimesOutLikeAHandshake) {

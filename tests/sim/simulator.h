@@ -59,8 +59,10 @@ struct SimOptions {
   int64_t max_clock_skew_ms = 50;  // each node's wall clock is off by up to this
   int keys = 100;                  // key space of the random writes
   int writers = 0;                 // writes enter at nodes [0, writers); 0: any node
-  int64_t anti_entropy_ms = 5000;  // periodic sync (a new connection syncs regardless)
-  int64_t shuffle_ms = 30000;
+  // The mesh's own defaults unless a test changes them.
+  int64_t anti_entropy_ms =  // periodic sync (a new connection syncs regardless)
+      peer::MeshOptions().anti_entropy_ms;
+  int64_t shuffle_ms = peer::MeshOptions().shuffle_ms;
   // Share of Sets, Updates and ApplyDeltas that carry a time to live (0.1 s
   // to 5 s), and then one write in ten is a Touch instead. 0: no expiry in
   // play (and the random choices of earlier seeds stay as they were).
