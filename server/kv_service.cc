@@ -102,10 +102,37 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
 
 // Request fields the API names but this build does not implement yet: refused
 // rather than ignored, so no client believes it got what it asked for.
-absl::Status Unimplemented(uint32_t min_replicas, int64_t ttl_ms = 0, int remove_fields = 0) {
-  if (min_replicas != 0) return absl::UnimplementedError("min_replicas is not implemented yet");
+absl::Status Unimplemented(int64_t ttl_ms = 0, int remove_fields = 0) {
   if (ttl_ms != 0) return absl::UnimplementedError("ttl_ms is not implemented yet");
   if (remove_fields != 0) return absl::UnimplementedError("remove_fields is not implemented yet");
+  return absl::OkStatus();
+}
+
+// The write concern a request asks for: min_replicas, until the client's
+// deadline, while the client is still there.
+ConcernRequest ConcernOf(grpc::CallbackServerContext* ctx, uint32_t min_replicas) {
+  ConcernRequest c;
+  c.min_replicas = min_replicas;
+  if (min_replicas == 0) return c;
+  // No deadline reads as the end of time; absl::Time holds it as infinite.
+  const auto deadline = ctx->deadline();
+  if (deadline < std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
+    c.deadline = absl::FromChrono(deadline);
+  }
+  c.cancelled = [ctx] { return ctx->IsCancelled(); };
+  return c;
+}
+
+// Items of an Update take the request's concern; their own field must stay
+// unset, not be silently ignored.
+absl::Status CheckItemConcern(const meshkv::v1::UpdateRequest& req) {
+  for (const meshkv::v1::SetRequest& item : req.items()) {
+    if (item.min_replicas() != 0) {
+      return absl::InvalidArgumentError(
+          "min_replicas is set on an Update item: set it on the UpdateRequest, it applies to "
+          "every item");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -148,16 +175,17 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas(), req->ttl_ms()); !s.ok()) {
+  if (absl::Status s = Unimplemented(req->ttl_ms()); !s.ok()) {
     return Done(ctx, s);
   }
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Set(req->key(), ToValueView(req->value()), *pre,
-             Reply(reactor, [resp](const WriteResult& r) {
-               ToMeta(r.changes[0].entry, resp->mutable_meta());
-             }));
+  node_->Set(
+      req->key(), ToValueView(req->value()), *pre,
+      Reply(reactor,
+            [resp](const WriteResult& r) { ToMeta(r.changes[0].entry, resp->mutable_meta()); }),
+      ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -167,14 +195,16 @@ grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Delete")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Delete(req->key(), *pre, Reply(reactor, [resp](const WriteResult& r) {
-                  ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
-                  ToMeta(r.changes[0].entry, resp->mutable_meta());
-                }));
+  node_->Delete(req->key(), *pre,
+                Reply(reactor,
+                      [resp](const WriteResult& r) {
+                        ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
+                        ToMeta(r.changes[0].entry, resp->mutable_meta());
+                      }),
+                ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -184,18 +214,22 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Update")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
+  if (absl::Status s = CheckItemConcern(*req); !s.ok()) return Done(ctx, s);
   for (const meshkv::v1::SetRequest& item : req->items()) {
-    if (absl::Status s = Unimplemented(item.min_replicas(), item.ttl_ms()); !s.ok()) {
+    if (absl::Status s = Unimplemented(item.ttl_ms()); !s.ok()) {
       return Done(ctx, s);
     }
   }
   absl::StatusOr<std::vector<Precondition>> pres = ToPreconditions(req->items());
   if (!pres.ok()) return Done(ctx, pres.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Update(ToKeyValuesView(req->items()), *pres, Reply(reactor, [resp](const WriteResult& r) {
-                  for (const WriteResult::Change& c : r.changes) ToMeta(c.entry, resp->add_metas());
-                }));
+  node_->Update(ToKeyValuesView(req->items()), *pres,
+                Reply(reactor,
+                      [resp](const WriteResult& r) {
+                        for (const WriteResult::Change& c : r.changes)
+                          ToMeta(c.entry, resp->add_metas());
+                      }),
+                ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -205,17 +239,18 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas(), req->ttl_ms(), req->remove_fields_size());
-      !s.ok()) {
+  if (absl::Status s = Unimplemented(req->ttl_ms(), req->remove_fields_size()); !s.ok()) {
     return Done(ctx, s);
   }
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->ApplyDelta(req->key(), ToFieldsView(req->delta()), *pre,
-                    Reply(reactor, [resp](const WriteResult& r) {
-                      ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
-                    }));
+                    Reply(reactor,
+                          [resp](const WriteResult& r) {
+                            ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
+                          }),
+                    ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -225,11 +260,13 @@ grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Pop")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Pop(req->key(), Reply(reactor, [resp](const WriteResult& r) {
-               ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-             }));
+  node_->Pop(req->key(),
+             Reply(reactor,
+                   [resp](const WriteResult& r) {
+                     ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+                   }),
+             ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -239,11 +276,12 @@ grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* 
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("PopItem")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->PopItem(Reply(reactor, [resp](const WriteResult& r) {
-    ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-  }));
+  node_->PopItem(Reply(reactor,
+                       [resp](const WriteResult& r) {
+                         ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+                       }),
+                 ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
