@@ -104,7 +104,7 @@ class Worker {
   Worker(const BenchConfig& config, LoadGenerator::Plan* plan, int index, int worker_count)
       : config_(config),
         plan_(plan),
-        protocol_(Protocol::For(config.target, config.linearizable)),
+        protocol_(Protocol::For(config.target, config.linearizable, config.min_replicas)),
         rng_(config.seed * 1000003 + static_cast<uint64_t>(index)),
         index_(index),
         worker_count_(worker_count) {

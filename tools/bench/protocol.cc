@@ -27,9 +27,11 @@ bool Parse(grpc::ByteBuffer* buffer, Message* m) {
 // meshkv.v1.KeyValue, and the baseline, which has its Get.
 class MeshkvProtocol final : public Protocol {
  public:
-  explicit MeshkvProtocol(bool baseline)
+  MeshkvProtocol(bool baseline, uint32_t min_replicas)
       : get_method_(baseline ? "/meshkv.bench.v1.Baseline/Get" : "/meshkv.v1.KeyValue/Get"),
-        set_method_(baseline ? "" : "/meshkv.v1.KeyValue/Set") {}
+        set_method_(baseline ? "" : "/meshkv.v1.KeyValue/Set") {
+    set_.set_min_replicas(min_replicas);
+  }
 
   const std::string& get_method() const override { return get_method_; }
   const std::string& set_method() const override { return set_method_; }
@@ -85,12 +87,12 @@ class EtcdProtocol final : public Protocol {
 
 }  // namespace
 
-std::unique_ptr<Protocol> Protocol::For(Target target, bool linearizable) {
+std::unique_ptr<Protocol> Protocol::For(Target target, bool linearizable, uint32_t min_replicas) {
   switch (target) {
     case Target::kMeshkv:
-      return std::make_unique<MeshkvProtocol>(/*baseline=*/false);
+      return std::make_unique<MeshkvProtocol>(/*baseline=*/false, min_replicas);
     case Target::kBaseline:
-      return std::make_unique<MeshkvProtocol>(/*baseline=*/true);
+      return std::make_unique<MeshkvProtocol>(/*baseline=*/true, 0);
     case Target::kEtcd:
       return std::make_unique<EtcdProtocol>(linearizable);
   }

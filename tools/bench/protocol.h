@@ -20,7 +20,8 @@ namespace meshkv::bench {
 
 class Protocol {
  public:
-  static std::unique_ptr<Protocol> For(Target target, bool linearizable);
+  // `min_replicas`: meshkv Sets ask that many other nodes to hold them.
+  static std::unique_ptr<Protocol> For(Target target, bool linearizable, uint32_t min_replicas = 0);
   virtual ~Protocol() = default;
 
   // Full method names, "/package.Service/Method".
