@@ -83,6 +83,9 @@ peer::MeshOptions MeshOptionsFor(const ServerConfig& config, const std::string& 
   o.incarnation_ms = incarnation_ms;
   o.initial_sync_timeout_ms = absl::ToInt64Milliseconds(config.initial_sync_timeout);
   o.rng_seed = rng_seed;
+  // Write concern: with a data directory synced on every write, a replica
+  // holds a write once it is on disk, not merely applied.
+  o.acks_when_durable = !config.data_dir.empty() && config.fsync == storage::FsyncMode::kAlways;
   // A whole record must fit in a frame, with room to spare.
   o.max_frame_bytes =
       std::max<size_t>(o.max_frame_bytes, 4 * (config.max_value_bytes + config.max_key_bytes));

@@ -100,10 +100,31 @@ class ListStream final : public grpc::ServerWriteReactor<meshkv::v1::ListRespons
   meshkv::v1::ListResponse response_;
 };
 
-// Request fields the API names but this build does not implement yet: refused
-// rather than ignored, so no client believes it got what it asked for.
-absl::Status Unimplemented(uint32_t min_replicas) {
-  if (min_replicas != 0) return absl::UnimplementedError("min_replicas is not implemented yet");
+// The write concern a request asks for: min_replicas, until the client's
+// deadline, while the client is still there.
+ConcernRequest ConcernOf(grpc::CallbackServerContext* ctx, uint32_t min_replicas) {
+  ConcernRequest c;
+  c.min_replicas = min_replicas;
+  if (min_replicas == 0) return c;
+  // No deadline reads as the end of time; absl::Time holds it as infinite.
+  const auto deadline = ctx->deadline();
+  if (deadline < std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
+    c.deadline = absl::FromChrono(deadline);
+  }
+  c.cancelled = [ctx] { return ctx->IsCancelled(); };
+  return c;
+}
+
+// Items of an Update take the request's concern; their own field must stay
+// unset, not be silently ignored.
+absl::Status CheckItemConcern(const meshkv::v1::UpdateRequest& req) {
+  for (const meshkv::v1::SetRequest& item : req.items()) {
+    if (item.min_replicas() != 0) {
+      return absl::InvalidArgumentError(
+          "min_replicas is set on an Update item: set it on the UpdateRequest, it applies to "
+          "every item");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -146,14 +167,14 @@ grpc::ServerUnaryReactor* KeyValueService::Set(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Set")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Set(req->key(), ToValueView(req->value()), *pre, absl::Milliseconds(req->ttl_ms()),
-             Reply(reactor, [resp](const WriteResult& r) {
-               ToMeta(r.changes[0].entry, resp->mutable_meta());
-             }));
+  node_->Set(
+      req->key(), ToValueView(req->value()), *pre, absl::Milliseconds(req->ttl_ms()),
+      Reply(reactor,
+            [resp](const WriteResult& r) { ToMeta(r.changes[0].entry, resp->mutable_meta()); }),
+      ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -163,14 +184,16 @@ grpc::ServerUnaryReactor* KeyValueService::Delete(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Delete")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Delete(req->key(), *pre, Reply(reactor, [resp](const WriteResult& r) {
-                  ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
-                  ToMeta(r.changes[0].entry, resp->mutable_meta());
-                }));
+  node_->Delete(req->key(), *pre,
+                Reply(reactor,
+                      [resp](const WriteResult& r) {
+                        ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_prev());
+                        ToMeta(r.changes[0].entry, resp->mutable_meta());
+                      }),
+                ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -180,17 +203,17 @@ grpc::ServerUnaryReactor* KeyValueService::Update(grpc::CallbackServerContext* c
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Update")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
-  for (const meshkv::v1::SetRequest& item : req->items()) {
-    if (absl::Status s = Unimplemented(item.min_replicas()); !s.ok()) return Done(ctx, s);
-  }
+  if (absl::Status s = CheckItemConcern(*req); !s.ok()) return Done(ctx, s);
   absl::StatusOr<std::vector<Precondition>> pres = ToPreconditions(req->items());
   if (!pres.ok()) return Done(ctx, pres.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Update(ToKeyValuesView(req->items()), *pres, ToTtls(req->items()),
-                Reply(reactor, [resp](const WriteResult& r) {
-                  for (const WriteResult::Change& c : r.changes) ToMeta(c.entry, resp->add_metas());
-                }));
+                Reply(reactor,
+                      [resp](const WriteResult& r) {
+                        for (const WriteResult::Change& c : r.changes)
+                          ToMeta(c.entry, resp->add_metas());
+                      }),
+                ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -200,18 +223,17 @@ grpc::ServerUnaryReactor* KeyValueService::ApplyDelta(grpc::CallbackServerContex
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("ApplyDelta")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) {
-    return Done(ctx, s);
-  }
   absl::StatusOr<Precondition> pre = ToPrecondition(req->precondition());
   if (!pre.ok()) return Done(ctx, pre.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const FieldNamesView remove(req->remove_fields().begin(), req->remove_fields().end());
   node_->ApplyDelta(req->key(), ToFieldsView(req->delta()), *pre, remove,
                     absl::Milliseconds(req->ttl_ms()),
-                    Reply(reactor, [resp](const WriteResult& r) {
-                      ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
-                    }));
+                    Reply(reactor,
+                          [resp](const WriteResult& r) {
+                            ToEntry(r.changes[0].entry, /*with_value=*/true, resp->mutable_entry());
+                          }),
+                    ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -221,11 +243,13 @@ grpc::ServerUnaryReactor* KeyValueService::Pop(grpc::CallbackServerContext* ctx,
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Pop")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->Pop(req->key(), Reply(reactor, [resp](const WriteResult& r) {
-               ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-             }));
+  node_->Pop(req->key(),
+             Reply(reactor,
+                   [resp](const WriteResult& r) {
+                     ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+                   }),
+             ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -235,11 +259,12 @@ grpc::ServerUnaryReactor* KeyValueService::PopItem(grpc::CallbackServerContext* 
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("PopItem")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  node_->PopItem(Reply(reactor, [resp](const WriteResult& r) {
-    ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
-  }));
+  node_->PopItem(Reply(reactor,
+                       [resp](const WriteResult& r) {
+                         ToEntry(r.changes[0].prev, /*with_value=*/true, resp->mutable_entry());
+                       }),
+                 ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -249,17 +274,19 @@ grpc::ServerUnaryReactor* KeyValueService::DeletePrefix(grpc::CallbackServerCont
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("DeletePrefix")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   const size_t max = options_.max_delete_prefix_keys;
   const size_t limit = req->limit() == 0 ? max : std::min<size_t>(req->limit(), max);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // The values are not sent back: up to `limit` of them could make a
   // response of gigabytes. Each entry is the key and the meta of its delete.
-  node_->DeletePrefix(req->prefix(), limit, Reply(reactor, [resp](const WriteResult& r) {
-                        for (const WriteResult::Change& c : r.changes) {
-                          ToEntry(c.entry, /*with_value=*/false, resp->add_deleted());
-                        }
-                      }));
+  node_->DeletePrefix(req->prefix(), limit,
+                      Reply(reactor,
+                            [resp](const WriteResult& r) {
+                              for (const WriteResult::Change& c : r.changes) {
+                                ToEntry(c.entry, /*with_value=*/false, resp->add_deleted());
+                              }
+                            }),
+                      ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 
@@ -269,12 +296,13 @@ grpc::ServerUnaryReactor* KeyValueService::Touch(grpc::CallbackServerContext* ct
   if (absl::Status s = auth_->Check(*ctx, KeyValueMethodAccess("Touch")); !s.ok()) {
     return Done(ctx, s);
   }
-  if (absl::Status s = Unimplemented(req->min_replicas()); !s.ok()) return Done(ctx, s);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   node_->Touch(req->key(), absl::Milliseconds(req->ttl_ms()),
-               Reply(reactor, [resp](const WriteResult& r) {
-                 ToMeta(r.changes[0].entry, resp->mutable_meta());
-               }));
+               Reply(reactor,
+                     [resp](const WriteResult& r) {
+                       ToMeta(r.changes[0].entry, resp->mutable_meta());
+                     }),
+               ConcernOf(ctx, req->min_replicas()));
   return reactor;
 }
 

@@ -143,16 +143,22 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
       client_auth_(grpc_security.client_auth, std::move(grpc_security.roles)),
       health_(config.max_health_watches) {
   peer::MeshDriver* driver = mesh_.get();
+  concern_ = std::make_unique<WriteConcern>(
+      WriteConcernOptions{},
+      WriteConcern::MeshView{[driver] { return driver->last_origin_seq(); },
+                             [driver] { return driver->established_peers(); },
+                             [driver] { return driver->known_peers(); }},
+      &metrics_->registry());
   handoff_ = std::make_unique<ReplicationHandoff>(
-      [driver](std::vector<meshkv::mesh::v1::Record> records) {
-        driver->Broadcast(std::move(records));
+      [driver, concern = concern_.get()](std::vector<meshkv::mesh::v1::Record> records) {
+        driver->Broadcast(std::move(records), concern->ack_wanted());
       });
   commit_metrics_ = std::make_unique<CommitMetrics>(metrics_.get(), env->clock());
   StoreOptions store = StoreOptionsFor(config, node_id_);
   if (data_dir_) store.revision_base = data_dir_->revision_base();
   node_ = std::make_unique<Node>(
       std::move(store), env, std::vector<CommitObserver*>{handoff_.get(), commit_metrics_.get()},
-      durability_.get());
+      durability_.get(), concern_.get());
   metrics_->AddCollector(StoreCollector(&node_->store()));
   metrics_->AddCollector(ProcessCollector());
   if (data_dir_) metrics_->AddCollector(StorageCollector(data_dir_.get()));
@@ -170,10 +176,23 @@ absl::Status MeshkvServer::StartMesh() {
   MESHKV_RETURN_IF_ERROR(ReserveOriginSeqs());
   peer::MeshOptions o =
       MeshOptionsFor(config_, node_id_, advertise_addr_, incarnation_ms_, std::random_device()());
-  // With no seeds there is nothing to learn: serve before Start() returns,
-  // not whenever the mesh thread gets round to saying so.
+  peer::MeshDriver::WriteConcernHooks hooks;
+  hooks.on_acked = [concern = concern_.get()](const peer::AckTracker::Marks& marks) {
+    concern->Acked(marks);
+  };
+  if (durability_ != nullptr) {
+    hooks.when_durable = [log = durability_.get()](std::function<void(bool)> done) {
+      // Everything applied so far is queued: once it is written, it holds.
+      log->WhenDurable(log->enqueued(), [done = std::move(done)](absl::Status s) { done(s.ok()); });
+    };
+  }
+  // Started before the node serves, so that every write it accepts is
+  // numbered from this life's base (MeshDriver::Broadcast).
+  mesh_->Start(
+      std::move(o), node_.get(), LogFromMesh, [this] { MarkSynced(); }, std::move(hooks));
+  // With no seeds there is nothing to learn: serve at once, not whenever
+  // the mesh thread gets round to saying so.
   if (config_.join.empty()) MarkSynced();
-  mesh_->Start(std::move(o), node_.get(), LogFromMesh, [this] { MarkSynced(); });
   return absl::OkStatus();
 }
 

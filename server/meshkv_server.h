@@ -39,6 +39,7 @@
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/replication_handoff.h"
+#include "server/write_concern.h"
 #include "storage/data_dir.h"
 
 namespace meshkv {
@@ -102,6 +103,7 @@ class MeshkvServer {
   const int64_t incarnation_ms_;
   std::unique_ptr<DurabilityLog> durability_;   // observes node_'s store; with data_dir_
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<WriteConcern> concern_;        // used by node_, fed by mesh_
   std::unique_ptr<ReplicationHandoff> handoff_;  // observes node_'s store
   std::unique_ptr<CommitMetrics> commit_metrics_;  // observes node_'s store
   std::unique_ptr<Node> node_;

@@ -16,20 +16,58 @@ std::vector<CommitObserver*> ObserversFor(WatchHub* hub, DurabilityLog* durabili
 }  // namespace
 
 Node::Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observers,
-           DurabilityLog* durability)
+           DurabilityLog* durability, WriteConcern* concern)
     : durability_(durability),
+      concern_(concern),
       watches_(env),
       store_(std::move(options), env->clock(),
              ObserversFor(&watches_, durability, std::move(observers))) {}
 
 template <typename Op>
-void Node::Durably(Op op, WriteDone done) {
+void Node::Durably(Op op, WriteDone done, const ConcernRequest& concern) {
   if (absl::Status s = CheckSynced(); !s.ok()) {
     std::move(done)(std::move(s));
     return;
   }
+  if (concern_ != nullptr) {
+    if (absl::Status s = concern_->Admit(concern.min_replicas); !s.ok()) {
+      std::move(done)(std::move(s));
+      return;
+    }
+  } else if (concern.min_replicas != 0) {
+    std::move(done)(absl::UnavailableError("this node does not replicate: min_replicas must be 0"));
+    return;
+  }
   const DurabilityLog::Seq since = durability_ != nullptr ? durability_->enqueued() : 0;
-  absl::StatusOr<WriteResult> r = op();
+  absl::StatusOr<WriteResult> r;
+  if (concern.min_replicas == 0) {
+    r = op();
+  } else {
+    // Committed under a marking, so that it is flooded with ack_wanted; the
+    // origin_seq read before the marking ends is the write's or a later
+    // marked one's, which holders acknowledge as promptly.
+    uint64_t seq = 0;
+    {
+      WriteConcern::Marking marking(concern_);
+      r = op();
+      seq = concern_->last_origin_seq();
+    }
+    // Durable here first (as without a concern), then held elsewhere.
+    done = [this, seq, concern, done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
+      if (!r.ok()) {
+        std::move(done)(std::move(r));
+        return;
+      }
+      concern_->Wait(seq, concern,
+                     [r = *std::move(r), done = std::move(done)](absl::Status s) mutable {
+                       if (s.ok()) {
+                         std::move(done)(std::move(r));
+                       } else {
+                         std::move(done)(std::move(s));
+                       }
+                     });
+    };
+  }
   if (!r.ok() || durability_ == nullptr) {
     std::move(done)(std::move(r));
     return;
@@ -63,38 +101,44 @@ absl::Status Node::CheckSynced() const {
 }
 
 void Node::Set(absl::string_view key, const ValueView& value, const Precondition& pre,
-               absl::Duration ttl, WriteDone done) {
-  Durably([&] { return store_.Set(key, value, pre, ttl); }, std::move(done));
+               absl::Duration ttl, WriteDone done, const ConcernRequest& concern) {
+  Durably([&] { return store_.Set(key, value, pre, ttl); }, std::move(done), concern);
 }
 
-void Node::Delete(absl::string_view key, const Precondition& pre, WriteDone done) {
-  Durably([&] { return store_.Delete(key, pre); }, std::move(done));
+void Node::Delete(absl::string_view key, const Precondition& pre, WriteDone done,
+                  const ConcernRequest& concern) {
+  Durably([&] { return store_.Delete(key, pre); }, std::move(done), concern);
 }
 
 void Node::Update(const KeyValuesView& items, const std::vector<Precondition>& pres,
-                  const std::vector<absl::Duration>& ttls, WriteDone done) {
-  Durably([&] { return store_.Update(items, pres, ttls); }, std::move(done));
+                  const std::vector<absl::Duration>& ttls, WriteDone done,
+                  const ConcernRequest& concern) {
+  Durably([&] { return store_.Update(items, pres, ttls); }, std::move(done), concern);
 }
 
 void Node::ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
-                      const FieldNamesView& remove, absl::Duration ttl, WriteDone done) {
-  Durably([&] { return store_.ApplyDelta(key, delta, pre, remove, ttl); }, std::move(done));
+                      const FieldNamesView& remove, absl::Duration ttl, WriteDone done,
+                      const ConcernRequest& concern) {
+  Durably([&] { return store_.ApplyDelta(key, delta, pre, remove, ttl); }, std::move(done),
+          concern);
 }
 
-void Node::Pop(absl::string_view key, WriteDone done) {
-  Durably([&] { return store_.Pop(key); }, std::move(done));
+void Node::Pop(absl::string_view key, WriteDone done, const ConcernRequest& concern) {
+  Durably([&] { return store_.Pop(key); }, std::move(done), concern);
 }
 
-void Node::PopItem(WriteDone done) {
-  Durably([&] { return store_.PopItem(); }, std::move(done));
+void Node::PopItem(WriteDone done, const ConcernRequest& concern) {
+  Durably([&] { return store_.PopItem(); }, std::move(done), concern);
 }
 
-void Node::DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done) {
-  Durably([&] { return store_.DeletePrefix(prefix, max_keys); }, std::move(done));
+void Node::DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done,
+                        const ConcernRequest& concern) {
+  Durably([&] { return store_.DeletePrefix(prefix, max_keys); }, std::move(done), concern);
 }
 
-void Node::Touch(absl::string_view key, absl::Duration ttl, WriteDone done) {
-  Durably([&] { return store_.Touch(key, ttl); }, std::move(done));
+void Node::Touch(absl::string_view key, absl::Duration ttl, WriteDone done,
+                 const ConcernRequest& concern) {
+  Durably([&] { return store_.Touch(key, ttl); }, std::move(done), concern);
 }
 
 absl::StatusOr<WriteResult> Node::Set(absl::string_view key, const ValueView& value,

@@ -15,6 +15,11 @@
 // Writes are refused with UNAVAILABLE until the node has finished its first
 // sync: before that it does not know the leases it must honour.
 //
+// A write may ask for a write concern (ConcernRequest: min_replicas other
+// nodes must hold it): with a WriteConcern given at construction, `done`
+// then runs once they do, or with the concern's error (the change stays
+// committed); without one, min_replicas > 0 is refused with UNAVAILABLE.
+//
 // Thread-safe. The mesh calls the Replica methods on its own thread.
 #ifndef MESHKV_SERVER_NODE_H_
 #define MESHKV_SERVER_NODE_H_
@@ -33,6 +38,7 @@
 #include "peer/core/replica.h"
 #include "server/durability_log.h"
 #include "server/watch_hub.h"
+#include "server/write_concern.h"
 #include "store/commit_observer.h"
 #include "store/store.h"
 #include "store/value.h"
@@ -45,9 +51,9 @@ class Node final : public peer::Replica {
   // `observers` and `durability` are not owned and must outlive the node.
   // The watch hub is told of each commit first, then `durability`, then
   // `observers` in order. Without `durability` the node keeps nothing on
-  // disk.
+  // disk. `concern` (not owned; may be null) makes writes wait for replicas.
   Node(StoreOptions options, Env* env, std::vector<CommitObserver*> observers = {},
-       DurabilityLog* durability = nullptr);
+       DurabilityLog* durability = nullptr, WriteConcern* concern = nullptr);
 
   // --- Local operations: the Store's, refused until the first sync -------
   // Each commits at once (its arguments are not kept) and calls `done` with
@@ -57,18 +63,24 @@ class Node final : public peer::Replica {
   // write, `done` runs before the call returns; otherwise, usually, later,
   // on the durability log's thread: it must be quick and must not block.
   using WriteDone = absl::AnyInvocable<void(absl::StatusOr<WriteResult>) &&>;
-  // Preconditions and times to live are the store's (store/store.h).
+  // Preconditions and times to live are the store's (store/store.h); the
+  // write concern is server/write_concern.h's.
   void Set(absl::string_view key, const ValueView& value, const Precondition& pre,
-           absl::Duration ttl, WriteDone done);
-  void Delete(absl::string_view key, const Precondition& pre, WriteDone done);
+           absl::Duration ttl, WriteDone done, const ConcernRequest& concern = {});
+  void Delete(absl::string_view key, const Precondition& pre, WriteDone done,
+              const ConcernRequest& concern = {});
   void Update(const KeyValuesView& items, const std::vector<Precondition>& pres,
-              const std::vector<absl::Duration>& ttls, WriteDone done);
+              const std::vector<absl::Duration>& ttls, WriteDone done,
+              const ConcernRequest& concern = {});
   void ApplyDelta(absl::string_view key, const FieldsView& delta, const Precondition& pre,
-                  const FieldNamesView& remove, absl::Duration ttl, WriteDone done);
-  void Pop(absl::string_view key, WriteDone done);
-  void PopItem(WriteDone done);
-  void DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done);
-  void Touch(absl::string_view key, absl::Duration ttl, WriteDone done);
+                  const FieldNamesView& remove, absl::Duration ttl, WriteDone done,
+                  const ConcernRequest& concern = {});
+  void Pop(absl::string_view key, WriteDone done, const ConcernRequest& concern = {});
+  void PopItem(WriteDone done, const ConcernRequest& concern = {});
+  void DeletePrefix(absl::string_view prefix, size_t max_keys, WriteDone done,
+                    const ConcernRequest& concern = {});
+  void Touch(absl::string_view key, absl::Duration ttl, WriteDone done,
+             const ConcernRequest& concern = {});
   // The same, blocking until `done` would run.
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
                                   const Precondition& pre = {},
@@ -128,14 +140,15 @@ class Node final : public peer::Replica {
  private:
   absl::Status CheckSynced() const;
   // Runs a local operation: refused until synced; `done` once its change
-  // is durable.
+  // is durable (and, with a concern, held by enough replicas).
   template <typename Op>
-  void Durably(Op op, WriteDone done);
+  void Durably(Op op, WriteDone done, const ConcernRequest& concern);
   // Runs an asynchronous operation and waits for its result.
   template <typename Start>
   static absl::StatusOr<WriteResult> Wait(Start start);
 
   DurabilityLog* const durability_;  // Not owned; may be null.
+  WriteConcern* const concern_;      // Not owned; may be null.
   WatchHub watches_;  // before store_: the store tells it of every commit
   Store store_;
   std::atomic<bool> synced_{false};

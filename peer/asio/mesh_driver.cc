@@ -10,6 +10,7 @@
 #include "asio/post.hpp"
 #include "common/host_port.h"
 #include "peer/asio/tls_context.h"
+#include "peer/core/seq_tracker.h"
 
 namespace meshkv::peer {
 namespace {
@@ -89,8 +90,13 @@ int64_t MeshDriver::Now() const {
 }
 
 void MeshDriver::Start(MeshOptions options, Replica* replica, MeshLogFn log,
-                       std::function<void()> on_synced) {
+                       std::function<void()> on_synced, WriteConcernHooks concern) {
   options.authenticated = transports_.secure();
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    seq_base_ = SeqTracker::Base(options.incarnation_ms);
+  }
+  concern_ = std::move(concern);
   mesh_ = std::make_unique<Mesh>(std::move(options), replica, std::move(log));
   on_synced_ = std::move(on_synced);
   running_ = true;
@@ -135,26 +141,62 @@ void MeshDriver::Tick() {
   });
 }
 
-void MeshDriver::Broadcast(std::vector<meshkv::mesh::v1::Record> records) {
+uint64_t MeshDriver::Broadcast(std::vector<meshkv::mesh::v1::Record> records, bool ack_wanted) {
   absl::MutexLock lock(&inbox_mu_);
   for (auto& r : records) inbox_.push_back(std::move(r));
+  broadcast_ += records.size();
+  if (ack_wanted) wanted_through_ = broadcast_;
   if (!drain_posted_ && running_) {
     drain_posted_ = true;
     asio::post(*io_, [this] { Drain(); });
   }
+  return seq_base_ + broadcast_;
 }
 
-// Every write handed over since the last drain goes out in one batch.
+uint64_t MeshDriver::last_origin_seq() const {
+  absl::MutexLock lock(&inbox_mu_);
+  return seq_base_ + broadcast_;
+}
+
+// Every write handed over since the last drain goes out in one batch (two
+// when some want acks: those up to the last that does, then the rest).
 void MeshDriver::Drain() {
   std::vector<meshkv::mesh::v1::Record> records;
+  uint64_t wanted = 0;
   {
     absl::MutexLock lock(&inbox_mu_);
     records.swap(inbox_);
     drain_posted_ = false;
+    if (wanted_through_ > drained_) wanted = wanted_through_ - drained_;
   }
   if (records.empty()) return;
-  mesh_->Broadcast(std::move(records), Now());
+  drained_ += records.size();
+  if (wanted == 0) {
+    mesh_->Broadcast(std::move(records), Now());
+  } else {
+    std::vector<meshkv::mesh::v1::Record> rest(
+        std::make_move_iterator(records.begin() + static_cast<ptrdiff_t>(wanted)),
+        std::make_move_iterator(records.end()));
+    records.resize(wanted);
+    mesh_->Broadcast(std::move(records), Now(), /*ack_wanted=*/true);
+    if (!rest.empty()) mesh_->Broadcast(std::move(rest), Now());
+  }
   Pump();
+}
+
+void MeshDriver::AwaitDurable() {
+  auto durable = [this](bool ok) {
+    asio::post(*io_, [this, ok] {
+      if (stopping_) return;
+      mesh_->Durable(Now(), ok);
+      Pump();
+    });
+  };
+  if (concern_.when_durable) {
+    concern_.when_durable(std::move(durable));
+  } else {
+    durable(true);
+  }
 }
 
 void MeshDriver::Pump() {
@@ -165,6 +207,10 @@ void MeshDriver::Pump() {
     for (const Command& c : commands) {
       if (c.kind == Command::kDial) {
         Dial(c.conn, c.addr);
+        continue;
+      }
+      if (c.kind == Command::kAwaitDurable) {
+        AwaitDurable();
         continue;
       }
       auto it = sockets_.find(c.conn);
@@ -181,6 +227,10 @@ void MeshDriver::Pump() {
     }
     for (ConnId id : writable) Write(id);
   }
+  AckTracker::Marks acked = mesh_->TakeAcks();
+  if (!acked.empty() && concern_.on_acked) concern_.on_acked(acked);
+  established_peers_.store(mesh_->established_peers(), std::memory_order_relaxed);
+  known_peers_.store(mesh_->known_peers(), std::memory_order_relaxed);
   if (!synced_ && mesh_->synced()) {
     synced_ = true;
     if (on_synced_) on_synced_();

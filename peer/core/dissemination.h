@@ -110,6 +110,13 @@ class Dissemination {
     if (origin != node_id_) seen_.Adopt(origin, seq);
   }
   uint64_t Watermark(const std::string& origin) const { return seen_.Watermark(origin); }
+  // What this node vouches it holds of `origin` (SeqTracker::Held).
+  uint64_t Held(const std::string& origin) const { return seen_.Held(origin); }
+  // The connection `origin`'s writes come over first (0: none known).
+  ConnId Parent(const std::string& origin) const {
+    auto it = parent_.find(origin);
+    return it == parent_.end() ? 0 : it->second;
+  }
   const RecentWrites& recent() const { return recent_; }
 
  private:

@@ -56,6 +56,8 @@ const char* FrameTypeName(FrameType type) {
       return "prune";
     case FrameType::kGraft:
       return "graft";
+    case FrameType::kAck:
+      return "ack";
   }
   return "unknown";
 }

@@ -44,8 +44,9 @@ enum class FrameType : uint8_t {
   kSyncEnd = 11,
   kPrune = 12,
   kGraft = 13,
+  kAck = 14,
 };
-constexpr uint8_t kMaxFrameType = 13;
+constexpr uint8_t kMaxFrameType = 14;
 
 const char* FrameTypeName(FrameType type);
 

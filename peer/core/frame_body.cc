@@ -49,6 +49,8 @@ absl::StatusOr<FrameBody> ParseFrameBody(FrameType type, absl::string_view body)
       return ParseAs<11>(body, "prune");
     case FrameType::kGraft:
       return ParseAs<12>(body, "graft");
+    case FrameType::kAck:
+      return ParseAs<13>(body, "ack");
   }
   // FrameDecoder returns only known types.
   return absl::InvalidArgumentError(absl::StrCat("unknown frame type ", static_cast<int>(type)));

@@ -29,7 +29,7 @@ using FrameBody =
                  meshkv::mesh::v1::Ping, meshkv::mesh::v1::Pong, meshkv::mesh::v1::WriteBatch,
                  meshkv::mesh::v1::DigestOffer, meshkv::mesh::v1::BucketKeys,
                  meshkv::mesh::v1::RecordChunk, meshkv::mesh::v1::Pull, meshkv::mesh::v1::SyncEnd,
-                 meshkv::mesh::v1::Prune, meshkv::mesh::v1::Graft>;
+                 meshkv::mesh::v1::Prune, meshkv::mesh::v1::Graft, meshkv::mesh::v1::Ack>;
 
 // The body of a frame of `type`, parsed; InvalidArgument "malformed <name>"
 // when it does not parse.

@@ -328,14 +328,24 @@ void Mesh::TickConnection(Connection& c, int64_t now) {
   }
 }
 
-void Mesh::Broadcast(std::vector<wire::Record> records, int64_t now_us) {
+void Mesh::Broadcast(std::vector<wire::Record> records, int64_t now_us, bool ack_wanted) {
   Clock(now_us);
   for (wire::Record& r : records) {
     wire::Write w = dissemination_.Originate(std::move(r));
+    if (ack_wanted) w.set_ack_wanted(true);
     ++stats_.writes_originated;
     Forward(nullptr, w);
     dissemination_.Remember(std::move(w));
   }
+  Finish();
+}
+
+void Mesh::Durable(int64_t now_us, bool ok) {
+  Clock(now_us);
+  durable_pending_ = false;
+  std::vector<AckTracker::Due> due = std::exchange(durable_due_, {});
+  if (ok) SendAcks(due);
+  if (std::exchange(durable_again_, false)) SendOwedAcks();
   Finish();
 }
 
@@ -465,6 +475,7 @@ void Mesh::HandleFrame(Connection& c, FrameBody& body, int64_t now) {
   if (auto* keys = std::get_if<wire::BucketKeys>(&body)) return OnBucketKeys(c, *keys);
   if (auto* pull = std::get_if<wire::Pull>(&body)) return OnPull(c, *pull);
   if (auto* end = std::get_if<wire::SyncEnd>(&body)) return OnSyncEnd(c, *end);
+  if (auto* ack = std::get_if<wire::Ack>(&body)) return OnAck(c, *ack);
 }
 
 void Mesh::OnHello(Connection& c, const wire::Hello& hello, int64_t now) {
@@ -603,6 +614,11 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
     const SeqTracker::Sighting sighting = dissemination_.See(w);
     if (sighting != SeqTracker::Sighting::kNew) {
       ++stats_.duplicates_dropped;
+      // Held already (or about to be, through the gap before it): owed to
+      // whoever waits, by this path too, in case the first one broke.
+      if (w.ack_wanted() && w.origin() != options_.node_id) {
+        acks_.Owe(w.origin(), w.origin_seq(), c.id);
+      }
       if (dissemination_.Duplicate(c.trees, w, sighting)) {
         wire::Prune prune;
         prune.set_origin(w.origin());
@@ -619,6 +635,7 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
       continue;
     }
     if (*changed) ++stats_.writes_applied;
+    if (w.ack_wanted()) acks_.Owe(w.origin(), w.origin_seq(), c.id);
     if (dissemination_.Accepted(c.trees, c.id, w)) {
       wire::Graft graft;
       graft.set_origin(w.origin());
@@ -626,6 +643,85 @@ void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {
     }
     Forward(&c, w);
     dissemination_.Remember(std::move(w));
+  }
+  if (acks_.owes()) SendOwedAcks();
+}
+
+void Mesh::SendOwedAcks() {
+  // Before the first sync this node cannot vouch for what it holds.
+  if (!synced()) return;
+  auto held = [this](const std::string& origin) { return dissemination_.Held(origin); };
+  if (!options_.acks_when_durable) return SendAcks(acks_.TakeDue(held));
+  if (durable_pending_) {
+    durable_again_ = true;  // asked again when the outstanding one completes
+    return;
+  }
+  durable_due_ = acks_.TakeDue(held);
+  if (durable_due_.empty()) return;
+  durable_pending_ = true;
+  commands_.push_back({Command::kAwaitDurable, 0, ""});
+}
+
+void Mesh::SendAcks(const std::vector<AckTracker::Due>& due) {
+  for (const AckTracker::Due& d : due) {
+    auto it = conns_.find(d.to);
+    if (it == conns_.end() || !it->second->established()) continue;
+    wire::Ack ack;
+    ack.set_origin(d.origin);
+    wire::HolderMark* m = ack.add_holders();
+    m->set_node_id(options_.node_id);
+    m->set_seq(d.held);
+    Send(*it->second, FrameType::kAck, ack);
+    ++stats_.acks_sent;
+  }
+}
+
+void Mesh::OnAck(Connection& c, const wire::Ack& ack) {
+  if (ack.origin() == options_.node_id) {
+    for (const wire::HolderMark& m : ack.holders()) {
+      if (m.node_id().empty() || m.node_id() == options_.node_id) continue;
+      // A mark for a seq this life never issued proves nothing (forged, or
+      // of an earlier life: it does not cover this one's writes).
+      if (!dissemination_.Originated(m.seq())) {
+        ++stats_.acks_refused;
+        continue;
+      }
+      acks_.Acked(m.node_id(), m.seq());
+    }
+    return;
+  }
+  AckTracker::Marks raised = acks_.Learn(ack.origin(), ack.holders());
+  if (raised.empty()) return;
+  wire::Ack relay;
+  relay.set_origin(ack.origin());
+  for (auto& [node, seq] : raised) {
+    wire::HolderMark* m = relay.add_holders();
+    m->set_node_id(std::move(node));
+    m->set_seq(seq);
+  }
+  // Toward the origin: straight to it when it is a neighbour, else up its
+  // tree (the link its writes come by), else to every other neighbour; a
+  // mark is passed on only where it raises what a node knew, so the flood
+  // ends.
+  Connection* toward = nullptr;
+  const ConnId parent = dissemination_.Parent(ack.origin());
+  for (auto& [id, other] : conns_) {
+    if (other.get() == &c || !other->established()) continue;
+    if (other->peer_id == ack.origin()) {
+      toward = other.get();
+      break;
+    }
+    if (id == parent) toward = other.get();
+  }
+  if (toward != nullptr) {
+    Send(*toward, FrameType::kAck, relay);
+    ++stats_.acks_sent;
+    return;
+  }
+  for (auto& [id, other] : conns_) {
+    if (other.get() == &c || !other->established()) continue;
+    Send(*other, FrameType::kAck, relay);
+    ++stats_.acks_sent;
   }
 }
 
@@ -770,6 +866,7 @@ void Mesh::Forget(ConnId id, bool failed, int64_t now) {
   Connection& c = *it->second;
   if (c.initiated) EndSync(c, SyncSession::Role::kInitiator, /*completed=*/false);
   if (c.responding) EndSync(c, SyncSession::Role::kResponder, /*completed=*/false);
+  acks_.Forget(id);
   if (c.outbound) {
     DialTarget& t = membership_.At(c.addr);
     if (t.conn == id) t.conn = 0;
@@ -881,6 +978,8 @@ void Mesh::EndSync(Connection& c, SyncSession::Role role, bool completed) {
     ++stats_.sync_rounds_completed;
     // The peer's state as of its marks is merged: what it had seen, we have.
     for (const auto& [origin, seq] : s->peer_marks()) dissemination_.Adopt(origin, seq);
+    // What the exchange brought may complete writes someone waits for.
+    if (acks_.owes()) SendOwedAcks();
     if (anti_entropy_.Completed(c.peer_synced, SyncedPeerConnected())) {
       Log(LogLevel::kInfo, "initial sync complete",
           {{"peer", c.peer_id}, {"buckets_differing", absl::StrCat(s->buckets_differing())}});

@@ -100,6 +100,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "meshkv/mesh/v1/mesh.pb.h"
+#include "peer/core/ack_tracker.h"
 #include "peer/core/anti_entropy.h"
 #include "peer/core/connection.h"
 #include "peer/core/dissemination.h"
@@ -151,7 +152,16 @@ class Mesh {
   // Timers; call every kTickPeriod.
   void Tick(int64_t now_us);
   // Local writes, already applied to the replica, to send to every node.
-  void Broadcast(std::vector<meshkv::mesh::v1::Record> records, int64_t now_us);
+  // They take the next origin_seqs of this life, in order (the first write
+  // of the life is SeqTracker::Base(incarnation_ms) + 1), so the caller
+  // can count them. With `ack_wanted` a client waits until other nodes
+  // hold them: they answer with Acks (TakeAcks).
+  void Broadcast(std::vector<meshkv::mesh::v1::Record> records, int64_t now_us,
+                 bool ack_wanted = false);
+  // A kAwaitDurable command completed: what the replica had applied when
+  // the core asked is on disk, so the acks waiting for it go out (`ok`
+  // false: the disk failed; they are dropped, and their waiters time out).
+  void Durable(int64_t now_us, bool ok = true);
   // Says goodbye to every peer (after their queued writes) and stops
   // dialling and accepting. The driver flushes output, then closes.
   void Shutdown(int64_t now_us);
@@ -164,11 +174,19 @@ class Mesh {
   // anti-entropy output when the queue runs short, so call it again each
   // time a write completes.
   std::string TakeOutput(ConnId id, size_t max_bytes);
+  // Write concern: (node ID, seq) of every node whose mark for this node's
+  // writes rose since the last call: it holds every write up to seq. At
+  // most one per node; drivers that wait for acks call it after each input.
+  AckTracker::Marks TakeAcks() { return acks_.TakeRaised(); }
 
   // --- Observation ---------------------------------------------------------
   bool synced() const { return anti_entropy_.synced(); }
   MeshSnapshot Snapshot(int64_t now_us) const;
   const MeshOptions& options() const { return options_; }
+  // Neighbours with an established connection, and nodes known by ID or
+  // address: what a write concern can hope to reach.
+  int established_peers() const { return Established(); }
+  int known_peers() const { return membership_.KnownNodes(); }
 
  private:
   // Records the time of the current input; returns it in ms for timers.
@@ -194,6 +212,13 @@ class Mesh {
   void OnBucketKeys(Connection& c, const meshkv::mesh::v1::BucketKeys& keys);
   void OnPull(Connection& c, const meshkv::mesh::v1::Pull& pull);
   void OnSyncEnd(Connection& c, const meshkv::mesh::v1::SyncEnd& end);
+  // Write concern: a holder's marks for our writes, or for another origin's
+  // to relay toward it.
+  void OnAck(Connection& c, const meshkv::mesh::v1::Ack& ack);
+  // Sends the acks this node owes for writes it now holds (after asking
+  // the driver to make them durable first, when so configured).
+  void SendOwedAcks();
+  void SendAcks(const std::vector<AckTracker::Due>& due);
 
   // Connection life.
   Connection& NewConnection(bool outbound, std::string addr, int64_t now);
@@ -251,6 +276,12 @@ class Mesh {
   Dissemination dissemination_;
   OwnOriginGuard own_origin_;
   AntiEntropy anti_entropy_;
+  AckTracker acks_;
+  // acks_when_durable: the acks a kAwaitDurable command waits for; whether
+  // one is outstanding, and whether more became due meanwhile.
+  std::vector<AckTracker::Due> durable_due_;
+  bool durable_pending_ = false;
+  bool durable_again_ = false;
   // Ordered, so that iteration (and with it every choice) is reproducible.
   absl::btree_map<ConnId, std::unique_ptr<Connection>> conns_;
   absl::btree_map<std::string, PeerCounters> counters_;  // by node ID

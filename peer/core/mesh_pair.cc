@@ -82,9 +82,10 @@ void MeshPair::StartAll() {
   Drive();
 }
 
-meshkv::mesh::v1::Record MeshPair::Write(int i, absl::string_view key, absl::string_view value) {
+meshkv::mesh::v1::Record MeshPair::Write(int i, absl::string_view key, absl::string_view value,
+                                         bool ack_wanted) {
   meshkv::mesh::v1::Record r = replica(i).Put(key, value, ++hlc_, IdOf(i));
-  mesh(i).Broadcast({r}, now_us_);
+  mesh(i).Broadcast({r}, now_us_, ack_wanted);
   Pump();
   return r;
 }
@@ -164,8 +165,10 @@ bool MeshPair::PumpNode(int i) {
     for (const Command& c : commands) {
       if (c.kind == Command::kDial) {
         OnDial(i, c);
-      } else {
+      } else if (c.kind == Command::kClose) {
         OnClose(i, c.conn);
+      } else {
+        nodes_[i].durable_asked = true;  // the test completes it (CompleteDurable)
       }
     }
     std::vector<ConnId> writable = mesh(i).TakeWritable();
@@ -326,6 +329,17 @@ std::optional<size_t> MeshPair::LinkOf(int i, ConnId conn) const {
     }
   }
   return std::nullopt;
+}
+
+}  // namespace meshkv::peer
+
+namespace meshkv::peer {
+
+bool MeshPair::CompleteDurable(int i) {
+  if (!std::exchange(nodes_[i].durable_asked, false)) return false;
+  mesh(i).Durable(now_us_);
+  Pump();
+  return true;
 }
 
 }  // namespace meshkv::peer

@@ -111,8 +111,14 @@ class MeshPair {
   void StartAll();
 
   // Node i applies a new record of `key` to its replica and broadcasts it,
-  // with an hlc ahead of every earlier Write. Returns the record.
-  meshkv::mesh::v1::Record Write(int i, absl::string_view key, absl::string_view value);
+  // with an hlc ahead of every earlier Write (`ack_wanted`: a client waits
+  // for other nodes to hold it). Returns the record.
+  meshkv::mesh::v1::Record Write(int i, absl::string_view key, absl::string_view value,
+                                 bool ack_wanted = false);
+  // Node i asked for a kAwaitDurable (MeshOptions::acks_when_durable): the
+  // test says the disk is done (Mesh::Durable), then the pair drains. False
+  // when nothing was asked.
+  bool CompleteDurable(int i);
 
   // Dials between a and b (either way) fail while unreachable.
   void SetReachable(int a, int b, bool reachable);
@@ -162,6 +168,7 @@ class MeshPair {
     std::unique_ptr<Mesh> mesh;
     std::vector<LogLine> logs;
     bool started = false;
+    bool durable_asked = false;  // a kAwaitDurable not yet completed
   };
 
   // Drains node i until TakeCommands() and TakeWritable() are both empty;

@@ -66,6 +66,11 @@ struct MeshOptions {
   size_t send_queue_bytes = 8 << 20;      // writes queued per peer beyond this are dropped
   size_t sync_chunk_bytes = 256 << 10;    // records or keys per anti-entropy frame
   size_t sync_low_water_bytes = 1 << 20;  // anti-entropy output is made while below this
+
+  // Write concern: this node holds a write only once it is on disk (its
+  // data directory syncs every write, --fsync=always). Its acks then wait
+  // for the driver's kAwaitDurable command to complete (Mesh::Durable).
+  bool acks_when_durable = false;
 };
 
 // Whether a peer's verified certificate names `host` (a DNS name or an IP
@@ -76,9 +81,12 @@ using HostCheck = std::function<bool(const std::string& host)>;
 
 // What the core asks its driver to do, besides writing output.
 struct Command {
-  enum Kind { kDial, kClose };
+  // kAwaitDurable: call Mesh::Durable() once everything the replica has
+  // applied so far is on disk (only with MeshOptions::acks_when_durable;
+  // at most one is outstanding).
+  enum Kind { kDial, kClose, kAwaitDurable };
   Kind kind;
-  ConnId conn;
+  ConnId conn;       // kDial, kClose
   std::string addr;  // kDial: host:port
 };
 
@@ -121,6 +129,10 @@ struct MeshStats {
   // Writes claiming this node's own origin (or carrying a version of it)
   // that it did not make: forged, refused before they touch anything.
   uint64_t own_origin_refused = 0;
+  // Write concern: Ack frames sent (this node's own marks and relays), and
+  // marks for this node's writes refused (a seq it never issued).
+  uint64_t acks_sent = 0;
+  uint64_t acks_refused = 0;
   std::array<uint64_t, kBatchSizeBuckets> batch_sizes{};  // per WriteBatch frame sent
   uint64_t batches_sent = 0;
   uint64_t writes_batched = 0;  // writes in those batches

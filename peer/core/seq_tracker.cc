@@ -6,6 +6,13 @@ namespace meshkv::peer {
 
 namespace {
 
+// [from, upto] was counted as seen without being received.
+void Assume(uint64_t from, uint64_t upto, uint64_t* assumed_from, uint64_t* assumed_upto) {
+  if (upto < from) return;
+  *assumed_from = *assumed_upto == 0 ? from : std::min(*assumed_from, from);
+  *assumed_upto = std::max(*assumed_upto, upto);
+}
+
 // Folds the seqs contiguous with the watermark into it.
 void Fold(uint64_t* watermark, absl::btree_set<uint64_t>* above) {
   while (!above->empty() && *above->begin() <= *watermark + 1) {
@@ -27,16 +34,28 @@ SeqTracker::Sighting SeqTracker::See(absl::string_view origin, uint64_t seq) {
     const uint64_t base = seq >> kIncarnationShift << kIncarnationShift;
     o.watermark = seq > base + kReorderWindow ? seq - kReorderWindow - 1 : base;
     o.above.clear();
+    o.assumed_from = o.assumed_upto = 0;
+    if (o.adopted < o.watermark)
+      Assume(std::max(base, o.adopted) + 1, o.watermark, &o.assumed_from, &o.assumed_upto);
   } else if (seq <= o.watermark) {
     return seq <= o.adopted ? Sighting::kCovered : Sighting::kDuplicate;
   }
   if (!o.above.insert(seq).second) return Sighting::kDuplicate;
   Fold(&o.watermark, &o.above);
   if (o.above.size() > max_pending_) {
+    Assume(o.watermark + 1, *o.above.begin() - 1, &o.assumed_from, &o.assumed_upto);
     o.watermark = *o.above.begin() - 1;  // give up on the oldest gap
     Fold(&o.watermark, &o.above);
   }
   return Sighting::kNew;
+}
+
+uint64_t SeqTracker::Held(absl::string_view origin) const {
+  auto it = origins_.find(origin);
+  if (it == origins_.end()) return 0;
+  const Origin& o = it->second;
+  if (o.assumed_upto <= o.adopted) return o.watermark;
+  return std::min(o.watermark, o.assumed_from - 1);
 }
 
 uint64_t SeqTracker::Watermark(absl::string_view origin) const {

@@ -62,6 +62,11 @@ class SeqTracker {
   // Counts everything of `origin` up to `seq` as seen: learned from a peer
   // whose whole state, as of when it had seen up to `seq`, this node merged.
   void Adopt(absl::string_view origin, uint64_t seq);
+  // What this node can vouch it holds of `origin` (the write concern's
+  // acknowledgements): the watermark, but never past a seq counted as seen
+  // without being received or adopted (the window below a first sighting,
+  // a gap given up on) until a completed sync adopts a mark above it.
+  uint64_t Held(absl::string_view origin) const;
   // (origin, watermark) of every origin, for heartbeats.
   std::vector<std::pair<std::string, uint64_t>> Watermarks() const;
 
@@ -71,6 +76,10 @@ class SeqTracker {
   struct Origin {
     uint64_t watermark = 0;
     uint64_t adopted = 0;  // highest watermark adopted from a peer
+    // Seqs counted as seen without being received or adopted lie in
+    // [assumed_from, assumed_upto] (empty when assumed_upto <= adopted).
+    uint64_t assumed_from = 0;
+    uint64_t assumed_upto = 0;
     absl::btree_set<uint64_t> above;
   };
   const size_t max_pending_;

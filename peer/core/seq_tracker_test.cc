@@ -65,5 +65,34 @@ TEST(SeqTrackerTest, AFirstSightingLeavesRoomForEarlierWritesStillOnTheirWay) {
   EXPECT_FALSE(t.FirstSighting("a", s - 1));
 }
 
+TEST(SeqTrackerTest, HeldFollowsTheWatermarkOfWritesReceived) {
+  SeqTracker t;
+  EXPECT_EQ(t.Held("a"), 0u);
+  ASSERT_TRUE(t.FirstSighting("a", kBase + 1));
+  ASSERT_TRUE(t.FirstSighting("a", kBase + 3));
+  EXPECT_EQ(t.Held("a"), kBase + 1);  // 2 is missing
+  ASSERT_TRUE(t.FirstSighting("a", kBase + 2));
+  EXPECT_EQ(t.Held("a"), kBase + 3);
+}
+
+TEST(SeqTrackerTest, HeldStopsBelowAGapGivenUpOnUntilASyncAdoptsPastIt) {
+  SeqTracker t(/*max_pending=*/8);
+  ASSERT_TRUE(t.FirstSighting("a", kBase + 1));
+  for (uint64_t i = 3; i <= 100; ++i) ASSERT_TRUE(t.FirstSighting("a", kBase + i)) << i;
+  EXPECT_EQ(t.Watermark("a"), kBase + 100);  // 2 counts as seen...
+  EXPECT_EQ(t.Held("a"), kBase + 1);         // ...but nobody may be told it is held
+  t.Adopt("a", kBase + 50);                  // a completed sync brought it
+  EXPECT_EQ(t.Held("a"), kBase + 100);
+}
+
+TEST(SeqTrackerTest, HeldStopsBelowTheWindowAssumedAtAFirstSighting) {
+  SeqTracker t;
+  const uint64_t s = kBase + 5000;
+  ASSERT_TRUE(t.FirstSighting("a", s));
+  EXPECT_EQ(t.Held("a"), kBase);  // everything below s is assumed, not held
+  t.Adopt("a", s - 1);
+  EXPECT_EQ(t.Held("a"), s);
+}
+
 }  // namespace
 }  // namespace meshkv::peer

@@ -177,7 +177,7 @@ void Simulator::Pump(int i) {
     for (const peer::Command& c : commands) {
       if (c.kind == peer::Command::kDial) {
         Dial(i, c.conn, c.addr);
-      } else {
+      } else if (c.kind == peer::Command::kClose) {
         CloseEnd(End{i, c.conn, n.life});
       }
     }

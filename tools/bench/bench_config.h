@@ -74,6 +74,7 @@ struct BenchConfig {
   double read_ratio = 0.9;  // mixed
   uint32_t list_limit = 100;
   bool linearizable = false;  // etcd Range: linearizable instead of serializable
+  uint32_t min_replicas = 0;  // meshkv Set: other nodes that must hold each write
   uint64_t preload = 0;       // write keys [0, preload) before the run
   int64_t ttl_ms = 0;         // meshkv: every Set (preload too) with this ttl; 0: none
   absl::Duration rpc_timeout = absl::Seconds(10);

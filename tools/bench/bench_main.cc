@@ -47,6 +47,8 @@ ABSL_FLAG(double, read_ratio, 0.9, "mixed: fraction of requests that are gets.")
 ABSL_FLAG(uint32_t, list_limit, 100, "list: entries per List request.");
 ABSL_FLAG(bool, linearizable, false,
           "etcd: linearizable Range (etcd's default) instead of serializable.");
+ABSL_FLAG(uint32_t, min_replicas, 0,
+          "meshkv: each Set asks this many other nodes to hold it (the write concern).");
 ABSL_FLAG(uint64_t, preload, 0, "Write keys [0, N) before the run (get workloads).");
 ABSL_FLAG(int64_t, ttl_ms, 0,
           "meshkv: every Set (the preload's too) asks for this time to live in ms; 0: none.");
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
   c.read_ratio = absl::GetFlag(FLAGS_read_ratio);
   c.list_limit = absl::GetFlag(FLAGS_list_limit);
   c.linearizable = absl::GetFlag(FLAGS_linearizable);
+  c.min_replicas = absl::GetFlag(FLAGS_min_replicas);
   c.preload = absl::GetFlag(FLAGS_preload);
   c.ttl_ms = absl::GetFlag(FLAGS_ttl_ms);
   c.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);

@@ -104,7 +104,8 @@ class Worker {
   Worker(const BenchConfig& config, LoadGenerator::Plan* plan, int index, int worker_count)
       : config_(config),
         plan_(plan),
-        protocol_(Protocol::For(config.target, config.linearizable, config.ttl_ms)),
+        protocol_(Protocol::For(config.target, config.linearizable, config.ttl_ms,
+                                config.min_replicas)),
         rng_(config.seed * 1000003 + static_cast<uint64_t>(index)),
         index_(index),
         worker_count_(worker_count) {

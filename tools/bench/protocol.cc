@@ -27,10 +27,11 @@ bool Parse(grpc::ByteBuffer* buffer, Message* m) {
 // meshkv.v1.KeyValue, and the baseline, which has its Get.
 class MeshkvProtocol final : public Protocol {
  public:
-  MeshkvProtocol(bool baseline, int64_t ttl_ms)
+  MeshkvProtocol(bool baseline, int64_t ttl_ms, uint32_t min_replicas)
       : get_method_(baseline ? "/meshkv.bench.v1.Baseline/Get" : "/meshkv.v1.KeyValue/Get"),
         set_method_(baseline ? "" : "/meshkv.v1.KeyValue/Set") {
     set_.set_ttl_ms(ttl_ms);
+    set_.set_min_replicas(min_replicas);
   }
 
   const std::string& get_method() const override { return get_method_; }
@@ -87,12 +88,13 @@ class EtcdProtocol final : public Protocol {
 
 }  // namespace
 
-std::unique_ptr<Protocol> Protocol::For(Target target, bool linearizable, int64_t ttl_ms) {
+std::unique_ptr<Protocol> Protocol::For(Target target, bool linearizable, int64_t ttl_ms,
+                                        uint32_t min_replicas) {
   switch (target) {
     case Target::kMeshkv:
-      return std::make_unique<MeshkvProtocol>(/*baseline=*/false, ttl_ms);
+      return std::make_unique<MeshkvProtocol>(/*baseline=*/false, ttl_ms, min_replicas);
     case Target::kBaseline:
-      return std::make_unique<MeshkvProtocol>(/*baseline=*/true, 0);
+      return std::make_unique<MeshkvProtocol>(/*baseline=*/true, 0, 0);
     case Target::kEtcd:
       return std::make_unique<EtcdProtocol>(linearizable);
   }

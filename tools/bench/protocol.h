@@ -21,7 +21,9 @@ namespace meshkv::bench {
 class Protocol {
  public:
   // `ttl_ms` (meshkv only): every Set asks for this time to live; 0: none.
-  static std::unique_ptr<Protocol> For(Target target, bool linearizable, int64_t ttl_ms = 0);
+  // `min_replicas`: meshkv Sets ask that many other nodes to hold them.
+  static std::unique_ptr<Protocol> For(Target target, bool linearizable, int64_t ttl_ms = 0,
+                                       uint32_t min_replicas = 0);
   virtual ~Protocol() = default;
 
   // Full method names, "/package.Service/Method".

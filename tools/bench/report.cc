@@ -122,6 +122,8 @@ std::string ReportJson(const Report& r) {
   j.Uint(c.preload);
   j.Key("linearizable");
   j.Bool(c.linearizable);
+  j.Key("min_replicas");
+  j.Uint(c.min_replicas);
   j.Key("list_limit");
   j.Uint(c.list_limit);
   j.EndObject();
