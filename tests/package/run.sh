@@ -31,8 +31,9 @@
 # Environment: MESHKV_PACKAGE_ROOT (the cached tree; default /var/cache/meshkv/package-test/bookworm),
 # DEBIAN_MIRROR (default: the first Debian mirror of apt's sources, else http://deb.debian.org/debian).
 # Exit 0 pass, 1 fail, 77 skipped (not root, dpkg-shlibdeps missing, or debootstrap missing where
-# it is needed). First run with Docker: ~1 minute for the base image (if missing) + ~1 minute for
-# the test image; without Docker, debootstrap ~5-9 minutes. Warm runs: see docs in the note.
+# it is needed). First run with Docker: under a minute for the test image (2-3 more minutes when
+# debian:bookworm-slim is missing, which the compose test needs anyway); without Docker,
+# debootstrap, 2-9 minutes depending on the machine's load. Warm runs: 15-50 s, mostly cpack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="$(cd "${1:-build}" && pwd)"
