@@ -33,7 +33,7 @@
 # Exit 0 pass, 1 fail, 77 skipped (not root, dpkg-shlibdeps missing, or debootstrap missing where
 # it is needed). First run with Docker: under a minute for the test image (2-3 more minutes when
 # debian:bookworm-slim is missing, which the compose test needs anyway); without Docker,
-# debootstrap, 2-9 minutes depending on the machine's load. Warm runs: 15-50 s, mostly cpack.
+# debootstrap, 2-9 minutes depending on the machine's load. Warm runs: 10-50 s, mostly cpack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="$(cd "${1:-build}" && pwd)"
