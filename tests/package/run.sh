@@ -2,16 +2,21 @@
 # The Debian packages, installed and started for real (CTest `package`, label package):
 #
 #   1. cpack -G DEB in the build directory makes meshkv-server_*.deb and meshkv_*.deb;
-#   2. a debootstrapped Debian bookworm (minbase + systemd), cached between runs, gets the packages'
-#      library dependencies from the mirror (only what is missing: a warm run needs no network);
-#   3. in that tree: `dpkg -i` of both packages; the postinst made the `meshkv` system user;
+#   2. somewhere to install them, with the packages' library dependencies from the mirror:
+#        - with a Docker engine, the image meshkv-package-test:systemd, built by tests/package/Dockerfile
+#          FROM the local debian:bookworm-slim (the image deploy/docker and the compose test use;
+#          scripts/docker-base-image.sh makes it when it is missing, about a minute) plus systemd and
+#          the tools; Docker's layer cache keeps it, so a warm run needs no network;
+#        - without one (or with MESHKV_PACKAGE_START=exec), a debootstrapped bookworm tree (minbase +
+#          systemd), cached in MESHKV_PACKAGE_ROOT; only this path needs debootstrap;
+#   3. there: `dpkg -i` of both packages; the postinst made the `meshkv` system user;
 #      /etc/default/meshkv is a conffile whose every variable is a flag of `meshkv-server --help`;
 #      `systemd-analyze verify` accepts the unit (and refuses a broken copy, so the check is not
 #      vacuous), `systemd-analyze security` scores its sandbox below 2.0 (9.2 without it); with
 #      certificates made by meshkv-certs the node starts as the meshkv user, answers Health over
 #      TLS, stores a key, keeps its data in /var/lib/meshkv/data, survives an upgrade (dpkg -i again:
 #      the edited conffile is kept, a running node restarted with its data), and stops with exit 0:
-#        - with a Docker engine, the tree runs as a container (no network but loopback) with systemd
+#        - with a Docker engine, the image runs as a container (no network but loopback) with systemd
 #          as PID 1, and systemctl enables, starts and stops the unit; the process runs under the
 #          unit's seccomp filter and no_new_privs. Docker's default container has no CAP_SYS_ADMIN,
 #          so systemd skips the mount sandbox (ProtectSystem=, ProtectHome=, PrivateTmp=); the test
@@ -19,15 +24,16 @@
 #        - without one, in a chroot in a network namespace of its own, the unit's ExecStart is run
 #          the way systemd would run it (User/Group, Environment, EnvironmentFile, StateDirectory,
 #          no new privileges); MESHKV_PACKAGE_START=exec forces this path;
-#   4. `dpkg --purge` removes both packages, the data and the unit's enablement; the cached tree is
-#      left as it was (the container is thrown away; the image meshkv-package-test:bookworm, the
-#      tree imported, is kept as a cache and replaced when the tree's packages change).
+#   4. `dpkg --purge` removes both packages, the data and the unit's enablement; the container is
+#      thrown away (the image stays as the cache), the cached tree is left as it was.
 #
 #   bash tests/package/run.sh [BUILD_DIR]            default: build
 # Environment: MESHKV_PACKAGE_ROOT (the cached tree; default /var/cache/meshkv/package-test/bookworm),
 # DEBIAN_MIRROR (default: the first Debian mirror of apt's sources, else http://deb.debian.org/debian).
-# Exit 0 pass, 1 fail, 77 skipped (not root, or debootstrap / unshare / dpkg-shlibdeps missing).
-# First run: debootstrap, ~5 minutes; later runs 30-50 s.
+# Exit 0 pass, 1 fail, 77 skipped (not root, dpkg-shlibdeps missing, or debootstrap missing where
+# it is needed). First run with Docker: under a minute for the test image (2-3 more minutes when
+# debian:bookworm-slim is missing, which the compose test needs anyway); without Docker,
+# debootstrap, 2-9 minutes depending on the machine's load. Warm runs: 10-50 s, mostly cpack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="$(cd "${1:-build}" && pwd)"
@@ -38,7 +44,7 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 
 [[ $(id -u) -eq 0 ]] || skip "needs root (debootstrap, chroot, namespaces)"
-for tool in debootstrap unshare chroot dpkg-deb dpkg-shlibdeps cpack flock ip; do
+for tool in dpkg-deb dpkg-shlibdeps cpack flock; do
   command -v "$tool" >/dev/null || skip "$tool is not installed"
 done
 [[ -x $build/bin/meshkv-server && -x $build/bin/meshkv ]] ||
@@ -69,77 +75,42 @@ done
 grep -q ' \./usr/bin/meshkv$' <<<"$cli_files" || fail "meshkv.deb has no /usr/bin/meshkv"
 if grep -q 'meshkv-server\|systemd' <<<"$cli_files"; then fail "meshkv.deb carries server files"; fi
 
-# --- 2. The cached bookworm tree ---------------------------------------------------------------
-mkdir -p "$(dirname "$root")"
-exec 9>"$root.lock"
-flock 9  # One run at a time per tree: runs of several worktrees share it.
-
-mirror="${DEBIAN_MIRROR:-}"
-if [[ -z $mirror ]]; then
-  mirror="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ' || true)"
-  mirror="${mirror:-http://deb.debian.org/debian}"
-fi
-
-# in_root CMD...: CMD in the tree, with /proc and /dev of a private mount namespace (gone on exit).
-in_root() {
-  unshare --mount --fork -- sh -c 'mount --bind /proc "$0/proc" && mount --rbind /dev "$0/dev" && exec chroot "$0" "$@"' \
-    "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
-}
-
-if [[ ! -f $root/.meshkv-ready ]]; then
-  log "debootstrap bookworm (minbase + systemd) from $mirror into $root (once; cached)"
-  rm -rf --one-file-system "$root.tmp"
-  keyring=()
-  [[ -r /usr/share/keyrings/debian-archive-keyring.gpg ]] &&
-    keyring=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
-  debootstrap --variant=minbase --include=systemd,adduser,openssl,ca-certificates,procps "${keyring[@]}" \
-    bookworm "$root.tmp" "$mirror" >"$root.debootstrap.log" 2>&1 ||
-    { tail -n 30 "$root.debootstrap.log"; fail "debootstrap failed (log: $root.debootstrap.log)"; }
-  printf '#!/bin/sh\nexit 101\n' >"$root.tmp/usr/sbin/policy-rc.d"  # No service starts in the tree.
-  chmod 0755 "$root.tmp/usr/sbin/policy-rc.d"
-  rm -rf --one-file-system "$root"
-  mv "$root.tmp" "$root"
-  touch "$root/.meshkv-ready"
-fi
-
-# The packages' dependencies (name of the first alternative, versions aside), installed if missing.
-deps="$( { dpkg-deb -f "$server_deb" Depends; echo ','; dpkg-deb -f "$cli_deb" Depends; } |
-  tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' | grep -v '^$' | grep -vx meshkv | sort -u)"
-missing=()
-for p in $deps; do
-  in_root dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing the packages' dependencies into the tree: ${missing[*]}"
-  cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-  in_root sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" && apt-get clean' \
-    sh "${missing[@]}" >"$root.apt.log" 2>&1 || { tail -n 30 "$root.apt.log"; fail "apt-get install in the tree failed"; }
-fi
-log "tree ready: $(. "$root/etc/os-release" && echo "$PRETTY_NAME"), dependencies present"
-
-# --- 3. Install, verify, start -----------------------------------------------------------------
-# With a Docker engine, the tree runs as a container with systemd as PID 1 (no network but
-# loopback), and systemctl starts the node; without one, in a chroot in a network namespace of its
-# own, the unit's ExecStart is run as systemd would run it. MESHKV_PACKAGE_START=exec forces that.
+# --- 2. Where the packages go -------------------------------------------------------------------
+# With a Docker engine: a container with systemd as PID 1, from an image built FROM the local
+# debian:bookworm-slim (the compose test's base; scripts/docker-base-image.sh makes it if missing).
+# Without one, or with MESHKV_PACKAGE_START=exec: a debootstrapped tree, cached, used as a chroot.
 start="${MESHKV_PACKAGE_START:-}"
 if [[ -z $start ]]; then
   start=exec
   docker info >/dev/null 2>&1 && start=systemd
 fi
+# The packages' dependencies (name of the first alternative, versions aside).
+deps="$( { dpkg-deb -f "$server_deb" Depends; echo ','; dpkg-deb -f "$cli_deb" Depends; } |
+  tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' | grep -v '^$' | grep -vx meshkv | sort -u)"
+cache=/var/cache/meshkv/package-test
+mkdir -p "$cache"
 
 if [[ $start == systemd ]]; then
-  # The tree as an image, imported again only when its packages changed (dpkg's status file).
-  image=meshkv-package-test:bookworm
-  stamp="$(sha256sum "$root/var/lib/dpkg/status" | cut -c1-16)"
-  old="$(docker image inspect -f '{{.Id}} {{index .Config.Labels "meshkv.tree"}}' "$image" 2>/dev/null || true)"
-  if [[ ${old#* } != "$stamp" ]]; then
-    log "importing the tree as the image $image (tree $stamp)"
-    tar --numeric-owner -C "$root" -c . |
-      docker import --change "LABEL meshkv.tree=$stamp" --change 'CMD ["/lib/systemd/systemd"]' - "$image" >/dev/null
-    # The replaced image would be left dangling.
-    [[ -n $old ]] && docker image rm "${old%% *}" >/dev/null 2>&1 || true
+  image=meshkv-package-test:systemd
+  exec 9>"$cache/image.lock"
+  flock 9  # Runs of several worktrees share the images: one builds them, the others wait.
+  if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+    command -v debootstrap >/dev/null || skip "no debian:bookworm-slim image and no debootstrap to make one"
+    log "no debian:bookworm-slim image: scripts/docker-base-image.sh (once; about a minute)"
+    scripts/docker-base-image.sh >"$cache/base-image.log" 2>&1 ||
+      { tail -n 30 "$cache/base-image.log"; fail "scripts/docker-base-image.sh failed (log: $cache/base-image.log)"; }
   fi
+  old="$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
+  log "docker build $image FROM debian:bookworm-slim (tests/package/Dockerfile; layer-cached)"
+  docker build -t "$image" --build-arg DEPS="$(echo $deps)" - <tests/package/Dockerfile >"$cache/image.log" 2>&1 ||
+    { tail -n 30 "$cache/image.log"; fail "docker build of $image failed (log: $cache/image.log)"; }
+  new="$(docker image inspect -f '{{.Id}}' "$image")"
+  # A rebuilt image (new base, new dependencies) would leave the old one dangling.
+  [[ -n $old && $old != "$new" ]] && docker image rm "$old" >/dev/null 2>&1 || true
+  exec 9>&-
+  log "image $image ready (${new:7:12}), dependencies present: $(echo $deps)"
+
+  # --- 3. Install, verify, start: systemd as PID 1, no network but loopback ----------------------
   container="meshkv-package-test-$$"
   trap 'docker rm -f "$container" >/dev/null 2>&1' EXIT
   docker run -d --name "$container" --network none --tmpfs /run --tmpfs /run/lock \
@@ -157,6 +128,55 @@ if [[ $start == systemd ]]; then
   docker exec -e MESHKV_TEST_VERSION="$version" -e MESHKV_TEST_START=systemd "$container" \
     bash /root/in_tree.sh || fail "the packages did not install or run under systemd (see above)"
 else
+  for tool in debootstrap unshare chroot ip; do
+    command -v "$tool" >/dev/null || skip "$tool is not installed (needed without Docker)"
+  done
+  mkdir -p "$(dirname "$root")"
+  exec 9>"$root.lock"
+  flock 9  # One run at a time per tree: runs of several worktrees share it.
+
+  mirror="${DEBIAN_MIRROR:-}"
+  if [[ -z $mirror ]]; then
+    mirror="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+      grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ' || true)"
+    mirror="${mirror:-http://deb.debian.org/debian}"
+  fi
+
+  # in_root CMD...: CMD in the tree, with /proc and /dev of a private mount namespace (gone on exit).
+  in_root() {
+    unshare --mount --fork -- sh -c 'mount --bind /proc "$0/proc" && mount --rbind /dev "$0/dev" && exec chroot "$0" "$@"' \
+      "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
+  }
+
+  if [[ ! -f $root/.meshkv-ready ]]; then
+    log "debootstrap bookworm (minbase + systemd) from $mirror into $root (once; cached; ~5 minutes)"
+    rm -rf --one-file-system "$root.tmp"
+    keyring=()
+    [[ -r /usr/share/keyrings/debian-archive-keyring.gpg ]] &&
+      keyring=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
+    debootstrap --variant=minbase --include=systemd,adduser,openssl,ca-certificates,procps "${keyring[@]}" \
+      bookworm "$root.tmp" "$mirror" >"$root.debootstrap.log" 2>&1 ||
+      { tail -n 30 "$root.debootstrap.log"; fail "debootstrap failed (log: $root.debootstrap.log)"; }
+    printf '#!/bin/sh\nexit 101\n' >"$root.tmp/usr/sbin/policy-rc.d"  # No service starts in the tree.
+    chmod 0755 "$root.tmp/usr/sbin/policy-rc.d"
+    rm -rf --one-file-system "$root"
+    mv "$root.tmp" "$root"
+    touch "$root/.meshkv-ready"
+  fi
+
+  missing=()
+  for p in $deps; do
+    in_root dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing the packages' dependencies into the tree: ${missing[*]}"
+    cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+    in_root sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" && apt-get clean' \
+      sh "${missing[@]}" >"$root.apt.log" 2>&1 || { tail -n 30 "$root.apt.log"; fail "apt-get install in the tree failed"; }
+  fi
+  log "tree ready: $(. "$root/etc/os-release" && echo "$PRETTY_NAME"), dependencies present"
+
+  # --- 3. Install, verify, start: the unit's ExecStart in a chroot with a network of its own ------
   # Leftovers of an interrupted run go first, the user too: this run must see the postinst make it.
   cleanup_tree() {
     in_root sh -c 'dpkg --purge meshkv-server meshkv >/dev/null 2>&1; userdel meshkv 2>/dev/null;
