@@ -35,8 +35,17 @@
 
 namespace meshkv {
 
-// Same numbering as meshkv.mesh.v1.Record.Kind.
-enum class Kind : uint8_t { kNone = 0, kBytes = 1, kMapping = 2, kTombstone = 3 };
+// Same numbering as meshkv.mesh.v1.Record.Kind. kLeaseRelease is the record
+// of lease releases under the empty key (record.proto): its fields are
+// per-node registers (name: node ID, version: leases on writes below its hlc
+// are void), merged as field writes; it is never live.
+enum class Kind : uint8_t {
+  kNone = 0,
+  kBytes = 1,
+  kMapping = 2,
+  kTombstone = 3,
+  kLeaseRelease = 4
+};
 
 struct FieldValue {
   Version version;
@@ -106,7 +115,9 @@ class Record {
   uint64_t revision() const { return revision_; }
 
   // Resolved view.
-  bool live() const { return is_mapping() || kind_ == Kind::kBytes; }
+  bool live() const {
+    return kind_ != Kind::kLeaseRelease && (is_mapping() || kind_ == Kind::kBytes);
+  }
   bool is_mapping() const { return kind_ == Kind::kMapping || !delta_version().zero(); }
   // The version that names the key's owner and timestamp: the newest write.
   Version current_version() const { return delta_version().zero() ? version() : delta_version(); }
