@@ -35,6 +35,7 @@
 #include "server/grpc_credentials.h"
 #include "server/grpc_security.h"
 #include "server/kv_service.h"
+#include "server/maintenance_service.h"
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/replication_handoff.h"
@@ -107,6 +108,7 @@ class MeshkvServer {
   const ClientAuthorizer client_auth_;  // every handler asks it first
   std::unique_ptr<KeyValueService> kv_service_;
   std::unique_ptr<ClusterService> cluster_service_;
+  std::unique_ptr<MaintenanceService> maintenance_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
 

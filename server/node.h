@@ -65,6 +65,9 @@ class Node final : public peer::Replica {
                   WriteDone done);
   void Pop(absl::string_view key, WriteDone done);
   void PopItem(WriteDone done);
+  // Store::ReleaseLeases, refused until synced (the release must merge with
+  // what the cluster knows), returning once durable per --fsync.
+  absl::StatusOr<LeaseReleaseResult> ReleaseLeases(absl::string_view node_id);
   // The same, blocking until `done` would run.
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
                                   const Precondition& pre = {});

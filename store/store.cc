@@ -142,6 +142,29 @@ absl::Status Store::CheckLeaseLocked(const Record* record) {
       absl::FormatTime(absl::RFC3339_full, absl::FromUnixMillis(expires), absl::UTCTimeZone())));
 }
 
+namespace {
+
+// The key and value bytes a live record counts in StoreStats::bytes.
+int64_t DataBytes(const Record* r) {
+  return r != nullptr && r->live() ? static_cast<int64_t>(r->key().size() + r->ValueBytes()) : 0;
+}
+
+}  // namespace
+
+absl::Status Store::CheckQuotaLocked(int64_t growth) {
+  const uint64_t max = options_.max_data_bytes;
+  // A write that does not grow the data always passes, so that an operator
+  // over the quota (replicated writes took it there) can still shrink it.
+  if (max == 0 || growth <= 0 || stats_.bytes + static_cast<uint64_t>(growth) <= max) {
+    return absl::OkStatus();
+  }
+  ++stats_.quota_refusals;
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the data quota is full: this node holds ", stats_.bytes,
+                   " bytes of keys and values and the write would add ", growth,
+                   ", over --max-data-bytes ", max, "; delete keys or raise the quota"));
+}
+
 absl::Status Store::CheckPreconditionLocked(absl::string_view key, const Record* record,
                                             const Precondition& pre) const {
   if (pre.kind == Precondition::Kind::kNone) return absl::OkStatus();
@@ -350,6 +373,8 @@ absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& v
   const Record* prev = FindLocked(key);
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
   MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(key, prev, pre));
+  MESHKV_RETURN_IF_ERROR(
+      CheckQuotaLocked(static_cast<int64_t>(key.size() + value.size()) - DataBytes(prev)));
   wire::Record w = NewWriteLocked(key);
   ValueToWire(value, &w);
   WriteResult result;
@@ -396,12 +421,16 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items,
   }
   absl::MutexLock lock(&mu_);
   // Every key is checked before any is written: all or nothing.
+  int64_t growth = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     const Record* prev = FindLocked(items[i].first);
     MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
     if (!pres.empty())
       MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(items[i].first, prev, pres[i]));
+    growth +=
+        static_cast<int64_t>(items[i].first.size() + items[i].second.size()) - DataBytes(prev);
   }
+  MESHKV_RETURN_IF_ERROR(CheckQuotaLocked(growth));
   WriteResult result;
   for (size_t i = 0; i < items.size(); ++i) {
     wire::Record w = NewWriteLocked(items[i].first);
@@ -436,6 +465,8 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const Field
     return absl::InvalidArgumentError(absl::StrCat(
         "the mapping would be ", size, " bytes; the limit is ", options_.max_value_bytes));
   }
+  MESHKV_RETURN_IF_ERROR(
+      CheckQuotaLocked(static_cast<int64_t>(key.size() + size) - DataBytes(prev)));
   wire::Record w;
   w.set_key(std::string(key));
   wire::Version version;

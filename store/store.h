@@ -71,6 +71,11 @@ struct StoreOptions {
   absl::Duration max_clock_ahead = absl::Minutes(1);
   size_t max_key_bytes = 4096;  // at most Record::kMaxKeyBytes
   size_t max_value_bytes = 1 << 20;
+  // The data quota (--max-data-bytes): a local write that would take the
+  // live keys' key and value bytes (StoreStats::bytes) past this is refused
+  // with RESOURCE_EXHAUSTED. Replicated writes are merged whatever it says
+  // (refusing them would make replicas diverge). 0: no quota.
+  uint64_t max_data_bytes = 0;
   size_t history_max_events = 100000;
   size_t history_max_bytes = 64 << 20;
   // Revisions start after this (when above kEmptyRevision): a node restarted
@@ -126,6 +131,7 @@ struct StoreStats {
   // Running leases that a lease release ended before they lapsed (counted
   // once, on the node where they were running).
   uint64_t leases_released = 0;
+  uint64_t quota_refusals = 0;  // local writes refused by the data quota
 };
 
 // The running leases of one other node (lease_holders()).
@@ -161,7 +167,9 @@ class Store {
 
   // --- Local operations (lease-checked) -----------------------------------
   // INVALID_ARGUMENT for an empty or oversized key or value, an unset
-  // value or repeated field names; FAILED_PRECONDITION when another node's
+  // value or repeated field names; RESOURCE_EXHAUSTED when the write would
+  // grow the data past max_data_bytes (a write that does not grow it, and
+  // every Delete, passes even over the quota); FAILED_PRECONDITION when another node's
   // lease covers the key, or when `pre` does not hold (the message names
   // the current version, or says the key is absent). `pre` is checked
   // under the same lock as the lease and the write: atomic on this node.
@@ -270,6 +278,8 @@ class Store {
   const Record* FindLocked(absl::string_view key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Entry EntryLocked(RecordPtr record) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status CheckLeaseLocked(const Record* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESOURCE_EXHAUSTED when adding `growth` bytes would pass the quota.
+  absl::Status CheckQuotaLocked(int64_t growth) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckPreconditionLocked(absl::string_view key, const Record* record,
                                        const Precondition& pre) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -766,5 +766,48 @@ TEST_F(StoreTest, MalformedReleasesAreRefused) {
   EXPECT_EQ(a_.revision(), kR0);
 }
 
+// --- the data quota (--max-data-bytes) --------------------------------------------
+
+TEST_F(StoreTest, TheQuotaRefusesLocalWritesThatWouldGrowTheDataPastIt) {
+  StoreOptions o = Options("node-q");
+  o.max_data_bytes = 100;
+  Store q(o, &clock_, {&out_});
+  ASSERT_TRUE(q.Set("k", BytesValue(std::string(49, 'v'))).ok());  // 50 bytes
+  EXPECT_THAT(q.Set("j", BytesValue(std::string(50, 'v'))),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ::testing::AllOf(HasSubstr("holds 50 bytes"), HasSubstr("add 51"),
+                                        HasSubstr("--max-data-bytes 100"))));
+  EXPECT_THAT(q.Update({{"a", BytesValue("1")}, {"b", BytesValue(std::string(60, 'v'))}}),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(q.ApplyDelta("m", Delta({{"f", std::string(60, 'v')}})),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_FALSE(q.Get("j").has_value());
+  EXPECT_FALSE(q.Get("a").has_value());
+  EXPECT_EQ(q.Stats().quota_refusals, 3u);
+  // Up to the quota exactly, and replacing a value by one as large, pass.
+  ASSERT_TRUE(q.Set("j", BytesValue(std::string(49, 'v'))).ok());
+  EXPECT_EQ(q.Stats().bytes, 100u);
+  ASSERT_TRUE(q.Set("j", BytesValue(std::string(49, 'w'))).ok());
+  EXPECT_THAT(q.Set("x", BytesValue("")), StatusIs(absl::StatusCode::kResourceExhausted));
+  ASSERT_TRUE(q.Delete("k").ok());
+  ASSERT_TRUE(q.Set("x", BytesValue("")).ok());
+}
+
+TEST_F(StoreTest, ReplicatedWritesAreAppliedBeyondTheQuotaWhichThenRefusesOnlyGrowth) {
+  StoreOptions o = Options("node-q");
+  o.max_data_bytes = 100;
+  Store q(o, &clock_, {&out_});
+  ASSERT_TRUE(q.Set("mine", BytesValue(std::string(36, 'q'))).ok());  // 40 bytes
+  Deliver(b_.Set("big", BytesValue(std::string(150, 'b'))), q);
+  EXPECT_EQ(q.Stats().bytes, 193u);  // over the quota: replicas must agree
+  ASSERT_TRUE(q.Get("big").has_value());
+  EXPECT_THAT(q.Set("k", BytesValue("v")), StatusIs(absl::StatusCode::kResourceExhausted));
+  // Shrinking is always allowed, even over the quota; so are deletes.
+  ASSERT_TRUE(q.Set("mine", BytesValue("q")).ok());
+  ASSERT_TRUE(q.Delete("mine").ok());
+  Deliver(b_.Set("big", BytesValue("b")), q);
+  EXPECT_TRUE(q.Set("k", BytesValue("v")).ok());
+}
+
 }  // namespace
 }  // namespace meshkv

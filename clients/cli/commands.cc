@@ -24,6 +24,8 @@ int RunCommand(const Invocation& inv, Session& session) {
       {"watch", RunWatch},
       {"health", RunHealth},
       {"status", RunStatus},
+      {"leases", RunLeases},
+      {"snapshot", RunSnapshot},
   };
   for (const Route& route : kRoutes) {
     if (route.name == inv.command->name) return route.run(inv, session);
