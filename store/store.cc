@@ -43,6 +43,11 @@ uint64_t NewestHlc(const Fragment& f) {
   return newest;
 }
 
+// The key and value bytes a live record counts in StoreStats::bytes.
+int64_t DataBytes(const Record* r) {
+  return r != nullptr && r->live() ? static_cast<int64_t>(r->key().size() + r->ValueBytes()) : 0;
+}
+
 }  // namespace
 
 const char* CommitSourceName(CommitSource source) {
@@ -141,15 +146,6 @@ absl::Status Store::CheckLeaseLocked(const Record* record) {
       origins_.Name(record->current_version().origin), " until ",
       absl::FormatTime(absl::RFC3339_full, absl::FromUnixMillis(expires), absl::UTCTimeZone())));
 }
-
-namespace {
-
-// The key and value bytes a live record counts in StoreStats::bytes.
-int64_t DataBytes(const Record* r) {
-  return r != nullptr && r->live() ? static_cast<int64_t>(r->key().size() + r->ValueBytes()) : 0;
-}
-
-}  // namespace
 
 absl::Status Store::CheckQuotaLocked(int64_t growth) {
   const uint64_t max = options_.max_data_bytes;
