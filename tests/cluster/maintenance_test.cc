@@ -24,6 +24,7 @@
 #include "tests/util/node_probe.h"
 #include "tests/util/server_process.h"
 #include "tests/util/subprocess.h"
+#include "tests/util/test_certs.h"
 #include "tests/util/wait.h"
 
 namespace meshkv {
@@ -340,6 +341,58 @@ TEST_F(SnapshotTest, ATornOrCorruptedFileIsRefusedAndChangesNothing) {
   // The good file still restores.
   ASSERT_EQ(Cli(b, {"snapshot", "restore", dir + "/good"}).exit_code, 0);
   EXPECT_EQ(Count(b), 200u);
+}
+
+// --- Access -------------------------------------------------------------------
+
+// With client certificates, only the admin role reaches Maintenance: a
+// read-write client is refused every RPC and changes nothing.
+TEST_F(MaintenanceTest, OnlyTheAdminRoleReachesMaintenance) {
+  ::meshkv::testing::TestCerts certs;
+  const std::string ca_key = certs.Path("ca/ca.key"), dir = certs.Path("n1");
+  ASSERT_TRUE(certs.Run({"create-ca", "--certs-dir", certs.Path("ca")}).ok());
+  ASSERT_TRUE(certs
+                  .Run({"create-node", "--certs-dir", dir, "--ca-key", ca_key, "--node-id", "n1",
+                        "--host", "127.0.0.1"})
+                  .ok());
+  for (const char* name : {"app", "ops"}) {
+    ASSERT_TRUE(
+        certs.Run({"create-client", "--certs-dir", dir, "--ca-key", ca_key, "--name", name}).ok());
+  }
+  nodes_.push_back(std::make_unique<ServerProcess>(std::vector<std::string>{
+      "--node-id=n1", "--certs-dir=" + dir, "--client-ca=" + dir + "/ca.crt",
+      "--client-roles=app=read-write,ops=admin"}));
+  ServerProcess& n = *nodes_.back();
+  n.UseClientCertificate(dir + "/client.ops.crt", dir + "/client.ops.key");
+  ASSERT_TRUE(n.Start().ok());
+  ASSERT_TRUE(n.WaitServing().ok()) << n.Logs();
+  auto app =
+      v1::Maintenance::NewStub(n.ChannelAs(dir + "/client.app.crt", dir + "/client.app.key"));
+  {
+    v1::ReleaseLeasesRequest req;
+    req.set_node_id("gone");
+    v1::ReleaseLeasesResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = app->ReleaseLeases(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("admin"));
+  }
+  {
+    grpc::ClientContext ctx;
+    auto reader = app->Snapshot(&ctx, {});
+    v1::SnapshotResponse resp;
+    EXPECT_FALSE(reader->Read(&resp));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RestoreResponse resp;
+    auto writer = app->Restore(&ctx, &resp);
+    writer->WritesDone();
+    EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // The admin may.
+  EXPECT_TRUE(Release(n, "gone").ok());
 }
 
 }  // namespace
