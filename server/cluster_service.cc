@@ -3,6 +3,7 @@
 #include "absl/time/clock.h"
 #include "common/version.h"
 #include "server/convert.h"
+#include "server/orphaned_leases.h"
 
 namespace meshkv {
 
@@ -23,9 +24,19 @@ grpc::ServerUnaryReactor* ClusterService::Status(grpc::CallbackServerContext* ct
   resp->set_version(kMeshkvVersion);
   resp->set_revision(stats.revision);
   resp->set_keys(stats.keys);
+  resp->set_data_bytes(stats.bytes);
+  resp->set_max_data_bytes(node_->store().options().max_data_bytes);
   resp->set_synced(node_->synced());
   resp->set_mesh_insecure(identity_.mesh_insecure);
   for (const std::string& w : identity_.warnings) resp->add_warnings(w);
+  const OrphanedLeases orphaned = FindOrphanedLeases(node_->store(), mesh);
+  resp->set_orphaned_lease_keys(static_cast<uint64_t>(orphaned.keys));
+  for (const LeaseHolder& h : orphaned.nodes) {
+    meshkv::v1::LeaseHolder* out = resp->add_orphaned_lease_holders();
+    out->set_node_id(h.node_id);
+    out->set_keys(static_cast<uint64_t>(h.keys));
+    out->set_last_expires_ms(h.last_expires_ms);
+  }
   for (const peer::PeerStatus& p : mesh.peers) {
     meshkv::v1::PeerStatus* out = resp->add_peers();
     out->set_node_id(p.node_id);

@@ -5,9 +5,29 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "store/record.h"
 
 namespace meshkv {
+
+absl::StatusOr<uint64_t> ParseDataQuota(absl::string_view spec, uint64_t memory_limit_bytes) {
+  const std::string given(spec);
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-data-bytes \"", given, "\" ", why));
+  };
+  uint64_t n = 0;
+  if (absl::ConsumeSuffix(&spec, "%")) {
+    if (!absl::SimpleAtoi(spec, &n) || n == 0 || n > 100) {
+      return bad("must be a percentage from 1% to 100%, or a number of bytes");
+    }
+    if (memory_limit_bytes == 0) {
+      return bad("is a share of the memory limit, which needs --memory-limit-bytes");
+    }
+    return memory_limit_bytes / 100 * n;
+  }
+  if (!absl::SimpleAtoi(spec, &n)) return bad("must be a number of bytes (0: no quota) or N%");
+  return n;
+}
 
 absl::Status ValidateConfig(const ServerConfig& c) {
   auto bad = [](absl::string_view flag, absl::string_view why) {
@@ -59,6 +79,7 @@ StoreOptions StoreOptionsFor(const ServerConfig& config, const std::string& node
   o.tombstone_retention = config.tombstone_retention;
   o.max_key_bytes = config.max_key_bytes;
   o.max_value_bytes = config.max_value_bytes;
+  o.max_data_bytes = config.max_data_bytes;
   o.history_max_events = config.watch_history;
   return o;
 }

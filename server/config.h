@@ -52,6 +52,8 @@ struct ServerConfig {
   absl::Duration tombstone_retention = config_internal::StoreDefaults().tombstone_retention;
   size_t max_key_bytes = config_internal::StoreDefaults().max_key_bytes;
   size_t max_value_bytes = config_internal::StoreDefaults().max_value_bytes;
+  // The data quota in bytes (ParseDataQuota); 0: none.
+  uint64_t max_data_bytes = config_internal::StoreDefaults().max_data_bytes;
   // Events kept for Watch replay.
   size_t watch_history = config_internal::StoreDefaults().history_max_events;
   // Revisions a stalled watcher may fall behind.
@@ -120,6 +122,12 @@ struct ServerConfig {
   std::string client_roles;
   bool require_client_cert = false;
 };
+
+// --max-data-bytes: a number of bytes ("0": no quota), or a percentage of
+// `memory_limit_bytes` ("35%", what Kubernetes sets from the container's
+// memory limit). INVALID_ARGUMENT naming the flag otherwise, or for a
+// percentage without a memory limit.
+absl::StatusOr<uint64_t> ParseDataQuota(absl::string_view spec, uint64_t memory_limit_bytes);
 
 // Flag values that cannot work (a zero history, a lease that never lapses,
 // limits past what a record or a gRPC message can hold): INVALID_ARGUMENT

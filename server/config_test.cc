@@ -156,5 +156,22 @@ TEST(ConfigTest, GrpcSecurityFlagsThatCannotWorkAreRefusedNamingTheFlag) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("/nonexistent")));
 }
 
+TEST(ConfigTest, TheDataQuotaIsBytesOrAShareOfTheMemoryLimit) {
+  EXPECT_EQ(*ParseDataQuota("0", 0), 0u);
+  EXPECT_EQ(*ParseDataQuota("1048576", 0), 1048576u);
+  EXPECT_EQ(*ParseDataQuota("35%", 1073741824), 1073741824u / 100 * 35);
+  EXPECT_EQ(*ParseDataQuota("100%", 1000), 1000u);
+  for (const char* bad : {"", "-1", "1.5", "10MiB", "0%", "101%", "x%"}) {
+    absl::StatusOr<uint64_t> q = ParseDataQuota(bad, 1000);
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(q.status().message(), ::testing::HasSubstr("--max-data-bytes")) << bad;
+  }
+  EXPECT_THAT(ParseDataQuota("35%", 0).status().message(),
+              ::testing::HasSubstr("--memory-limit-bytes"));
+  ServerConfig config;
+  config.max_data_bytes = 123;
+  EXPECT_EQ(StoreOptionsFor(config, "n1").max_data_bytes, 123u);
+}
+
 }  // namespace
 }  // namespace meshkv

@@ -61,6 +61,13 @@ ABSL_FLAG(uint64_t, max_key_bytes, Defaults().max_key_bytes,
           "Largest key accepted, in bytes (1 to 65535).");
 ABSL_FLAG(uint64_t, max_value_bytes, Defaults().max_value_bytes,
           "Largest value accepted, in bytes (at most 64 MiB).");
+ABSL_FLAG(std::string, max_data_bytes, "0",
+          "The data quota: local writes that would take the live keys' key and value bytes past "
+          "it are refused (RESOURCE_EXHAUSTED); replicated writes are applied and raise "
+          "meshkv_store_quota_exceeded. Bytes, or N% of --memory-limit-bytes. 0: no quota.");
+ABSL_FLAG(uint64_t, memory_limit_bytes, 0,
+          "The memory this node may use (Kubernetes sets it from the container's limit): what "
+          "--max-data-bytes=N% is a share of.");
 ABSL_FLAG(uint64_t, watch_history, Defaults().watch_history,
           "Changes kept in memory for Watch to replay from a start revision.");
 ABSL_FLAG(uint64_t, watch_max_lag, Defaults().watch_max_lag,
@@ -214,6 +221,10 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   c.tombstone_retention = absl::GetFlag(FLAGS_tombstone_retention);
   c.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
   c.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  absl::StatusOr<uint64_t> quota =
+      ParseDataQuota(absl::GetFlag(FLAGS_max_data_bytes), absl::GetFlag(FLAGS_memory_limit_bytes));
+  if (!quota.ok()) return quota.status();
+  c.max_data_bytes = *quota;
   c.watch_history = absl::GetFlag(FLAGS_watch_history);
   c.watch_max_lag = absl::GetFlag(FLAGS_watch_max_lag);
   c.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);

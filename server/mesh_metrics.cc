@@ -81,6 +81,33 @@ Metrics::Collector MeshCollector(std::function<peer::MeshSnapshot()> snapshot) {
       AddSample(&drops, static_cast<double>(c.send_queue_drops), {{"peer", peer}});
     }
 
+    // Heartbeat round trips, per peer, as etcd's
+    // etcd_network_peer_round_trip_time_seconds (the gauge above is the
+    // smoothed value; this keeps the distribution).
+    MetricFamily rtt_histogram;
+    rtt_histogram.name = "meshkv_peer_round_trip_time_seconds";
+    rtt_histogram.help = "Heartbeat round-trip times to each neighbour.";
+    rtt_histogram.type = prometheus::MetricType::Histogram;
+    for (const auto& [peer, c] : s.counters) {
+      if (c.rtt_samples == 0) continue;
+      prometheus::ClientMetric h;
+      h.label.push_back({"peer", peer});
+      uint64_t cumulative = 0;
+      double bound = peer::kRttFirstBucketSeconds;
+      for (size_t i = 0; i < peer::kRttBuckets; ++i, bound *= 2) {
+        cumulative += c.rtt_buckets[i];
+        prometheus::ClientMetric::Bucket bucket;
+        bucket.upper_bound =
+            i + 1 == peer::kRttBuckets ? std::numeric_limits<double>::infinity() : bound;
+        bucket.cumulative_count = cumulative;
+        h.histogram.bucket.push_back(bucket);
+      }
+      h.histogram.sample_count = c.rtt_samples;
+      h.histogram.sample_sum = c.rtt_seconds_sum;
+      rtt_histogram.metric.push_back(std::move(h));
+    }
+    b.out.push_back(std::move(rtt_histogram));
+
     // Dissemination.
     b.One(b.Counter("meshkv_replication_writes_originated_total",
                     "Writes accepted at this node and sent into the mesh."),

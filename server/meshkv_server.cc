@@ -21,6 +21,7 @@
 #include "server/grpc_security.h"
 #include "server/mesh_metrics.h"
 #include "server/mesh_security.h"
+#include "server/orphaned_leases.h"
 #include "server/process_metrics.h"
 #include "server/service_access.h"
 #include "server/storage_metrics.h"
@@ -163,12 +164,17 @@ MeshkvServer::MeshkvServer(const ServerConfig& config, Env* env, std::string nod
   metrics_->AddCollector(ProcessCollector());
   if (data_dir_) metrics_->AddCollector(StorageCollector(data_dir_.get()));
   metrics_->AddCollector(MeshCollector([driver] { return driver->Snapshot(); }));
+  metrics_->AddCollector(
+      OrphanedLeaseCollector(&node_->store(), [driver] { return driver->Snapshot(); }));
   kv_service_ = std::make_unique<KeyValueService>(node_.get(), KeyValueServiceOptionsFor(config),
                                                   metrics_->watch_observer(), &client_auth_);
   cluster_service_ = std::make_unique<ClusterService>(
       ClusterService::Identity{node_id_, advertise_addr_, config.cluster, config.leasing,
                                !MeshTlsRequested(config), MeshSecurityWarnings(config)},
       node_.get(), [driver] { return driver->Snapshot(); }, &client_auth_);
+  maintenance_service_ = std::make_unique<MaintenanceService>(
+      MaintenanceService::Identity{node_id_, config.cluster, config.leasing}, node_.get(),
+      [driver] { return driver->Snapshot(); }, &client_auth_);
 }
 
 absl::Status MeshkvServer::StartMesh() {
@@ -294,6 +300,7 @@ absl::Status MeshkvServer::StartGrpc() {
   builder.RegisterService(kv_service_.get());
   builder.RegisterService(cluster_service_.get());
   builder.RegisterService(&health_);
+  builder.RegisterService(maintenance_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics_->InterceptorFactory());
   interceptors.push_back(ServiceAccessInterceptorFactory(&client_auth_));

@@ -36,6 +36,7 @@
 #include "server/grpc_security.h"
 #include "server/health_service.h"
 #include "server/kv_service.h"
+#include "server/maintenance_service.h"
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/replication_handoff.h"
@@ -112,6 +113,7 @@ class MeshkvServer {
   std::unique_ptr<KeyValueService> kv_service_;
   std::unique_ptr<ClusterService> cluster_service_;
   HealthService health_;
+  std::unique_ptr<MaintenanceService> maintenance_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
 

@@ -178,6 +178,22 @@ absl::StatusOr<WriteResult> Node::Touch(absl::string_view key, absl::Duration tt
   return Wait([&](WriteDone done) { Touch(key, ttl, std::move(done)); });
 }
 
+absl::StatusOr<LeaseReleaseResult> Node::ReleaseLeases(absl::string_view node_id) {
+  LeaseReleaseResult released;
+  absl::StatusOr<WriteResult> r = Wait([&](WriteDone done) {
+    Durably(
+        [&]() -> absl::StatusOr<WriteResult> {
+          absl::StatusOr<LeaseReleaseResult> out = store_.ReleaseLeases(node_id);
+          if (!out.ok()) return out.status();
+          released = *out;
+          return WriteResult{};
+        },
+        std::move(done));
+  });
+  if (!r.ok()) return r.status();
+  return released;
+}
+
 absl::StatusOr<bool> Node::Apply(const meshkv::mesh::v1::Record& record,
                                  peer::ApplySource source) {
   return store_.Merge(record, source == peer::ApplySource::kWrite ? CommitSource::kFlooded

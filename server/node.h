@@ -81,6 +81,9 @@ class Node final : public peer::Replica {
                     const ConcernRequest& concern = {});
   void Touch(absl::string_view key, absl::Duration ttl, WriteDone done,
              const ConcernRequest& concern = {});
+  // Store::ReleaseLeases, refused until synced (the release must merge with
+  // what the cluster knows), returning once durable per --fsync.
+  absl::StatusOr<LeaseReleaseResult> ReleaseLeases(absl::string_view node_id);
   // The same, blocking until `done` would run.
   absl::StatusOr<WriteResult> Set(absl::string_view key, const ValueView& value,
                                   const Precondition& pre = {},

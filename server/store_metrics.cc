@@ -15,6 +15,12 @@ Metrics::Collector StoreCollector(const Store* store) {
     gauge("meshkv_store_keys", "Live keys held by this node.", s.keys);
     gauge("meshkv_store_tombstones", "Deleted keys remembered for anti-entropy.", s.tombstones);
     gauge("meshkv_store_bytes", "Bytes of keys and values of live keys.", s.bytes);
+    const uint64_t quota = store->options().max_data_bytes;
+    gauge("meshkv_store_max_data_bytes", "The data quota (--max-data-bytes); 0: none.", quota);
+    gauge("meshkv_store_quota_exceeded",
+          "1 when the live keys' bytes are over the data quota (replicated writes took them "
+          "there); 0 otherwise.",
+          quota != 0 && s.bytes > quota ? 1 : 0);
     gauge("meshkv_store_revision", "This node's revision: changes applied so far.", s.revision);
     gauge("meshkv_watch_history_events", "Changes kept for Watch replay.", s.history_events);
     gauge("meshkv_store_keys_with_ttl", "Live keys with a time to live.", s.keys_with_ttl);
@@ -42,6 +48,13 @@ Metrics::Collector StoreCollector(const Store* store) {
     out.push_back(CounterFamily("meshkv_lease_refused_total",
                                 "Writes entering at this node refused by another node's lease."));
     AddSample(&out.back(), static_cast<double>(s.lease_refusals));
+    out.push_back(CounterFamily("meshkv_store_quota_refused_total",
+                                "Local writes refused because they would pass the data quota."));
+    AddSample(&out.back(), static_cast<double>(s.quota_refusals));
+    out.push_back(
+        CounterFamily("meshkv_lease_released_total",
+                      "Running leases ended by a lease release (meshkv leases release)."));
+    AddSample(&out.back(), static_cast<double>(s.leases_released));
     return out;
   };
 }

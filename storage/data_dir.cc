@@ -301,7 +301,10 @@ absl::Status DataDir::Load(const std::function<absl::Status(const wire::Record&)
 }
 
 absl::StatusOr<EngineOp> DataDir::EncodeRecord(const wire::Record& record) {
-  if (record.key().empty()) return absl::InvalidArgumentError("a record without a key");
+  // The empty key holds the lease releases (record.proto) and nothing else.
+  if (record.key().empty() && record.kind() != wire::Record::LEASE_RELEASE) {
+    return absl::InvalidArgumentError("a record without a key");
+  }
   return EngineOp{RecordKey(record.key()), record.SerializeAsString()};
 }
 

@@ -32,6 +32,11 @@ class LeaseTracker {
 
   int64_t active(LeaseOwner owner) const { return side(owner).active; }
   uint64_t expired(LeaseOwner owner) const { return side(owner).expired; }
+  // The end of the second in which the last running lease lapses; 0 if none.
+  int64_t last_lapse_ms(LeaseOwner owner) const {
+    const Side& s = side(owner);
+    return s.by_second.empty() ? 0 : s.by_second.rbegin()->first * 1000;
+  }
 
  private:
   struct Side {

@@ -90,7 +90,10 @@ size_t Record::ApproximateBytes() const {
 
 RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& origins,
                       uint64_t revision) {
+  // A lease release carries field writes only (no whole-value version), so
+  // it merges below as a delta does; the kind just marks the record.
   Kind kind = prev ? prev->kind() : Kind::kNone;
+  if (f.kind == Kind::kLeaseRelease) kind = Kind::kLeaseRelease;
   Version reset = prev ? prev->version() : Version{};
   Version delta = prev ? prev->delta_version() : Version{};
   absl::string_view bytes = prev ? prev->bytes() : absl::string_view();
@@ -110,7 +113,7 @@ RecordPtr MergeRecord(const Record* prev, const Fragment& f, const OriginTable& 
   };
 
   // A newer whole-value write replaces everything not newer than itself.
-  if (f.kind != Kind::kNone && origins.Newer(f.version, reset)) {
+  if (f.kind != Kind::kNone && f.kind != Kind::kLeaseRelease && origins.Newer(f.version, reset)) {
     changed = true;
     kind = f.kind;
     reset = f.version;

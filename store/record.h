@@ -50,8 +50,17 @@
 
 namespace meshkv {
 
-// Same numbering as meshkv.mesh.v1.Record.Kind.
-enum class Kind : uint8_t { kNone = 0, kBytes = 1, kMapping = 2, kTombstone = 3 };
+// Same numbering as meshkv.mesh.v1.Record.Kind. kLeaseRelease is the record
+// of lease releases under the empty key (record.proto): its fields are
+// per-node registers (name: node ID, version: leases on writes below its hlc
+// are void), merged as field writes; it is never live.
+enum class Kind : uint8_t {
+  kNone = 0,
+  kBytes = 1,
+  kMapping = 2,
+  kTombstone = 3,
+  kLeaseRelease = 4
+};
 
 struct FieldValue {
   Version version;
@@ -131,8 +140,11 @@ class Record {
   bool expired() const { return kind_ == Kind::kTombstone && expires_ms() != 0; }
 
   // Resolved view. live() ignores the clock: a live record may be past its
-  // expiry until the store sweeps it, so reads ask LiveAt(now).
-  bool live() const { return !expired() && (is_mapping() || kind_ == Kind::kBytes); }
+  // expiry until the store sweeps it, so reads ask LiveAt(now). A lease
+  // release record is never live.
+  bool live() const {
+    return kind_ != Kind::kLeaseRelease && !expired() && (is_mapping() || kind_ == Kind::kBytes);
+  }
   bool LiveAt(int64_t now_ms) const {
     return live() && (expires_ms() == 0 || now_ms < expires_ms());
   }

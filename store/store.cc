@@ -57,6 +57,11 @@ uint64_t NewestHlc(const Fragment& f) {
   return newest;
 }
 
+// The key and value bytes a live record counts in StoreStats::bytes.
+int64_t DataBytes(const Record* r) {
+  return r != nullptr && r->live() ? static_cast<int64_t>(r->key().size() + r->ValueBytes()) : 0;
+}
+
 }  // namespace
 
 const char* CommitSourceName(CommitSource source) {
@@ -167,11 +172,20 @@ const Record* Store::ExpireLocked(const Record* record, bool announce) {
   return next.get();
 }
 
-int64_t Store::LeaseExpiryMs(const Record& r) const {
-  const int64_t lease = HybridClock::WallMs(r.current_version().hlc) +
-                        absl::ToInt64Milliseconds(options_.lease_duration);
+int64_t Store::LeaseExpiryMs(const Record& r, uint64_t release_hlc) const {
+  const uint64_t hlc = r.current_version().hlc;
+  int64_t natural = HybridClock::WallMs(hlc) + absl::ToInt64Milliseconds(options_.lease_duration);
   // When the key expires, its lease ends with it.
-  return r.expires_ms() != 0 ? std::min(lease, r.expires_ms()) : lease;
+  if (r.expires_ms() != 0) natural = std::min(natural, r.expires_ms());
+  // A release voids the leases of writes before it, from its wall time.
+  if (hlc < release_hlc) return std::min(natural, HybridClock::WallMs(release_hlc));
+  return natural;
+}
+
+int64_t Store::LeaseExpiryMs(const Record& r) const {
+  if (released_.empty()) return LeaseExpiryMs(r, 0);
+  auto it = released_.find(r.current_version().origin);
+  return LeaseExpiryMs(r, it == released_.end() ? 0 : it->second);
 }
 
 Entry Store::EntryLocked(RecordPtr record) const {
@@ -196,6 +210,20 @@ absl::Status Store::CheckLeaseLocked(const Record* record) {
       "key ", Quote(record->key()), " is leased by ",
       origins_.Name(record->current_version().origin), " until ",
       absl::FormatTime(absl::RFC3339_full, absl::FromUnixMillis(expires), absl::UTCTimeZone())));
+}
+
+absl::Status Store::CheckQuotaLocked(int64_t growth) {
+  const uint64_t max = options_.max_data_bytes;
+  // A write that does not grow the data always passes, so that an operator
+  // over the quota (replicated writes took it there) can still shrink it.
+  if (max == 0 || growth <= 0 || stats_.bytes + static_cast<uint64_t>(growth) <= max) {
+    return absl::OkStatus();
+  }
+  ++stats_.quota_refusals;
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the data quota is full: this node holds ", stats_.bytes,
+                   " bytes of keys and values and the write would add ", growth,
+                   ", over --max-data-bytes ", max, "; delete keys or raise the quota"));
 }
 
 absl::Status Store::CheckPreconditionLocked(absl::string_view key, const Record* record,
@@ -242,7 +270,15 @@ absl::StatusOr<bool> Store::MergeAndAnnounceLocked(const wire::Record& w, Commit
 
 absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, bool announce, RecordPtr* next_out,
                                         RecordPtr* prev_out) {
-  MESHKV_RETURN_IF_ERROR(ValidateKey(w.key()));
+  if (w.kind() == wire::Record::LEASE_RELEASE) {
+    for (const wire::Field& field : w.fields()) {
+      if (field.name().empty() || field.name().size() > kMaxNodeIdBytes) {
+        return absl::InvalidArgumentError("a lease release names an empty or oversized node ID");
+      }
+    }
+  } else {
+    MESHKV_RETURN_IF_ERROR(ValidateKey(w.key()));
+  }
   absl::StatusOr<Fragment> decoded = FragmentFromWire(w, &origins_);
   if (!decoded.ok()) return decoded.status();
   const Fragment& f = *decoded;
@@ -275,7 +311,8 @@ absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, bool announce, Re
   // A tombstone older than the retention is garbage everywhere by now;
   // storing it again would only make nodes collect it again.
   const int64_t horizon = now - absl::ToInt64Milliseconds(options_.tombstone_retention);
-  if (prev == nullptr && !next->live() && DeadSinceMs(*next) < horizon) {
+  if (prev == nullptr && next->kind() != Kind::kLeaseRelease && !next->live() &&
+      DeadSinceMs(*next) < horizon) {
     return false;
   }
   CommitLocked(next, prev);
@@ -287,13 +324,15 @@ absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, bool announce, Re
 void Store::CommitLocked(RecordPtr next, const RecordPtr& prev) {
   const uint32_t b = BucketOf(next->key());
   Bucket& bucket = buckets_[b];
+  // The lease release record is neither a key nor a tombstone.
+  const bool release = next->kind() == Kind::kLeaseRelease;
   if (prev) {
     digests_[b] -= RecordDigest(*prev, origins_);
     if (prev->live()) {
       --stats_.keys;
       stats_.bytes -= prev->key().size() + prev->ValueBytes();
       if (prev->expires_ms() != 0) expiry_index_.erase({prev->expires_ms(), prev->key()});
-    } else {
+    } else if (!release) {
       --stats_.tombstones;
     }
   }
@@ -302,10 +341,14 @@ void Store::CommitLocked(RecordPtr next, const RecordPtr& prev) {
     ++stats_.keys;
     stats_.bytes += next->key().size() + next->ValueBytes();
     if (next->expires_ms() != 0) expiry_index_.insert({next->expires_ms(), next->key()});
-  } else {
+  } else if (!release) {
     ++stats_.tombstones;
   }
-  AccountLeaseLocked(next.get(), prev.get());
+  if (release) {
+    stats_.leases_released += AdoptReleasesLocked(*next);
+  } else {
+    AccountLeaseLocked(next.get(), prev.get());
+  }
   revision_ = next->revision();
   history_.Append(ChangeEvent{next, prev});
   auto it = bucket.find(next->key());
@@ -323,13 +366,64 @@ void Store::AccountLeaseLocked(const Record* next, const Record* prev) {
   const bool prev_held = prev != nullptr && prev->live() && LeaseExpiryMs(*prev) > now;
   // The tracker holds exactly the leases added below, while they run: one
   // that lapsed before it was replaced stays for Advance() to count.
-  if (prev_held) leases_.Remove(OwnerOf(*prev), LeaseExpiryMs(*prev));
+  if (prev_held) RemoveLeaseLocked(*prev, LeaseExpiryMs(*prev));
   if (!next->live() || LeaseExpiryMs(*next) <= now) return;
   const LeaseOwner owner = OwnerOf(*next);
-  leases_.Add(owner, LeaseExpiryMs(*next));
+  AddLeaseLocked(*next, LeaseExpiryMs(*next));
   const bool renewal =
       prev_held && prev->current_version().origin == next->current_version().origin;
   ++(renewal ? stats_.leases_renewed : stats_.leases_acquired)[static_cast<int>(owner)];
+}
+
+void Store::AddLeaseLocked(const Record& r, int64_t expires_ms) {
+  leases_.Add(OwnerOf(r), expires_ms);
+  if (OwnerOf(r) == LeaseOwner::kOther) {
+    leases_by_origin_[r.current_version().origin].Add(LeaseOwner::kOther, expires_ms);
+  }
+}
+
+void Store::RemoveLeaseLocked(const Record& r, int64_t expires_ms) {
+  leases_.Remove(OwnerOf(r), expires_ms);
+  if (OwnerOf(r) == LeaseOwner::kOther) {
+    auto it = leases_by_origin_.find(r.current_version().origin);
+    if (it != leases_by_origin_.end()) it->second.Remove(LeaseOwner::kOther, expires_ms);
+  }
+}
+
+int64_t Store::AdoptReleasesLocked(const Record& release) {
+  if (release.fields() == nullptr) return 0;
+  // The origins whose release moved, and the hlc it moved from.
+  absl::flat_hash_map<uint32_t, uint64_t> moved;
+  for (const auto& [node, field] : *release.fields()) {
+    const uint32_t origin = origins_.Intern(node);
+    uint64_t& hlc = released_[origin];
+    if (field.version.hlc > hlc) {
+      moved.emplace(origin, hlc);
+      hlc = field.version.hlc;
+    }
+  }
+  if (moved.empty() || !options_.leasing) return 0;
+  // Re-account the running leases of those origins: rare (an operator's
+  // command), so one pass over the keys is its price.
+  const int64_t now = clock_->NowMs();
+  int64_t ended = 0;
+  for (const Bucket& bucket : buckets_) {
+    for (const RecordPtr& r : bucket) {
+      if (!r->live()) continue;
+      auto it = moved.find(r->current_version().origin);
+      if (it == moved.end()) continue;
+      const int64_t before = LeaseExpiryMs(*r, it->second);
+      const int64_t after = LeaseExpiryMs(*r);
+      if (before <= now || before == after) continue;
+      RemoveLeaseLocked(*r, before);
+      if (after > now) {
+        AddLeaseLocked(*r, after);
+      } else {
+        ++ended;
+      }
+    }
+  }
+  return ended;
 }
 
 void Store::ApplyLocalLocked(wire::Record* w, bool last, WriteResult* result) {
@@ -354,6 +448,8 @@ absl::StatusOr<WriteResult> Store::Set(absl::string_view key, const ValueView& v
   const Record* prev = FindForWriteLocked(key);
   MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
   MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(key, prev, pre));
+  MESHKV_RETURN_IF_ERROR(
+      CheckQuotaLocked(static_cast<int64_t>(key.size() + value.size()) - DataBytes(prev)));
   wire::Record w = NewWriteLocked(key);
   ValueToWire(value, &w);
   w.set_expires_ms(ExpiresMs(w.version().hlc(), ttl));
@@ -435,12 +531,16 @@ absl::StatusOr<WriteResult> Store::Update(const KeyValuesView& items,
   }
   absl::MutexLock lock(&mu_);
   // Every key is checked before any is written: all or nothing.
+  int64_t growth = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     const Record* prev = FindForWriteLocked(items[i].first);
     MESHKV_RETURN_IF_ERROR(CheckLeaseLocked(prev));
     if (!pres.empty())
       MESHKV_RETURN_IF_ERROR(CheckPreconditionLocked(items[i].first, prev, pres[i]));
+    growth +=
+        static_cast<int64_t>(items[i].first.size() + items[i].second.size()) - DataBytes(prev);
   }
+  MESHKV_RETURN_IF_ERROR(CheckQuotaLocked(growth));
   WriteResult result;
   for (size_t i = 0; i < items.size(); ++i) {
     wire::Record w = NewWriteLocked(items[i].first);
@@ -492,6 +592,8 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const Field
     return absl::InvalidArgumentError(absl::StrCat(
         "the mapping would be ", size, " bytes; the limit is ", options_.max_value_bytes));
   }
+  MESHKV_RETURN_IF_ERROR(
+      CheckQuotaLocked(static_cast<int64_t>(key.size() + size) - DataBytes(prev)));
   WriteResult result;
   // Field writes into an expired key would stay absent with it, and a new
   // expiry belongs to a whole-value write: both write the whole mapping.
@@ -521,6 +623,41 @@ absl::StatusOr<WriteResult> Store::ApplyDelta(absl::string_view key, const Field
   DeltaToWire(delta, remove, version, &w);
   ApplyLocalLocked(&w, /*last=*/true, &result);
   return result;
+}
+
+absl::StatusOr<LeaseReleaseResult> Store::ReleaseLeases(absl::string_view node_id) {
+  if (node_id.empty() || node_id.size() > kMaxNodeIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("node ID must be 1 to ", kMaxNodeIdBytes, " bytes"));
+  }
+  if (node_id == options_.node_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("node ", Quote(node_id), " is this node: its leases end by its own writes"));
+  }
+  if (!options_.leasing) {
+    return absl::FailedPreconditionError("leasing is off: there are no leases to release");
+  }
+  absl::MutexLock lock(&mu_);
+  const Record* current = FindLocked("");
+  if (current != nullptr && current->fields() != nullptr &&
+      current->fields()->size() >= kMaxLeaseReleases && !current->fields()->contains(node_id)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("leases of ", kMaxLeaseReleases, " nodes were released already"));
+  }
+  wire::Version version;
+  version.set_hlc(hlc_.Now());
+  version.set_origin(options_.node_id);
+  wire::Record w;
+  w.set_kind(wire::Record::LEASE_RELEASE);
+  *w.mutable_delta_version() = version;
+  wire::Field* field = w.add_fields();
+  field->set_name(std::string(node_id));
+  *field->mutable_version() = version;
+  const uint64_t ended_before = stats_.leases_released;
+  WriteResult ignored;
+  ApplyLocalLocked(&w, /*last=*/true, &ignored);
+  return LeaseReleaseResult{version.hlc(),
+                            static_cast<int64_t>(stats_.leases_released - ended_before)};
 }
 
 absl::StatusOr<WriteResult> Store::PopItem() {
@@ -704,8 +841,12 @@ bool Store::ExportBucket(uint32_t bucket, absl::string_view after, size_t max_by
   absl::ReaderMutexLock lock(&mu_);
   const Bucket& b = buckets_[bucket];
   size_t bytes = 0;
+  // "" both starts the bucket and names the lease release record (sorted
+  // first): never stop right after it, or a resume would repeat it forever.
+  bool past_empty_key = false;
   for (auto it = after.empty() ? b.begin() : b.upper_bound(after); it != b.end(); ++it) {
-    if (bytes >= max_bytes) return false;
+    if (bytes >= max_bytes && past_empty_key) return false;
+    past_empty_key = !(*it)->key().empty();
     out->emplace_back();
     RecordToWire(**it, origins_, &out->back());
     bytes += (*it)->ApproximateBytes();
@@ -748,6 +889,7 @@ void Store::Maintain() {
   absl::MutexLock lock(&mu_);
   const int64_t now = clock_->NowMs();
   leases_.Advance(now);
+  for (auto& [origin, tracker] : leases_by_origin_) tracker.Advance(now);
   const int64_t horizon = now - absl::ToInt64Milliseconds(options_.tombstone_retention);
   const uint32_t b = gc_cursor_;
   gc_cursor_ = (gc_cursor_ + 1) % kBuckets;
@@ -755,7 +897,7 @@ void Store::Maintain() {
   std::vector<std::string> collected;
   for (auto it = bucket.begin(); it != bucket.end();) {
     const Record& r = **it;
-    if (!r.live() && DeadSinceMs(r) < horizon) {
+    if (r.kind() != Kind::kLeaseRelease && !r.live() && DeadSinceMs(r) < horizon) {
       digests_[b] -= RecordDigest(r, origins_);
       --stats_.tombstones;
       collected.emplace_back(r.key());
@@ -779,6 +921,19 @@ StoreStats Store::Stats() const {
     s.leases_expired[static_cast<int>(o)] = leases_.expired(o);
   }
   return s;
+}
+
+std::vector<LeaseHolder> Store::LeaseHolders() const {
+  std::vector<LeaseHolder> out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [origin, tracker] : leases_by_origin_) {
+    if (tracker.active(LeaseOwner::kOther) <= 0) continue;
+    out.push_back({origins_.Name(origin), tracker.active(LeaseOwner::kOther),
+                   tracker.last_lapse_ms(LeaseOwner::kOther)});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LeaseHolder& a, const LeaseHolder& b) { return a.node_id < b.node_id; });
+  return out;
 }
 
 }  // namespace meshkv

@@ -38,6 +38,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -73,6 +74,11 @@ struct StoreOptions {
   // Expired keys swept per Maintain() call at most (the rest wait for the
   // next): bounds the work of one maintenance tick.
   size_t max_expiries_per_maintain = 100000;
+  // The data quota (--max-data-bytes): a local write that would take the
+  // live keys' key and value bytes (StoreStats::bytes) past this is refused
+  // with RESOURCE_EXHAUSTED. Replicated writes are merged whatever it says
+  // (refusing them would make replicas diverge). 0: no quota.
+  uint64_t max_data_bytes = 0;
   size_t history_max_events = 100000;
   size_t history_max_bytes = 64 << 20;
   // Longest time to live a write may ask for.
@@ -132,6 +138,23 @@ struct StoreStats {
   uint64_t lease_refusals = 0;  // local writes refused by a lease
   uint64_t keys_expired = 0;    // live keys that expired here
   uint64_t keys_with_ttl = 0;   // live keys with an expiry
+  // Running leases that a lease release ended before they lapsed (counted
+  // once, on the node where they were running).
+  uint64_t leases_released = 0;
+  uint64_t quota_refusals = 0;  // local writes refused by the data quota
+};
+
+// The running leases of one other node (lease_holders()).
+struct LeaseHolder {
+  std::string node_id;
+  int64_t keys = 0;             // live keys whose lease has not lapsed
+  int64_t last_expires_ms = 0;  // when the last of them lapses
+};
+
+// What ReleaseLeases did on this node.
+struct LeaseReleaseResult {
+  uint64_t before_hlc = 0;  // leases of the node on writes below this are void
+  int64_t keys = 0;         // running leases it ended here
 };
 
 class Store {
@@ -155,12 +178,14 @@ class Store {
   // --- Local operations (lease-checked) -----------------------------------
   // INVALID_ARGUMENT for an empty or oversized key or value, an unset
   // value, repeated field names or a negative or too long `ttl`;
-  // FAILED_PRECONDITION when another node's lease covers the key, or when
-  // `pre` does not hold (the message names the current version, or says
-  // the key is absent). `pre` is checked under the same lock as the lease
-  // and the write: atomic on this node. A key past its expiry is absent to
-  // every operation (and swept first, so its expiry event comes before the
-  // write's).
+  // RESOURCE_EXHAUSTED when the write would grow the data past
+  // max_data_bytes (a write that does not grow it, and every Delete, passes
+  // even over the quota); FAILED_PRECONDITION when another node's lease
+  // covers the key, or when `pre` does not hold (the message names the
+  // current version, or says the key is absent). `pre` is checked under the
+  // same lock as the lease and the write: atomic on this node. A key past
+  // its expiry is absent to every operation (and swept first, so its expiry
+  // event comes before the write's).
   //
   // `ttl` (zero: none) makes the key expire that long after the write's
   // timestamp; a write without one makes it permanent again.
@@ -204,6 +229,20 @@ class Store {
   // order. Costs at most max_keys + 1 keys of scanning. No key: an empty
   // result.
   absl::StatusOr<WriteResult> DeletePrefix(absl::string_view prefix, size_t max_keys);
+  // Ends every lease `node_id` holds on writes made before now, on every
+  // node: the release is a record (kind LEASE_RELEASE, empty key) that
+  // replicates and merges like a write, so nodes partitioned meanwhile, and
+  // restarts from a data directory, agree. Its later writes lease as
+  // usual. INVALID_ARGUMENT for an empty or oversized ID or this node's own
+  // (its leases end by its own writes); FAILED_PRECONDITION with leasing
+  // off; RESOURCE_EXHAUSTED past kMaxLeaseReleases nodes. Whether the node
+  // is gone is the caller's to check (the mesh knows). Costs one pass over
+  // the keys under the write lock, to end the running leases' accounting.
+  absl::StatusOr<LeaseReleaseResult> ReleaseLeases(absl::string_view node_id);
+  // The lease release record holds at most this many nodes (a release of a
+  // node already in it only moves its hlc).
+  static constexpr size_t kMaxLeaseReleases = 1024;
+  static constexpr size_t kMaxNodeIdBytes = 256;
 
   // --- Reads --------------------------------------------------------------
   // The live entry of `key`; `*revision`, when given, is the store's
@@ -261,6 +300,9 @@ class Store {
   // that reads interleave. Returns how many it swept.
   size_t ExpireDue(size_t max);
   StoreStats Stats() const;
+  // The other nodes holding running leases here, by node ID; counted as
+  // leases are granted and lapse, so this costs a pass over the nodes only.
+  std::vector<LeaseHolder> LeaseHolders() const;
 
  private:
   struct KeyLess {
@@ -292,6 +334,8 @@ class Store {
   static int64_t DeadSinceMs(const Record& r);
   Entry EntryLocked(RecordPtr record) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status CheckLeaseLocked(const Record* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESOURCE_EXHAUSTED when adding `growth` bytes would pass the quota.
+  absl::Status CheckQuotaLocked(int64_t growth) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckPreconditionLocked(absl::string_view key, const Record* record,
                                        const Precondition& pre) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -316,7 +360,16 @@ class Store {
   void CommitLocked(RecordPtr next, const RecordPtr& prev) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AccountLeaseLocked(const Record* next, const Record* prev)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  int64_t LeaseExpiryMs(const Record& r) const;
+  // Counts a running lease in both trackers (self/other, and by origin).
+  void AddLeaseLocked(const Record& r, int64_t expires_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveLeaseLocked(const Record& r, int64_t expires_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A lease release record was committed: adopts its newer releases and
+  // ends the running leases they void. Returns the leases ended.
+  int64_t AdoptReleasesLocked(const Record& release) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the lease of `r` lapses: its owner's write plus the lease duration,
+  // or earlier, the wall time of a release that voids it.
+  int64_t LeaseExpiryMs(const Record& r) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  int64_t LeaseExpiryMs(const Record& r, uint64_t release_hlc) const;
   LeaseOwner OwnerOf(const Record& r) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return r.current_version().origin == self_ ? LeaseOwner::kSelf : LeaseOwner::kOther;
   }
@@ -346,6 +399,12 @@ class Store {
   absl::btree_set<std::pair<int64_t, absl::string_view>> expiry_index_ ABSL_GUARDED_BY(mu_);
   StoreStats stats_ ABSL_GUARDED_BY(mu_);  // counters; gauges filled by Stats()
   uint32_t gc_cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  // origin -> hlc below which its leases are void: the lease release
+  // record's fields, interned, so that a lease check costs a lookup.
+  absl::flat_hash_map<uint32_t, uint64_t> released_ ABSL_GUARDED_BY(mu_);
+  // Running leases by origin (the kOther side of each tracker), for
+  // LeaseHolders(): bounded by the nodes that ever wrote.
+  absl::flat_hash_map<uint32_t, LeaseTracker> leases_by_origin_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace meshkv

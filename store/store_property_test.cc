@@ -1,13 +1,15 @@
 // Convergence, as a property: random writes (sets, mappings, deletes, deltas
-// that set and remove fields, pops, updates, with equal timestamps, and times
-// to live short enough that keys expire and are refreshed within a run) from
-// 3 to 5 origins, delivered to several replicas in different random orders
-// with duplicates, leave every replica and every origin in identical state:
-// the same digests whether or not a node has swept its expired keys yet, and
-// once all have, the same records, versions, owners and values.
+// that set and remove fields, pops, updates, lease releases, with equal
+// timestamps, and times to live short enough that keys expire and are
+// refreshed within a run) from 3 to 5 origins, delivered to several replicas
+// in different random orders with duplicates, leave every replica and every
+// origin in identical state: the same digests whether or not a node has swept
+// its expired keys yet, and once all have, the same records, versions, owners
+// and values.
 //
 // Deterministic per seed. MESHKV_PROPERTY_SEEDS sets how many seeds run
 // (default 3000); MESHKV_PROPERTY_SEED replays one.
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -16,8 +18,8 @@
 #include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/util/commit_recorder.h"
 #include "store/store.h"
+#include "tests/util/commit_recorder.h"
 
 namespace meshkv {
 namespace {
@@ -92,6 +94,11 @@ class Scenario {
   ManualClock* clock() { return &clock_; }
   bool leasing() const { return leasing_; }
   size_t writes() const { return writes_.size(); }
+  size_t releases() const {
+    return std::count_if(writes_.begin(), writes_.end(), [](const wire::Record& w) {
+      return w.kind() == wire::Record::LEASE_RELEASE;
+    });
+  }
 
  private:
   bool Coin(double p) { return std::bernoulli_distribution(p)(rng_); }
@@ -142,6 +149,13 @@ class Scenario {
       }
       case 5:
         return s.Pop(Key());
+      case 6: {
+        // A lease release of another origin: merges like a write.
+        const std::string node = std::string("node-") + static_cast<char>('a' + Pick(5));
+        absl::StatusOr<LeaseReleaseResult> r = s.ReleaseLeases(node);
+        if (!r.ok()) return r.status();
+        return WriteResult{{{}}};  // one change: the release record it sent
+      }
       default: {
         const std::string k1 = Key(), k2 = k1 + "x", other_value = value + "'";
         return s.Update({{k1, ValueView::Bytes(value)}, {k2, ValueView::Bytes(other_value)}}, {},
@@ -255,6 +269,20 @@ TEST(StorePropertyTest, ScenariosExpireKeysAndLeaveSomeExpiring) {
   }
   EXPECT_GT(expired, 50u);
   EXPECT_GT(expiring, 10u);
+}
+
+// ... and lease releases among them (with leasing on; off, there are none).
+TEST(StorePropertyTest, ScenariosWithLeasingReleaseLeases) {
+  size_t releases = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    Scenario sc(seed);
+    sc.Write(60);
+    if (!sc.leasing()) {
+      EXPECT_EQ(sc.releases(), 0u);
+    }
+    releases += sc.releases();
+  }
+  EXPECT_GT(releases, 20u);
 }
 
 }  // namespace

@@ -831,5 +831,178 @@ TEST_F(StoreTest, CountCountsLiveKeysUnderAPrefix) {
   EXPECT_EQ(a_.Count("c"), 0u);
 }
 
+// --- lease release (meshkv leases release) --------------------------------------
+
+TEST_F(StoreTest, ReleasingANodesLeasesLetsOthersWriteItsKeys) {
+  Deliver(b_.Set("k", BytesValue("b")), a_);
+  Deliver(b_.Set("j", BytesValue("b")), a_);
+  ASSERT_THAT(a_.Set("k", BytesValue("a")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_EQ(a_.Stats().leases_active[1], 2);
+  clock_.Advance(absl::Seconds(1));
+  absl::StatusOr<LeaseReleaseResult> r = a_.ReleaseLeases("node-b");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->keys, 2);
+  // Nothing of the data changed: the value and owner stay until written.
+  EXPECT_EQ(a_.Get("k")->record->bytes(), "b");
+  EXPECT_EQ(a_.Get("k")->owner, "node-b");
+  EXPECT_EQ(a_.Get("k")->lease_expires_ms, kStartMs + 1000);
+  StoreStats s = a_.Stats();
+  EXPECT_EQ(s.leases_active[1], 0);
+  EXPECT_EQ(s.leases_released, 2u);
+  EXPECT_EQ(s.keys, 2u);
+  EXPECT_EQ(s.tombstones, 0u);
+  EXPECT_TRUE(a_.LeaseHolders().empty());
+  ASSERT_TRUE(a_.Set("k", BytesValue("a")).ok());
+  EXPECT_EQ(a_.Get("k")->owner, "node-a");
+  // The release is invisible to reads.
+  EXPECT_THAT(Keys(a_.List("", "", 10)), ElementsAre("j", "k"));
+  EXPECT_EQ(a_.Count(""), 2u);
+  EXPECT_FALSE(a_.Get("").has_value());
+}
+
+TEST_F(StoreTest, AReleaseReplicatesAndVoidsLeasesWhateverTheOrder) {
+  Store c(Options("node-c"), &clock_, {&out_});
+  absl::StatusOr<WriteResult> w = b_.Set("k", BytesValue("b"));
+  ASSERT_TRUE(w.ok());
+  const meshkv::mesh::v1::Record write = Sent();
+  Deliver(w, a_);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(a_.ReleaseLeases("node-b").ok());
+  const meshkv::mesh::v1::Record release = Sent();
+  EXPECT_EQ(release.kind(), meshkv::mesh::v1::Record::LEASE_RELEASE);
+  // c hears of the release before the write it voids.
+  ASSERT_THAT(c.Merge(release), IsOkAndHolds(true));
+  ASSERT_THAT(c.Merge(write), IsOkAndHolds(true));
+  ASSERT_THAT(c.Merge(release), IsOkAndHolds(false));  // idempotent
+  EXPECT_EQ(c.Stats().leases_active[1], 0);
+  EXPECT_TRUE(c.Set("k", BytesValue("c")).ok());
+  // b's own writes after the release lease as usual.
+  ASSERT_THAT(b_.Merge(release), IsOkAndHolds(true));
+  clock_.Advance(absl::Seconds(1));
+  Deliver(b_.Set("n", BytesValue("b")), a_);
+  EXPECT_THAT(a_.Set("n", BytesValue("a")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(a_.LeaseHolders(), ::testing::SizeIs(1));
+  EXPECT_EQ(a_.LeaseHolders()[0].node_id, "node-b");
+  EXPECT_EQ(a_.LeaseHolders()[0].keys, 1);
+}
+
+TEST_F(StoreTest, ReleasesMergeAsPerNodeRegistersAndTravelByAntiEntropy) {
+  Store c(Options("node-c"), &clock_, {&out_});
+  ASSERT_TRUE(a_.ReleaseLeases("node-x").ok());
+  const meshkv::mesh::v1::Record from_a = Sent();
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(b_.ReleaseLeases("node-x").ok());
+  const meshkv::mesh::v1::Record from_b = Sent();
+  ASSERT_TRUE(b_.ReleaseLeases("node-y").ok());
+  const meshkv::mesh::v1::Record from_b2 = Sent();
+  for (const auto* r : {&from_b2, &from_a, &from_b}) ASSERT_TRUE(c.Merge(*r).ok());
+  for (const auto* r : {&from_a, &from_b, &from_b2}) ASSERT_TRUE(a_.Merge(*r).ok());
+  EXPECT_EQ(a_.BucketDigests(), c.BucketDigests());
+  meshkv::mesh::v1::Record state;
+  ASSERT_TRUE(c.ExportKey("", &state));
+  ASSERT_EQ(state.fields_size(), 2);
+  EXPECT_EQ(state.fields(0).name(), "node-x");
+  EXPECT_EQ(state.fields(0).version().hlc(), from_b.fields(0).version().hlc());
+  // Anti-entropy carries it to a store that missed every flood, even with
+  // a chunk budget smaller than the record.
+  Store d(Options("node-d"), &clock_);
+  const uint32_t bucket = Store::BucketOf("");
+  std::string after;
+  for (bool done = false; !done;) {
+    std::vector<meshkv::mesh::v1::Record> chunk;
+    done = c.ExportBucket(bucket, after, 1, &chunk, &after);
+    for (const auto& r : chunk) ASSERT_TRUE(d.Merge(r).ok());
+  }
+  EXPECT_EQ(c.BucketDigests(), d.BucketDigests());
+  EXPECT_EQ(c.BucketKeys(bucket), d.BucketKeys(bucket));
+}
+
+TEST_F(StoreTest, AReleaseSurvivesTheTombstoneCollector) {
+  ASSERT_TRUE(a_.ReleaseLeases("node-x").ok());
+  clock_.Advance(absl::Hours(25));
+  for (uint32_t i = 0; i < Store::kBuckets; ++i) a_.Maintain();
+  meshkv::mesh::v1::Record state;
+  EXPECT_TRUE(a_.ExportKey("", &state));
+  EXPECT_EQ(a_.Stats().tombstones, 0u);
+}
+
+TEST_F(StoreTest, ReleaseRefusesItselfBadIdsAndLeasingOff) {
+  EXPECT_THAT(a_.ReleaseLeases("node-a"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("this node")));
+  EXPECT_THAT(a_.ReleaseLeases(""), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(a_.ReleaseLeases(std::string(300, 'x')),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  Store off(Options("node-o", false), &clock_);
+  EXPECT_THAT(off.ReleaseLeases("node-b"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(a_.revision(), kR0);
+}
+
+TEST_F(StoreTest, MalformedReleasesAreRefused) {
+  meshkv::mesh::v1::Record r;
+  r.set_kind(meshkv::mesh::v1::Record::LEASE_RELEASE);
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // no fields
+  r.set_key("k");
+  auto* f = r.add_fields();
+  f->set_name("node-x");
+  f->mutable_version()->set_hlc(1);
+  f->mutable_version()->set_origin("node-b");
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // non-empty key
+  r.clear_key();
+  f->set_name("");
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // no node
+  f->set_name("node-x");
+  f->clear_version();
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // no version
+  meshkv::mesh::v1::Record bytes;
+  bytes.set_kind(meshkv::mesh::v1::Record::BYTES);
+  bytes.mutable_version()->set_hlc(1);
+  bytes.mutable_version()->set_origin("node-b");
+  EXPECT_THAT(a_.Merge(bytes), StatusIs(absl::StatusCode::kInvalidArgument));  // empty key
+  EXPECT_EQ(a_.revision(), kR0);
+}
+
+// --- the data quota (--max-data-bytes) --------------------------------------------
+
+TEST_F(StoreTest, TheQuotaRefusesLocalWritesThatWouldGrowTheDataPastIt) {
+  StoreOptions o = Options("node-q");
+  o.max_data_bytes = 100;
+  Store q(o, &clock_, {&out_});
+  ASSERT_TRUE(q.Set("k", BytesValue(std::string(49, 'v'))).ok());  // 50 bytes
+  EXPECT_THAT(q.Set("j", BytesValue(std::string(50, 'v'))),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ::testing::AllOf(HasSubstr("holds 50 bytes"), HasSubstr("add 51"),
+                                        HasSubstr("--max-data-bytes 100"))));
+  EXPECT_THAT(q.Update({{"a", BytesValue("1")}, {"b", BytesValue(std::string(60, 'v'))}}),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(q.ApplyDelta("m", Delta({{"f", std::string(60, 'v')}})),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_FALSE(q.Get("j").has_value());
+  EXPECT_FALSE(q.Get("a").has_value());
+  EXPECT_EQ(q.Stats().quota_refusals, 3u);
+  // Up to the quota exactly, and replacing a value by one as large, pass.
+  ASSERT_TRUE(q.Set("j", BytesValue(std::string(49, 'v'))).ok());
+  EXPECT_EQ(q.Stats().bytes, 100u);
+  ASSERT_TRUE(q.Set("j", BytesValue(std::string(49, 'w'))).ok());
+  EXPECT_THAT(q.Set("x", BytesValue("")), StatusIs(absl::StatusCode::kResourceExhausted));
+  ASSERT_TRUE(q.Delete("k").ok());
+  ASSERT_TRUE(q.Set("x", BytesValue("")).ok());
+}
+
+TEST_F(StoreTest, ReplicatedWritesAreAppliedBeyondTheQuotaWhichThenRefusesOnlyGrowth) {
+  StoreOptions o = Options("node-q");
+  o.max_data_bytes = 100;
+  Store q(o, &clock_, {&out_});
+  ASSERT_TRUE(q.Set("mine", BytesValue(std::string(36, 'q'))).ok());  // 40 bytes
+  Deliver(b_.Set("big", BytesValue(std::string(150, 'b'))), q);
+  EXPECT_EQ(q.Stats().bytes, 193u);  // over the quota: replicas must agree
+  ASSERT_TRUE(q.Get("big").has_value());
+  EXPECT_THAT(q.Set("k", BytesValue("v")), StatusIs(absl::StatusCode::kResourceExhausted));
+  // Shrinking is always allowed, even over the quota; so are deletes.
+  ASSERT_TRUE(q.Set("mine", BytesValue("q")).ok());
+  ASSERT_TRUE(q.Delete("mine").ok());
+  Deliver(b_.Set("big", BytesValue("b")), q);
+  EXPECT_TRUE(q.Set("k", BytesValue("v")).ok());
+}
+
 }  // namespace
 }  // namespace meshkv

@@ -80,13 +80,22 @@ void RecordToWire(const Record& r, const OriginTable& origins, wire::Record* out
 }
 
 absl::StatusOr<Fragment> FragmentFromWire(const wire::Record& w, OriginTable* origins) {
-  if (w.kind() < wire::Record::NONE || w.kind() > wire::Record::TOMBSTONE) {
+  if (w.kind() < wire::Record::NONE || w.kind() > wire::Record::LEASE_RELEASE) {
     return absl::InvalidArgumentError(absl::StrCat("record kind ", w.kind(), " is unknown"));
+  }
+  // The empty key holds the lease releases and nothing else.
+  if ((w.kind() == wire::Record::LEASE_RELEASE) != w.key().empty()) {
+    return absl::InvalidArgumentError(w.key().empty() ? "key must not be empty"
+                                                      : "a lease release under a non-empty key");
+  }
+  if (w.kind() == wire::Record::LEASE_RELEASE &&
+      (w.has_version() || !w.bytes().empty() || w.fields_size() == 0)) {
+    return absl::InvalidArgumentError("a lease release carries only fields with versions");
   }
   Fragment f;
   f.key = w.key();
   f.kind = static_cast<Kind>(w.kind());
-  if (f.kind != Kind::kNone) {
+  if (f.kind != Kind::kNone && f.kind != Kind::kLeaseRelease) {
     absl::StatusOr<Version> v = DecodeVersion(w.version(), origins);
     if (!v.ok()) return v.status();
     f.version = *v;

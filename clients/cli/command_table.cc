@@ -235,7 +235,9 @@ const std::vector<CommandSpec>& Commands() {
        "",
        "Show this node, its peers and their round-trip times",
        "Calls meshkv.v1.Cluster/Status and prints the node's identity, whether it has\n"
-       "synced, its revision and key count, then one line per mesh connection: peer\n"
+       "synced, its revision and key count, its data bytes against --max-data-bytes\n"
+       "(when set), the nodes holding leases here that it is not connected to (see\n"
+       "leases release), then one line per mesh connection: peer\n"
        "node ID, address, state, direction (out: this node dialled), round-trip time\n"
        "and how long the connection has been up.",
        {},
@@ -250,6 +252,40 @@ const std::vector<CommandSpec>& Commands() {
        {},
        1,
        1},
+      {"leases",
+       "release --node ID [--force]",
+       "End the leases of a node that has left",
+       "  meshkv leases release --node ID\n"
+       "\n"
+       "Calls meshkv.v1.Maintenance/ReleaseLeases (admin role): every lease node ID\n"
+       "holds on writes made before now ends, on every node, so its keys can be written\n"
+       "through any node; its later writes lease as usual. Use it when a node has left\n"
+       "for good (killed, its machine lost) and its keys must not wait for its leases\n"
+       "to lapse; `meshkv status` lists the nodes holding orphaned leases. Refused\n"
+       "(FAILED_PRECONDITION) while the node is connected to the node asked, unless\n"
+       "--force; refused for the node asked itself. Prints how many of its leases the\n"
+       "node asked ended.",
+       {{"node", 0, FlagType::kString, "ID", "The node whose leases end"},
+        {"force", 0, FlagType::kSwitch, "", "Release even though the node is connected"}},
+       1,
+       1},
+      {"snapshot",
+       "save FILE | restore FILE",
+       "Back up a node's state to a file, or load one",
+       "  meshkv snapshot save FILE      the node's whole state into FILE\n"
+       "  meshkv snapshot restore FILE   merge FILE's records into the node\n"
+       "\n"
+       "Both call meshkv.v1.Maintenance (admin role), without a deadline (interrupt\n"
+       "to stop). save writes every record (values, versions, owners,\n"
+       "tombstones, lease releases) with per-record and whole-file checksums to\n"
+       "FILE.part, syncs it and renames it to FILE, so FILE is whole or absent. restore\n"
+       "checks the whole file first (a torn or corrupted file is refused and nothing\n"
+       "is sent), then merges its records as anti-entropy input: a key the cluster\n"
+       "holds newer keeps its newer state, and the other nodes receive what changed\n"
+       "within an anti-entropy round. Restore into a fresh node or a running cluster.",
+       {},
+       2,
+       2},
       {"help", "[COMMAND]", "Show help for meshkv or for a command", "", {}, 0, 1},
   };
   return commands;

@@ -32,6 +32,8 @@ int RunCommand(const Invocation& inv, Session& session) {
       {"subscribe", RunSubscribe, true},
       {"health", RunHealth, false},
       {"status", RunStatus, false},
+      {"leases", RunLeases, false},
+      {"snapshot", RunSnapshot, false},
   };
   for (const Route& route : kRoutes) {
     if (route.name != inv.command->name) continue;

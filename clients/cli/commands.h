@@ -44,6 +44,10 @@ int RunHealth(const Invocation& inv, Session& session);
 // status_command.cc
 int RunStatus(const Invocation& inv, Session& session);
 
+// maintenance_commands.cc: `leases release` and `snapshot save|restore`.
+int RunLeases(const Invocation& inv, Session& session);
+int RunSnapshot(const Invocation& inv, Session& session);
+
 }  // namespace meshkv::cli
 
 #endif  // MESHKV_CLIENTS_CLI_COMMANDS_H_

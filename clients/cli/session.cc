@@ -101,6 +101,11 @@ meshkv::v1::Cluster::Stub& Session::cluster() {
   return *cluster_;
 }
 
+meshkv::v1::Maintenance::Stub& Session::maintenance() {
+  if (maintenance_ == nullptr) maintenance_ = meshkv::v1::Maintenance::NewStub(Channel());
+  return *maintenance_;
+}
+
 grpc::health::v1::Health::Stub& Session::health() {
   CheckConnected();
   if (health_ == nullptr) health_ = grpc::health::v1::Health::NewStub(channel_);

@@ -32,6 +32,7 @@
 #include "grpcpp/support/status.h"
 #include "meshkv/v1/cluster.grpc.pb.h"
 #include "meshkv/v1/kv.grpc.pb.h"
+#include "meshkv/v1/maintenance.grpc.pb.h"
 
 namespace meshkv::cli {
 
@@ -50,6 +51,7 @@ class Session {
   meshkv::v1::KeyValue::Stub& kv();
   grpc::health::v1::Health::Stub& health();
   meshkv::v1::Cluster::Stub& cluster();
+  meshkv::v1::Maintenance::Stub& maintenance();
 
   // Applies --timeout to one request.
   void SetDeadline(grpc::ClientContext* ctx) const;
@@ -82,6 +84,7 @@ class Session {
   std::unique_ptr<meshkv::v1::KeyValue::Stub> kv_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   std::unique_ptr<meshkv::v1::Cluster::Stub> cluster_;
+  std::unique_ptr<meshkv::v1::Maintenance::Stub> maintenance_;
 };
 
 }  // namespace meshkv::cli

@@ -62,7 +62,21 @@ int RunStatus(const Invocation&, Session& session) {
                          resp.leasing() ? "on" : "off", resp.version());
   out << absl::StrFormat("state     %s, revision %d, %d keys\n",
                          resp.synced() ? "synced" : "syncing", resp.revision(), resp.keys());
+  if (resp.max_data_bytes() > 0) {
+    out << absl::StrFormat("data      %d bytes of keys and values, quota %d (%.0f%%)\n",
+                           resp.data_bytes(), resp.max_data_bytes(),
+                           100.0 * static_cast<double>(resp.data_bytes()) /
+                               static_cast<double>(resp.max_data_bytes()));
+  }
   for (const std::string& w : resp.warnings()) out << "WARNING   " << w << "\n";
+  if (resp.orphaned_lease_keys() > 0) {
+    out << absl::StrFormat("orphaned  %d keys leased by nodes not connected:",
+                           resp.orphaned_lease_keys());
+    for (const meshkv::v1::LeaseHolder& h : resp.orphaned_lease_holders()) {
+      out << absl::StrFormat(" %s (%d keys)", h.node_id(), h.keys());
+    }
+    out << " (meshkv leases release --node ID, once a node has left)\n";
+  }
   out << absl::StrFormat("peers     %d\n", resp.peers_size());
   if (resp.peers_size() == 0) return kExitOk;
   out << absl::StrFormat("  %-24s %-24s %-12s %-4s %10s %8s\n", "NODE", "ADDRESS", "STATE", "DIR",

@@ -68,7 +68,7 @@ module=github.com/meshkv/meshkv/clients/go
   --plugin=protoc-gen-go="$gen_go" --plugin=protoc-gen-go-grpc="$gen_grpc" \
   --go_out="$scratch" --go_opt=module="$module" \
   --go-grpc_out="$scratch" --go-grpc_opt=module="$module" \
-  meshkv/v1/kv.proto meshkv/v1/cluster.proto
+  meshkv/v1/kv.proto meshkv/v1/cluster.proto meshkv/v1/maintenance.proto
 mkdir -p "$out"
 rm -f "$out"/*.pb.go
 mv "$scratch"/meshkvpb/*.pb.go "$out"/

@@ -596,7 +596,19 @@ void Mesh::OnPing(Connection& c, const wire::Ping& ping) {
 
 void Mesh::OnPong(Connection& c, const wire::Pong& pong) {
   const double sample = static_cast<double>(now_us_ - pong.sent_us()) / 1000.0;
-  if (sample >= 0) c.rtt_ms = c.rtt_ms == 0 ? sample : c.rtt_ms * 0.875 + sample * 0.125;
+  if (sample < 0) return;  // a Pong for a Ping we did not send
+  c.rtt_ms = c.rtt_ms == 0 ? sample : c.rtt_ms * 0.875 + sample * 0.125;
+  if (PeerCounters* pc = CountersFor(c)) {
+    const double seconds = sample / 1000.0;
+    size_t i = 0;
+    for (double bound = kRttFirstBucketSeconds; i + 1 < kRttBuckets && seconds > bound;
+         bound *= 2) {
+      ++i;
+    }
+    ++pc->rtt_buckets[i];
+    ++pc->rtt_samples;
+    pc->rtt_seconds_sum += seconds;
+  }
 }
 
 void Mesh::OnWriteBatch(Connection& c, wire::WriteBatch& batch) {

@@ -2,6 +2,7 @@
 // against each other (or against a test-played peer) with MeshPair.
 #include "peer/core/mesh.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -859,6 +860,54 @@ TEST(ConnectionRuleTest, ShutdownSendsQueuedWritesThenGoodbyeAndThePeerBacksOff)
   std::vector<MeshPair::LogLine> byes = pair.LogsWith(1, "peer said goodbye");
   ASSERT_THAT(byes, SizeIs(1));
   EXPECT_EQ(byes[0].field("reason"), "SHUTDOWN");
+}
+
+// ---------------------------------------------------------------------------
+// Heartbeats: each Pong's round trip is counted in the peer's histogram
+// buckets (meshkv_peer_round_trip_time_seconds), as well as smoothed.
+
+TEST(HeartbeatTest, EachRoundTripIsCountedInItsBucket) {
+  MeshPair pair(1);
+  pair.StartAll();
+  const size_t link = pair.AcceptRaw(0);
+  const wire::Hello hello = GoodHello();
+  pair.InjectOn(link, FrameOf(FrameType::kHello, hello));
+  pair.TakeRawFrames(link);
+  pair.AdvanceTime(absl::Milliseconds(1500));  // a heartbeat is due every second
+  std::optional<wire::Ping> ping;
+  for (const MeshPair::Frame& f : pair.TakeRawFrames(link)) {
+    if (f.type == FrameType::kPing) ping = BodyOf<wire::Ping>(f);
+  }
+  ASSERT_TRUE(ping.has_value());
+  pair.AdvanceTime(absl::Milliseconds(300));
+  wire::Pong pong;
+  pong.set_sent_us(ping->sent_us());
+  pair.InjectOn(link, FrameOf(FrameType::kPong, pong));
+  const MeshSnapshot s = pair.Snapshot(0);
+  const PeerCounters* c = nullptr;
+  for (const auto& [peer, counters] : s.counters) {
+    if (peer == hello.node_id()) c = &counters;
+  }
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rtt_samples, 1u);
+  // The Ping left at its sent_us, up to a second before the first
+  // AdvanceTime ended; the Pong arrived now.
+  const double rtt = static_cast<double>(pair.now_us() - ping->sent_us()) / 1e6;
+  ASSERT_GE(rtt, 0.3);
+  ASSERT_LE(rtt, 1.3);
+  EXPECT_DOUBLE_EQ(c->rtt_seconds_sum, rtt);
+  // Bucket i holds samples above 0.1 ms * 2^(i-1) up to 0.1 ms * 2^i.
+  size_t want = 0;
+  while (kRttFirstBucketSeconds * static_cast<double>(1 << want) < rtt) ++want;
+  for (size_t i = 0; i < kRttBuckets; ++i) EXPECT_EQ(c->rtt_buckets[i], i == want ? 1u : 0u) << i;
+  // A Pong that claims a future send time is no sample.
+  pong.set_sent_us(pair.now_us() + 1'000'000);
+  pair.InjectOn(link, FrameOf(FrameType::kPong, pong));
+  for (const auto& [peer, counters] : pair.Snapshot(0).counters) {
+    if (peer == hello.node_id()) {
+      EXPECT_EQ(counters.rtt_samples, 1u);
+    }
+  }
 }
 
 }  // namespace

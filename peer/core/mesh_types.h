@@ -90,6 +90,12 @@ struct Command {
   std::string addr;  // kDial: host:port
 };
 
+// Heartbeat round-trip times are counted in these buckets, etcd's
+// (etcd_network_peer_round_trip_time_seconds): 16 bounds from 0.1 ms,
+// doubling, to 3.28 s, then +Inf.
+constexpr size_t kRttBuckets = 17;
+constexpr double kRttFirstBucketSeconds = 0.0001;
+
 // Counters for one peer (by node ID), kept across its reconnections.
 struct PeerCounters {
   std::array<uint64_t, kMaxFrameType + 1> frames_sent{};
@@ -97,6 +103,11 @@ struct PeerCounters {
   std::array<uint64_t, kMaxFrameType + 1> frames_received{};
   std::array<uint64_t, kMaxFrameType + 1> bytes_received{};
   uint64_t send_queue_drops = 0;  // write batches dropped: the peer did not drain
+  // Heartbeat round trips: rtt_buckets[i] counts samples of at most
+  // kRttFirstBucketSeconds * 2^i (the last bucket: the rest).
+  std::array<uint64_t, kRttBuckets> rtt_buckets{};
+  uint64_t rtt_samples = 0;
+  double rtt_seconds_sum = 0;
 };
 
 // Why this node refused a connection: a small fixed set, the label values

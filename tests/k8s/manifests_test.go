@@ -688,7 +688,7 @@ var knownEnv = map[string]bool{
 	"MESHKV_INSECURE": true, "MESHKV_CERTS_DIR": true, "MESHKV_TLS_CA": true, "MESHKV_TLS_CERT": true,
 	"MESHKV_TLS_KEY": true, "MESHKV_DATA_DIR": true, "MESHKV_FSYNC": true, "MESHKV_FSYNC_INTERVAL": true,
 	"MESHKV_TOMBSTONE_RETENTION": true, "MESHKV_CLIENT_CA": true, "MESHKV_CLIENT_ROLES": true,
-	"MESHKV_REQUIRE_CLIENT_CERT": true,
+	"MESHKV_REQUIRE_CLIENT_CERT": true, "MESHKV_MAX_DATA_BYTES": true, "MESHKV_MEMORY_LIMIT_BYTES": true,
 	// The CLI's (clients/tls): for the probes and kubectl exec.
 	"MESHKV_CACERT": true, "MESHKV_CERT": true, "MESHKV_KEY": true,
 }
@@ -789,5 +789,27 @@ func checkSeeds(t *testing.T, sts *appsv1.StatefulSet, headless *corev1.Service,
 		if ord >= int(*sts.Spec.Replicas) {
 			t.Errorf("%s: seed %q names pod ordinal %d but replicas = %d", pod, seed, ord, *sts.Spec.Replicas)
 		}
+	}
+}
+
+// Every replica holds the same data, so without a quota they would all grow into their memory limit and be
+// OOM-killed together: the data quota is a share of the container's own memory limit (downward API), low
+// enough that the store's overhead (about 1.8x the data, plus the watch history and buffers) fits under it.
+func TestDataQuotaFollowsTheMemoryLimit(t *testing.T) {
+	s := load(t)
+	sts := theStatefulSet(t, s)
+	c := theContainer(t, sts)
+	env, err := s.PodEnv(c, statefulSetName+"-0", "any-namespace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := c.Resources.Limits.Memory().Value()
+	if got := env["MESHKV_MEMORY_LIMIT_BYTES"]; got != strconv.FormatInt(limit, 10) {
+		t.Errorf("MESHKV_MEMORY_LIMIT_BYTES = %q, want the memory limit in bytes (%d) from resourceFieldRef limits.memory", got, limit)
+	}
+	quota := env["MESHKV_MAX_DATA_BYTES"]
+	pct, err := strconv.Atoi(strings.TrimSuffix(quota, "%"))
+	if !strings.HasSuffix(quota, "%") || err != nil || pct < 10 || pct > 50 {
+		t.Errorf("MESHKV_MAX_DATA_BYTES = %q, want a percentage of the memory limit between 10%% and 50%%", quota)
 	}
 }

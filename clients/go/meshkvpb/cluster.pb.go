@@ -160,7 +160,16 @@ type StatusResponse struct {
 	MeshInsecure bool `protobuf:"varint,10,opt,name=mesh_insecure,json=meshInsecure,proto3" json:"mesh_insecure,omitempty"`
 	// What an operator should know and fix, one sentence each (`meshkv status`
 	// prints them): today, that the mesh is insecure and where it listens.
-	Warnings      []string `protobuf:"bytes,11,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []string `protobuf:"bytes,11,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Keys under a running lease of a node this node is not connected to, and
+	// those nodes: candidates for `meshkv leases release --node ID` once the
+	// node is known to have left (docs/design.md, "Releasing leases").
+	OrphanedLeaseKeys    uint64         `protobuf:"varint,12,opt,name=orphaned_lease_keys,json=orphanedLeaseKeys,proto3" json:"orphaned_lease_keys,omitempty"`
+	OrphanedLeaseHolders []*LeaseHolder `protobuf:"bytes,13,rep,name=orphaned_lease_holders,json=orphanedLeaseHolders,proto3" json:"orphaned_lease_holders,omitempty"`
+	// Bytes of keys and values of live keys, and the data quota
+	// (--max-data-bytes, 0: none): writes that would pass it are refused.
+	DataBytes     uint64 `protobuf:"varint,14,opt,name=data_bytes,json=dataBytes,proto3" json:"data_bytes,omitempty"`
+	MaxDataBytes  uint64 `protobuf:"varint,15,opt,name=max_data_bytes,json=maxDataBytes,proto3" json:"max_data_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -272,6 +281,94 @@ func (x *StatusResponse) GetWarnings() []string {
 	return nil
 }
 
+func (x *StatusResponse) GetOrphanedLeaseKeys() uint64 {
+	if x != nil {
+		return x.OrphanedLeaseKeys
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetOrphanedLeaseHolders() []*LeaseHolder {
+	if x != nil {
+		return x.OrphanedLeaseHolders
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetDataBytes() uint64 {
+	if x != nil {
+		return x.DataBytes
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetMaxDataBytes() uint64 {
+	if x != nil {
+		return x.MaxDataBytes
+	}
+	return 0
+}
+
+type LeaseHolder struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Keys          uint64                 `protobuf:"varint,2,opt,name=keys,proto3" json:"keys,omitempty"`                                          // keys under its running leases, as this node counts them
+	LastExpiresMs int64                  `protobuf:"varint,3,opt,name=last_expires_ms,json=lastExpiresMs,proto3" json:"last_expires_ms,omitempty"` // when the last of them lapses (wall clock, to the second)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseHolder) Reset() {
+	*x = LeaseHolder{}
+	mi := &file_meshkv_v1_cluster_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseHolder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseHolder) ProtoMessage() {}
+
+func (x *LeaseHolder) ProtoReflect() protoreflect.Message {
+	mi := &file_meshkv_v1_cluster_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseHolder.ProtoReflect.Descriptor instead.
+func (*LeaseHolder) Descriptor() ([]byte, []int) {
+	return file_meshkv_v1_cluster_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LeaseHolder) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *LeaseHolder) GetKeys() uint64 {
+	if x != nil {
+		return x.Keys
+	}
+	return 0
+}
+
+func (x *LeaseHolder) GetLastExpiresMs() int64 {
+	if x != nil {
+		return x.LastExpiresMs
+	}
+	return 0
+}
+
 var File_meshkv_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_meshkv_v1_cluster_proto_rawDesc = "" +
@@ -285,7 +382,7 @@ const file_meshkv_v1_cluster_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1a\n" +
 	"\boutbound\x18\x04 \x01(\bR\boutbound\x12\x15\n" +
 	"\x06rtt_ms\x18\x05 \x01(\x01R\x05rttMs\x12,\n" +
-	"\x12connected_since_ms\x18\x06 \x01(\x03R\x10connectedSinceMs\"\xd4\x02\n" +
+	"\x12connected_since_ms\x18\x06 \x01(\x03R\x10connectedSinceMs\"\x97\x04\n" +
 	"\x0eStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\acluster\x18\x02 \x01(\tR\acluster\x12\x18\n" +
@@ -298,7 +395,16 @@ const file_meshkv_v1_cluster_proto_rawDesc = "" +
 	"\x0eadvertise_addr\x18\t \x01(\tR\radvertiseAddr\x12#\n" +
 	"\rmesh_insecure\x18\n" +
 	" \x01(\bR\fmeshInsecure\x12\x1a\n" +
-	"\bwarnings\x18\v \x03(\tR\bwarnings2H\n" +
+	"\bwarnings\x18\v \x03(\tR\bwarnings\x12.\n" +
+	"\x13orphaned_lease_keys\x18\f \x01(\x04R\x11orphanedLeaseKeys\x12L\n" +
+	"\x16orphaned_lease_holders\x18\r \x03(\v2\x16.meshkv.v1.LeaseHolderR\x14orphanedLeaseHolders\x12\x1d\n" +
+	"\n" +
+	"data_bytes\x18\x0e \x01(\x04R\tdataBytes\x12$\n" +
+	"\x0emax_data_bytes\x18\x0f \x01(\x04R\fmaxDataBytes\"b\n" +
+	"\vLeaseHolder\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04keys\x18\x02 \x01(\x04R\x04keys\x12&\n" +
+	"\x0flast_expires_ms\x18\x03 \x01(\x03R\rlastExpiresMs2H\n" +
 	"\aCluster\x12=\n" +
 	"\x06Status\x12\x18.meshkv.v1.StatusRequest\x1a\x19.meshkv.v1.StatusResponseB7Z5github.com/meshkv/meshkv/clients/go/meshkvpb;meshkvpbb\x06proto3"
 
@@ -314,21 +420,23 @@ func file_meshkv_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_meshkv_v1_cluster_proto_rawDescData
 }
 
-var file_meshkv_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_meshkv_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_meshkv_v1_cluster_proto_goTypes = []any{
 	(*StatusRequest)(nil),  // 0: meshkv.v1.StatusRequest
 	(*PeerStatus)(nil),     // 1: meshkv.v1.PeerStatus
 	(*StatusResponse)(nil), // 2: meshkv.v1.StatusResponse
+	(*LeaseHolder)(nil),    // 3: meshkv.v1.LeaseHolder
 }
 var file_meshkv_v1_cluster_proto_depIdxs = []int32{
 	1, // 0: meshkv.v1.StatusResponse.peers:type_name -> meshkv.v1.PeerStatus
-	0, // 1: meshkv.v1.Cluster.Status:input_type -> meshkv.v1.StatusRequest
-	2, // 2: meshkv.v1.Cluster.Status:output_type -> meshkv.v1.StatusResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	3, // 1: meshkv.v1.StatusResponse.orphaned_lease_holders:type_name -> meshkv.v1.LeaseHolder
+	0, // 2: meshkv.v1.Cluster.Status:input_type -> meshkv.v1.StatusRequest
+	2, // 3: meshkv.v1.Cluster.Status:output_type -> meshkv.v1.StatusResponse
+	3, // [3:4] is the sub-list for method output_type
+	2, // [2:3] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_meshkv_v1_cluster_proto_init() }
@@ -342,7 +450,7 @@ func file_meshkv_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meshkv_v1_cluster_proto_rawDesc), len(file_meshkv_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
