@@ -188,7 +188,7 @@ absl::StatusOr<LeaseReleaseResult> Node::ReleaseLeases(absl::string_view node_id
           released = *out;
           return WriteResult{};
         },
-        std::move(done));
+        std::move(done), ConcernRequest{});
   });
   if (!r.ok()) return r.status();
   return released;

@@ -102,7 +102,8 @@ meshkv::v1::Cluster::Stub& Session::cluster() {
 }
 
 meshkv::v1::Maintenance::Stub& Session::maintenance() {
-  if (maintenance_ == nullptr) maintenance_ = meshkv::v1::Maintenance::NewStub(Channel());
+  CheckConnected();
+  if (maintenance_ == nullptr) maintenance_ = meshkv::v1::Maintenance::NewStub(channel_);
   return *maintenance_;
 }
 
