@@ -544,7 +544,6 @@ TEST_F(CliTest, CompletionScriptsNeedNoServer) {
 
 TEST_F(CliTest, SetTtlAndTouch) {
   const RunResult set = Cli({"set", "--ttl", "1h", "session", "s1"});
-  if (Unimplemented(set)) GTEST_SKIP() << set.err;
   ASSERT_THAT(set, Succeeds("OK\n"));
   EXPECT_THAT(Cli({"get", "-v", "session"}),
               Succeeds(::testing::ContainsRegex(absl::StrCat("\nexpires: ", kIso, "\n"))));
@@ -557,7 +556,6 @@ TEST_F(CliTest, SetTtlAndTouch) {
 TEST_F(CliTest, DeletePrefixIsAllOrNothingWithALimit) {
   ASSERT_THAT(Cli({"update", "user/1=a", "user/2=b", "other=c"}), Succeeds("OK\n"));
   const RunResult over = Cli({"del", "--prefix", "--limit", "1", "user/"});
-  if (Unimplemented(over)) GTEST_SKIP() << over.err;
   EXPECT_THAT(over, Fails(4, StartsWith("meshkv: FAILED_PRECONDITION: ")));
   EXPECT_THAT(Cli({"count", "user/"}), Succeeds("2\n"));
   EXPECT_THAT(Cli({"del", "--prefix", "user/"}), Succeeds("2\n"));
@@ -568,32 +566,17 @@ TEST_F(CliTest, DeletePrefixIsAllOrNothingWithALimit) {
 TEST_F(CliTest, ApplyDeltaRemovesFields) {
   ASSERT_THAT(Cli({"apply-delta", "m", "a=1", "b=2", "c=3"}), Succeeds(::testing::_));
   const RunResult r = Cli({"apply-delta", "m", "--remove", "a", "--remove", "b", "d=4"});
-  if (Unimplemented(r)) GTEST_SKIP() << r.err;
   EXPECT_THAT(r, Succeeds("{\"c\": \"3\", \"d\": \"4\"}\n"));
   EXPECT_THAT(Cli({"apply-delta", "m", "--remove", "c"}), Succeeds("{\"d\": \"4\"}\n"));
 }
 
-TEST_F(CliTest, PublishReachesSubscribers) {
-  Subprocess subscribe(Argv({"subscribe", "alerts/"}));
-  ASSERT_OK(subscribe.Start());
-  // The stream sends nothing when it is registered, and a message before
-  // that is not delivered: publish until one arrives.
-  RunResult pub;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        pub = Cli({"publish", "alerts/disk", "90% full"});
-        return pub.exit_code != 0 || !subscribe.Stdout().empty();
-      },
-      absl::Seconds(10)));
-  if (Unimplemented(pub)) GTEST_SKIP() << pub.err;
-  ASSERT_THAT(pub, Succeeds("OK\n"));
-  EXPECT_THAT(
-      Lines(subscribe.Stdout())[0],
-      MatchesRegex(absl::StrCat("alerts/disk=\"90% full\" origin=", kNodeId, " ts=", kIso)));
-  EXPECT_THAT(Cli({"publish", "other", "x"}), Succeeds("OK\n"));
-  subscribe.Signal(SIGINT);
-  EXPECT_EQ(subscribe.Wait(absl::Seconds(10)), 0) << subscribe.Stderr();
-  EXPECT_THAT(subscribe.Stdout(), Not(HasSubstr("other=")));
+// meshkv-server does not serve Publish/Subscribe yet: the CLI says so
+// plainly (exit 3, the server's UNIMPLEMENTED) rather than hang or print OK.
+// When the alert network lands, this becomes a test that a published message
+// reaches a subscriber.
+TEST_F(CliTest, PublishAndSubscribeSayTheServerDoesNotServeThemYet) {
+  EXPECT_TRUE(Unimplemented(Cli({"publish", "alerts/disk", "90% full"})));
+  EXPECT_TRUE(Unimplemented(Cli({"subscribe", "alerts/"})));
 }
 
 TEST_F(CliTest, LeaseRefusalExits4) {
@@ -619,7 +602,6 @@ TEST_F(CliTest, ReplicasWaitsForThePeerToHoldTheWrite) {
   ASSERT_OK(peer.Start());
   ASSERT_OK(peer.WaitServing());
   const RunResult set = Cli({"set", "--replicas", "1", "k", "v"});
-  if (Unimplemented(set)) GTEST_SKIP() << set.err;
   ASSERT_THAT(set, Succeeds("OK\n"));
   // Acknowledged only once the peer held it: readable there at once, no wait.
   EXPECT_THAT(

@@ -208,7 +208,8 @@ const std::vector<CommandSpec>& Commands() {
        "Send a message to the subscribers on every node",
        "Sends PAYLOAD (\"-\": the bytes of standard input) under TOPIC to every\n"
        "subscriber in the cluster, and prints OK. Messages are not stored: each live\n"
-       "subscriber gets it at most once, best effort across partitions.",
+       "subscriber gets it at most once, best effort across partitions. meshkv-server\n"
+       "does not serve Publish yet: it answers UNIMPLEMENTED (exit 3).",
        {},
        2,
        2},
@@ -218,7 +219,8 @@ const std::vector<CommandSpec>& Commands() {
        "Prints one line per message, as it arrives, on any node:\n"
        "  TOPIC=PAYLOAD origin=NODE ts=TIMESTAMP\n"
        "Runs until interrupted (exit 0) or until the server ends the stream. With\n"
-       "-w table, the lines are printed as simple ones.",
+       "-w table, the lines are printed as simple ones. meshkv-server does not serve\n"
+       "Subscribe yet: it answers UNIMPLEMENTED (exit 3).",
        {},
        0,
        1},

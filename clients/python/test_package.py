@@ -255,28 +255,18 @@ class ClientTest(PackageTest):
 
 
 class NewFieldsTest(PackageTest):
-    """ttl_ms, touch, delete_prefix and min_replicas reach the server as keyword arguments. Each part skips,
-    saying so, while the server answers UNIMPLEMENTED for it (TTL and prefix deletes are being built in
-    parallel: run these after they land)."""
+    """ttl_ms, touch, delete_prefix and min_replicas reach the server as keyword arguments."""
 
     def setUp(self):
         self.server = self.start_server()
         self.kv = self.client([self.server.addr])
 
-    def unless_unimplemented(self, call):
-        try:
-            return call()
-        except grpc.RpcError as e:
-            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
-                self.skipTest(f"the server does not implement this yet: {e.details()}")
-            raise
-
     def test_ttl_touch_and_expiry(self):
         before = int(time.time() * 1000)
-        meta = self.unless_unimplemented(lambda: self.kv.set("t/k", "v", ttl_ms=60000))
+        meta = self.kv.set("t/k", "v", ttl_ms=60000)
         self.assertGreaterEqual(meta.expires_ms, before + 60000)
         self.assertLess(meta.expires_ms, before + 60000 + 10000)
-        touched = self.unless_unimplemented(lambda: self.kv.touch("t/k", 120000))
+        touched = self.kv.touch("t/k", 120000)
         self.assertGreaterEqual(touched.expires_ms, meta.expires_ms + 50000, "touch moved the expiry on")
         self.assertEqual(self.kv.get("t/k").meta.expires_ms, touched.expires_ms)
 
@@ -291,14 +281,14 @@ class NewFieldsTest(PackageTest):
 
     def test_delete_prefix(self):
         self.kv.update({"p/a": "1", "p/b": "2", "q/c": "3"})
-        deleted = self.unless_unimplemented(lambda: self.kv.delete_prefix("p/"))
+        deleted = self.kv.delete_prefix("p/")
         self.assertEqual([e.key for e in deleted], [b"p/a", b"p/b"])
         self.assertEqual((self.kv.count("p/"), self.kv.count("q/")), (0, 1))
 
     def test_min_replicas(self):
         # A lone node has no other node to hold the write: it cannot be acknowledged with min_replicas=1.
         with self.assertRaises(grpc.RpcError):
-            self.unless_unimplemented(lambda: self.kv.set("r/k", "v", min_replicas=1, timeout=5))
+            self.kv.set("r/k", "v", min_replicas=1, timeout=5)
         self.assertEqual(self.kv.set("r/k", "v", min_replicas=0).owner, "py-test")
 
 
@@ -567,15 +557,8 @@ class ElectionTest(PackageTest):
         self.assertIsNone(self.client([server.addr]).get("election/leader"), "both resigned: no leader")
 
     def test_survives_a_crashed_leader(self):
-        # Needs TTL (ttl_ms and expiry): skipped, saying so, while the server answers UNIMPLEMENTED for it.
         server = self.start_server()
         kv = self.client([server.addr])
-        try:
-            kv.set("probe", "x", ttl_ms=60000)
-        except grpc.RpcError as e:
-            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
-                self.skipTest(f"the server does not implement ttl_ms yet: {e.details()}")
-            raise
         flags = (f"--endpoints={server.addr}", "--key=election/leader", "--ttl-ms=1000")
         alice = Candidate(self, *flags, "--name=alice")
         alice.expect("alice: leader (version ")
