@@ -3,6 +3,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace meshkv {
@@ -127,8 +128,12 @@ grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* ctx,
   absl::ReaderMutexLock lock(&mu_);
   const ServingStatus status = StatusLocked(req->service());
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
+    // Anyone may ask: the name is not echoed beyond a short, escaped prefix.
+    constexpr size_t kShown = 128;
+    const std::string shown = absl::CHexEscape(absl::string_view(req->service()).substr(0, kShown));
     reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 absl::StrCat("unknown service \"", req->service(), "\"")));
+                                 absl::StrCat("unknown service \"", shown,
+                                              req->service().size() > kShown ? "...\"" : "\"")));
     return reactor;
   }
   resp->set_status(status);

@@ -82,7 +82,7 @@ ABSL_FLAG(uint64_t, max_health_watches, Defaults().max_health_watches,
 ABSL_FLAG(uint64_t, max_delete_prefix_keys, Defaults().max_delete_prefix_keys,
           "Keys one DeletePrefix may delete (1 to 1000000): one with more under its prefix is "
           "refused whole (FAILED_PRECONDITION). The deletes commit under one lock, so this bounds "
-          "how long one call holds writers back.");
+          "how many writes one call holds writers back for.");
 ABSL_FLAG(uint32_t, max_concurrent_streams, Defaults().max_concurrent_streams,
           "Concurrent RPCs on one client connection (HTTP/2 MAX_CONCURRENT_STREAMS); a client "
           "queues those past it.");

@@ -54,7 +54,9 @@ void Node::Durably(Op op, WriteDone done, const ConcernRequest& concern) {
     }
     // Durable here first (as without a concern), then held elsewhere.
     done = [this, seq, concern, done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
-      if (!r.ok()) {
+      // A write that changed nothing (a DeletePrefix that matched no key)
+      // has nothing for replicas to hold.
+      if (!r.ok() || r->changes.empty()) {
         std::move(done)(std::move(r));
         return;
       }

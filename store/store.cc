@@ -57,9 +57,13 @@ uint64_t NewestHlc(const Fragment& f) {
   return newest;
 }
 
-// The key and value bytes a live record counts in StoreStats::bytes.
+// The bytes a live record counts in StoreStats::bytes: its key, its value,
+// and the names its field tombstones keep (they take memory too, so the
+// quota must see them).
 int64_t DataBytes(const Record* r) {
-  return r != nullptr && r->live() ? static_cast<int64_t>(r->key().size() + r->ValueBytes()) : 0;
+  return r != nullptr && r->live()
+             ? static_cast<int64_t>(r->key().size() + r->ValueBytes() + r->RemovedFieldBytes())
+             : 0;
 }
 
 }  // namespace
@@ -271,9 +275,17 @@ absl::StatusOr<bool> Store::MergeAndAnnounceLocked(const wire::Record& w, Commit
 absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, bool announce, RecordPtr* next_out,
                                         RecordPtr* prev_out) {
   if (w.kind() == wire::Record::LEASE_RELEASE) {
+    // A peer's release is held to what ReleaseLeases writes, so no peer can
+    // grow the record (kept forever) or the origin table without bound.
+    if (static_cast<size_t>(w.fields_size()) > kMaxLeaseReleases) {
+      return absl::InvalidArgumentError("a lease release names too many nodes");
+    }
     for (const wire::Field& field : w.fields()) {
       if (field.name().empty() || field.name().size() > kMaxNodeIdBytes) {
         return absl::InvalidArgumentError("a lease release names an empty or oversized node ID");
+      }
+      if (!field.value().empty() || field.removed()) {
+        return absl::InvalidArgumentError("a lease release's fields carry only a version");
       }
     }
   } else {
@@ -302,6 +314,10 @@ absl::StatusOr<bool> Store::MergeLocked(const wire::Record& w, bool announce, Re
   RecordPtr prev = it == bucket.end() ? nullptr : *it;
   RecordPtr next = MergeRecord(prev.get(), f, origins_, revision_ + 1);
   if (!next) return false;
+  if (next->kind() == Kind::kLeaseRelease && next->fields() != nullptr &&
+      next->fields()->size() > kMaxLeaseReleases) {
+    return absl::InvalidArgumentError("lease releases would name too many nodes");
+  }
   // A write already past its expiry (delayed, or brought by anti-entropy)
   // is kept in the expired form every node sweeps it to.
   if (next->DueAt(now)) {
@@ -330,7 +346,7 @@ void Store::CommitLocked(RecordPtr next, const RecordPtr& prev) {
     digests_[b] -= RecordDigest(*prev, origins_);
     if (prev->live()) {
       --stats_.keys;
-      stats_.bytes -= prev->key().size() + prev->ValueBytes();
+      stats_.bytes -= DataBytes(prev.get());
       if (prev->expires_ms() != 0) expiry_index_.erase({prev->expires_ms(), prev->key()});
     } else if (!release) {
       --stats_.tombstones;
@@ -339,7 +355,7 @@ void Store::CommitLocked(RecordPtr next, const RecordPtr& prev) {
   digests_[b] += RecordDigest(*next, origins_);
   if (next->live()) {
     ++stats_.keys;
-    stats_.bytes += next->key().size() + next->ValueBytes();
+    stats_.bytes += DataBytes(next.get());
     if (next->expires_ms() != 0) expiry_index_.insert({next->expires_ms(), next->key()});
   } else if (!release) {
     ++stats_.tombstones;
@@ -497,7 +513,11 @@ absl::StatusOr<WriteResult> Store::Touch(absl::string_view key, absl::Duration t
   if (prev->is_mapping()) {
     FieldsView fields;
     if (prev->fields() != nullptr) {
-      for (const auto& [name, field] : *prev->fields()) fields.emplace_back(name, field.value);
+      // Removed fields stay removed: the rewrite leaves their tombstones
+      // out, as every whole-value write does.
+      for (const auto& [name, field] : *prev->fields()) {
+        if (!field.removed) fields.emplace_back(name, field.value);
+      }
     }
     ValueToWire(ValueView::Mapping(std::move(fields)), &w);
   } else {

@@ -128,7 +128,7 @@ struct StoreStats {
   uint64_t revision = 0;
   uint64_t keys = 0;        // live keys
   uint64_t tombstones = 0;  // deleted keys kept for anti-entropy
-  uint64_t bytes = 0;       // key and value bytes of live keys
+  uint64_t bytes = 0;       // key, value and removed-field-name bytes of live keys
   uint64_t history_events = 0;
   // Leases, by owner: this node (self) or another (other).
   int64_t leases_active[2] = {0, 0};
@@ -226,7 +226,8 @@ class Store {
   // any, or when more than `max_keys` keys match (the message says how
   // many at least), and nothing is deleted. One operation: the deletes
   // commit together under one lock, one change (and event) per key, in key
-  // order. Costs at most max_keys + 1 keys of scanning. No key: an empty
+  // order. Checks at most max_keys + 1 live keys (the scan also passes the
+  // prefix's tombstones and expired keys). No key: an empty
   // result.
   absl::StatusOr<WriteResult> DeletePrefix(absl::string_view prefix, size_t max_keys);
   // Ends every lease `node_id` holds on writes made before now, on every

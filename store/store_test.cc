@@ -220,9 +220,13 @@ TEST_F(StoreTest, ApplyDeltaRemovesFields) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(FieldsOf(r->changes[0].entry), ElementsAre(Pair("b", "2"), Pair("c", "3")));
   EXPECT_THAT(FieldsOf(*a_.Get("m")), ElementsAre(Pair("b", "2"), Pair("c", "3")));
+  // The tombstones' names count too (they take memory until a whole-value
+  // write drops them).
   EXPECT_EQ(a_.Stats().bytes, std::string("m"
                                           "b2"
-                                          "c3")
+                                          "c3"
+                                          "a"
+                                          "never-there")
                                   .size());
   // Replicated as field tombstones: another node (which missed the first
   // write) hides them too.
@@ -953,6 +957,21 @@ TEST_F(StoreTest, MalformedReleasesAreRefused) {
   f->set_name("node-x");
   f->clear_version();
   EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // no version
+  f->mutable_version()->set_hlc(1);
+  f->mutable_version()->set_origin("node-b");
+  f->set_value("x");
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // a value
+  f->clear_value();
+  f->set_removed(true);
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // a removal
+  f->set_removed(false);
+  // No peer grows the record (kept forever) past what ReleaseLeases writes.
+  for (size_t i = 0; i < Store::kMaxLeaseReleases; ++i) {
+    auto* more = r.add_fields();
+    more->set_name(absl::StrCat("gone-", i));
+    *more->mutable_version() = f->version();
+  }
+  EXPECT_THAT(a_.Merge(r), StatusIs(absl::StatusCode::kInvalidArgument));  // too many nodes
   meshkv::mesh::v1::Record bytes;
   bytes.set_kind(meshkv::mesh::v1::Record::BYTES);
   bytes.mutable_version()->set_hlc(1);
@@ -962,6 +981,20 @@ TEST_F(StoreTest, MalformedReleasesAreRefused) {
 }
 
 // --- the data quota (--max-data-bytes) --------------------------------------------
+
+// Removing fields that never existed stores their names (field tombstones):
+// the quota counts them, so remove-only deltas cannot fill memory past it.
+TEST_F(StoreTest, TheQuotaCountsTheNamesOfRemovedFields) {
+  StoreOptions o = Options("node-q");
+  o.max_data_bytes = 100;
+  Store q(o, &clock_, {&out_});
+  ASSERT_TRUE(q.ApplyDelta("m", Delta({}), {}, {std::string(40, 'a')}).ok());
+  EXPECT_EQ(q.Stats().bytes, 41u);
+  ASSERT_TRUE(q.ApplyDelta("n", Delta({}), {}, {std::string(40, 'b')}).ok());
+  EXPECT_THAT(q.ApplyDelta("p", Delta({}), {}, {std::string(40, 'c')}),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(q.Stats().bytes, 82u);
+}
 
 TEST_F(StoreTest, TheQuotaRefusesLocalWritesThatWouldGrowTheDataPastIt) {
   StoreOptions o = Options("node-q");

@@ -91,6 +91,20 @@ TEST_F(StoreTtlTest, ASetWithoutTtlIsPermanentAndMakesAnExpiringKeyPermanent) {
   EXPECT_EQ(a_.Stats().keys_expired, 0u);
 }
 
+// Touch writes the whole value again: a removed field stays removed (its
+// tombstone is dropped, not turned back into an empty field).
+TEST_F(StoreTtlTest, TouchKeepsRemovedFieldsRemoved) {
+  ASSERT_TRUE(a_.ApplyDelta("m", {{"a", "1"}, {"b", "2"}}).ok());
+  ASSERT_TRUE(a_.ApplyDelta("m", {}, {}, {"b"}).ok());
+  ASSERT_TRUE(a_.Touch("m", absl::Seconds(5)).ok());
+  std::optional<Entry> e = a_.Get("m");
+  ASSERT_TRUE(e.has_value());
+  ASSERT_NE(e->record->fields(), nullptr);
+  std::vector<std::string> names;
+  for (const auto& [name, field] : *e->record->fields()) names.push_back(name);
+  EXPECT_EQ(names, std::vector<std::string>{"a"});
+}
+
 TEST_F(StoreTtlTest, BadTtlsAreRefusedAndChangeNothing) {
   EXPECT_THAT(a_.Set("k", ValueView::Bytes("v"), {}, absl::Milliseconds(-1)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("negative")));

@@ -200,6 +200,35 @@ TEST_F(WriteConcernTest, EveryWriteRpcTakesTheConcern) {
     ASSERT_TRUE(stub->PopItem(ctx().get(), req, &resp).ok());
     EXPECT_FALSE(c2.Get(resp.entry().key()).has_value());
   }
+  {
+    v1::SetRequest set;
+    set.set_key("t");
+    set.mutable_value()->set_bytes("v");
+    set.set_min_replicas(2);
+    v1::SetResponse set_resp;
+    ASSERT_TRUE(stub->Set(ctx().get(), set, &set_resp).ok());
+    v1::TouchRequest req;
+    req.set_key("t");
+    req.set_ttl_ms(600000);
+    req.set_min_replicas(2);
+    v1::TouchResponse resp;
+    ASSERT_TRUE(stub->Touch(ctx().get(), req, &resp).ok());
+    EXPECT_EQ(c2.Get("t")->meta().expires_ms(), resp.meta().expires_ms());
+  }
+  {
+    v1::DeletePrefixRequest req;
+    req.set_prefix("t");
+    req.set_min_replicas(2);
+    v1::DeletePrefixResponse resp;
+    ASSERT_TRUE(stub->DeletePrefix(ctx().get(), req, &resp).ok());
+    EXPECT_FALSE(c2.Get("t").has_value());
+    // One that deletes nothing has nothing to wait for: OK, not a deadline
+    // spent waiting for acknowledgements that no write asked for.
+    req.set_prefix("nothing-here/");
+    grpc::Status s = stub->DeletePrefix(ctx().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.deleted_size(), 0);
+  }
 }
 
 TEST_F(WriteConcernTest, WithFsyncAlwaysTheReplicasAcknowledgeFromDisk) {
