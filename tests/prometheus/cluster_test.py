@@ -458,8 +458,8 @@ def write_everywhere(c):
     # n1 renews one of its leases; n2 is refused n1's key.
     c.must("n1", "set", "prom/n1/0", "renewed")
     code, out, err = c.cli("n2", "set", "prom/n1/0", "stolen")
-    if code != 3 or "FAILED_PRECONDITION" not in err:
-        raise Failure(f"n2 set prom/n1/0: exit {code} ({err or out}), want 3 and FAILED_PRECONDITION")
+    if code != 4 or "FAILED_PRECONDITION" not in err:
+        raise Failure(f"n2 set prom/n1/0: exit {code} ({err or out}), want 4 (refused) and FAILED_PRECONDITION")
     log(f"wrote {TOTAL_KEYS} keys (n1 {KEYS_PER_NODE['n1']}, n2 {KEYS_PER_NODE['n2']}, "
         f"n3 {KEYS_PER_NODE['n3']}), renewed one at n1, n2 refused one")
 
